@@ -16,6 +16,9 @@ struct MaskParseOptions {
   /// Bare identifiers accepted as placeholders (parsed as kParameter with that name); used only
   /// to parse the definitions of the primitive table.
   std::vector<std::string_view> placeholders;
+  /// The whole text `origin` lines refer to (e.g. the JSON spec file), for the excerpt under an
+  /// error; empty = the mask text itself.
+  std::string_view source;
 };
 
 /// Parses mask text (grammar in docs/MASK.md). `origin` is where the text starts: for a mask
