@@ -23,10 +23,10 @@ constexpr size_t kMaxQuoted = 40;
 
 enum class TokenKind {
   kEnd,
-  kInvalid,     ///< a lexical error, reported when the parser reaches it (errors in text order)
+  kInvalid,  ///< a lexical error, reported when the parser reaches it (errors in text order)
   kInteger,
   kIdentifier,
-  kParameter,   ///< `$name`
+  kParameter,  ///< `$name`
   kLeftParen,
   kRightParen,
   kLeftBracket,
@@ -52,10 +52,10 @@ struct Token {
   TokenKind kind = TokenKind::kEnd;
   size_t begin = 0;  ///< byte offset in the text
   size_t end = 0;
-  uint64_t value = 0;        ///< kInteger: magnitude (saturates past kMaxMagnitude)
-  bool too_large = false;    ///< kInteger: did not fit in 64 bits unsigned
-  std::string message;       ///< kInvalid
-  std::string hint;          ///< kInvalid
+  uint64_t value = 0;      ///< kInteger: magnitude (saturates past kMaxMagnitude)
+  bool too_large = false;  ///< kInteger: did not fit in 64 bits unsigned
+  std::string message;     ///< kInvalid
+  std::string hint;        ///< kInvalid
 };
 
 bool is_identifier_start(char c) {
@@ -104,7 +104,8 @@ std::vector<Token> lex(std::string_view text) {
       if (at < text.size() && is_identifier_char(text[at])) {
         while (at < text.size() && is_identifier_char(text[at])) ++at;
         token.kind = TokenKind::kInvalid;
-        token.message = "invalid integer literal '" + std::string(text.substr(token.begin, at - token.begin)) + "'";
+        token.message = "invalid integer literal '" +
+                        std::string(text.substr(token.begin, at - token.begin)) + "'";
         token.hint = "integer literals are decimal digits only";
       }
     } else if (is_identifier_start(c)) {
@@ -173,9 +174,9 @@ std::vector<Token> lex(std::string_view text) {
 }
 
 bool is_comparison(TokenKind kind) {
-  return kind == TokenKind::kLess || kind == TokenKind::kLessEqual ||
-         kind == TokenKind::kGreater || kind == TokenKind::kGreaterEqual ||
-         kind == TokenKind::kEqual || kind == TokenKind::kNotEqual;
+  return kind == TokenKind::kLess || kind == TokenKind::kLessEqual || kind == TokenKind::kGreater ||
+         kind == TokenKind::kGreaterEqual || kind == TokenKind::kEqual ||
+         kind == TokenKind::kNotEqual;
 }
 
 Comparison comparison_of(TokenKind kind) {
@@ -301,11 +302,16 @@ class Parser {
   [[noreturn]] void fail(size_t offset, const std::string& message,
                          const std::string& hint = {}) const {
     auto [line, column] = where(offset);
-    // The excerpt is taken from the file's coordinates: pad the text so that its first
-    // character sits at origin line:column and the caret lands under the right column.
-    std::string source(static_cast<size_t>(origin_.line - 1), '\n');
-    source.append(static_cast<size_t>(origin_.column - 1), ' ');
-    source.append(text_);
+    // The excerpt is taken in the caller's coordinates: from the whole file when given, else
+    // from the text padded so that its first character sits at origin line:column.
+    std::string source;
+    if (!options_.source.empty()) {
+      source = options_.source;
+    } else {
+      source.assign(static_cast<size_t>(origin_.line - 1), '\n');
+      source.append(static_cast<size_t>(origin_.column - 1), ' ');
+      source.append(text_);
+    }
     throw located_error(ErrorCode::kInvalidMask, {origin_.file, line, column}, source, message,
                         hint);
   }
@@ -326,7 +332,8 @@ class Parser {
   // `context` completes "expected a predicate ...", e.g. "on the left of '&'".
   PredicatePtr require_predicate(const Operand& operand, const std::string& context) {
     if (!operand.predicate) {
-      fail(operand.begin, "expected a predicate " + context + ", got integer term " + quote(operand),
+      fail(operand.begin,
+           "expected a predicate " + context + ", got integer term " + quote(operand),
            "compare terms with < <= > >= == != to make a predicate (e.g. 'j <= i')");
     }
     return operand.predicate;
@@ -334,12 +341,15 @@ class Parser {
 
   TermPtr require_term(const Operand& operand, const std::string& context) {
     if (!operand.term) {
-      fail(operand.begin, "expected an integer term " + context + ", got predicate " + quote(operand));
+      fail(operand.begin,
+           "expected an integer term " + context + ", got predicate " + quote(operand));
     }
     return operand.term;
   }
 
-  Operand term(TermPtr node, size_t begin, size_t end) { return {std::move(node), nullptr, begin, end}; }
+  Operand term(TermPtr node, size_t begin, size_t end) {
+    return {std::move(node), nullptr, begin, end};
+  }
   Operand predicate(PredicatePtr node, size_t begin, size_t end) {
     return {nullptr, std::move(node), begin, end};
   }
@@ -356,7 +366,8 @@ class Parser {
     size_t end = first.end;
     while (peek().kind == token_kind) {
       Token op = take();
-      if (operands.empty()) operands.push_back(require_predicate(first, "on the left of " + operator_text(op)));
+      if (operands.empty())
+        operands.push_back(require_predicate(first, "on the left of " + operator_text(op)));
       Operand next = is_or ? parse_logical(TokenKind::kAnd, PredicateKind::kAnd) : parse_not();
       operands.push_back(require_predicate(next, "on the right of " + operator_text(op)));
       end = next.end;
@@ -390,7 +401,8 @@ class Parser {
     if (is_comparison(peek().kind)) {
       fail(peek().begin,
            "expected '&', '|', ')' or end of mask after comparison '" +
-               std::string(text_.substr(lhs.begin, rhs.end - lhs.begin)) + "', got " + describe(peek()),
+               std::string(text_.substr(lhs.begin, rhs.end - lhs.begin)) + "', got " +
+               describe(peek()),
            "comparisons do not chain; write 'a <= b & b <= c'");
     }
     return predicate(make_compare(comparison_of(op.kind), left, right, span(lhs.begin, rhs.end)),
@@ -435,8 +447,9 @@ class Parser {
     if (peek().kind == TokenKind::kInteger) {
       Token literal = take();
       if (literal.too_large || literal.value > kMaxMagnitude) {
-        fail(op.begin, "integer literal '" + std::string(text_.substr(op.begin, literal.end - op.begin)) +
-                           "' does not fit in 64 bits",
+        fail(op.begin,
+             "integer literal '" + std::string(text_.substr(op.begin, literal.end - op.begin)) +
+                 "' does not fit in 64 bits",
              "the smallest value is -9223372036854775808");
       }
       // Two's complement negation of the magnitude; exact for 2^63 as well.
@@ -488,8 +501,9 @@ class Parser {
           fail(literal.begin, "integer literal " + describe(literal) + " does not fit in 64 bits",
                "the largest value is 9223372036854775807");
         }
-        return term(make_constant(static_cast<int64_t>(literal.value), span(literal.begin, literal.end)),
-                    literal.begin, literal.end);
+        return term(
+            make_constant(static_cast<int64_t>(literal.value), span(literal.begin, literal.end)),
+            literal.begin, literal.end);
       }
       case TokenKind::kParameter: return parse_parameter();
       case TokenKind::kLeftParen: {
@@ -497,8 +511,8 @@ class Parser {
         Nest nest(*this, open.begin);
         Operand inner = parse_or();
         if (peek().kind != TokenKind::kRightParen) {
-          fail(peek().begin, "expected ')' to close '(' at " + position_text(open.begin) + ", got " +
-                                 describe(peek()));
+          fail(peek().begin, "expected ')' to close '(' at " + position_text(open.begin) +
+                                 ", got " + describe(peek()));
         }
         Token close = take();
         inner.begin = open.begin;
@@ -530,13 +544,15 @@ class Parser {
     Token name = take();
     std::string identifier(text_.substr(name.begin + 1, name.end - name.begin - 1));
     if (peek().kind != TokenKind::kLeftBracket) {
-      return term(make_parameter(identifier, false, span(name.begin, name.end)), name.begin, name.end);
+      return term(make_parameter(identifier, false, span(name.begin, name.end)), name.begin,
+                  name.end);
     }
     take();
     const Token& index = peek();
     if (index.kind != TokenKind::kIdentifier ||
         text_.substr(index.begin, index.end - index.begin) != "doc") {
-      fail(index.begin, "expected 'doc' as the index of $" + identifier + ", got " + describe(index),
+      fail(index.begin,
+           "expected 'doc' as the index of $" + identifier + ", got " + describe(index),
            "per-document parameters are written $" + identifier + "[doc]");
     }
     take();
@@ -553,14 +569,16 @@ class Parser {
     MaskSpan here = span(name.begin, name.end);
     if (word == "i") return term(make_variable(TermKind::kQueryIndex, here), name.begin, name.end);
     if (word == "j") return term(make_variable(TermKind::kKeyIndex, here), name.begin, name.end);
-    if (word == "Lq") return term(make_variable(TermKind::kQueryLength, here), name.begin, name.end);
+    if (word == "Lq")
+      return term(make_variable(TermKind::kQueryLength, here), name.begin, name.end);
     if (word == "Lk") return term(make_variable(TermKind::kKeyLength, here), name.begin, name.end);
     if (word == "true" || word == "false") {
       return predicate(make_boolean(word == "true", here), name.begin, name.end);
     }
     if (word == "min" || word == "max") {
       if (peek().kind != TokenKind::kLeftParen) {
-        fail(peek().begin, "expected '(' after '" + std::string(word) + "', got " + describe(peek()),
+        fail(peek().begin,
+             "expected '(' after '" + std::string(word) + "', got " + describe(peek()),
              "write " + std::string(word) + "(a, b)");
       }
       size_t end = 0;
@@ -616,8 +634,8 @@ class Parser {
   [[noreturn]] void unknown_name(const Token& name) {
     std::string_view word = text_.substr(name.begin, name.end - name.begin);
     bool called = peek().kind == TokenKind::kLeftParen;
-    std::string message = std::string(called ? "unknown primitive '" : "unknown name '") +
-                          std::string(word) + "'";
+    std::string message =
+        std::string(called ? "unknown primitive '" : "unknown name '") + std::string(word) + "'";
     if (word == "doc") {
       fail(name.begin, message, "'doc' is only valid as an index, as in $name[doc]");
     }
