@@ -19,10 +19,12 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 12> kSpecFields = {
-    "name",    "description", "layout",  "dtype",  "head_dim", "head_dim_v", "mask",
-    "softmax_scale", "softcap", "alibi", "outputs", "backward"};
-constexpr std::string_view kDeterministicField = "deterministic";
+constexpr std::array<std::string_view, 13> kSpecFields = {
+    "name",          "description", "layout", "dtype",   "head_dim",      "head_dim_v", "mask",
+    "softmax_scale", "softcap",     "alibi",  "outputs", "backward", "deterministic"};
+// Version marker written by canonical_text(); accepted so canonical text is itself a spec.
+constexpr std::string_view kFormatField = "attncc_spec";
+constexpr int kFormatVersion = 1;
 constexpr std::array<int, 5> kHeadDims = {32, 64, 96, 128, 256};
 
 // Everything needed to point at a field of the spec text in an error.
@@ -55,14 +57,13 @@ std::string nearest_field(std::string_view unknown) {
     }
   };
   for (std::string_view field : kSpecFields) consider(field);
-  consider(kDeterministicField);
   return best_distance <= std::max<size_t>(2, unknown.size() / 2) ? best : std::string();
 }
 
 std::string valid_fields_list() {
   std::string list;
-  for (std::string_view field : kSpecFields) list += std::string(field) + ", ";
-  return list + std::string(kDeterministicField);
+  for (std::string_view field : kSpecFields) list += (list.empty() ? "" : ", ") + std::string(field);
+  return list;
 }
 
 template <typename Enum, size_t N>
@@ -156,7 +157,7 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
                         R"(e.g. {"layout": "varlen", "dtype": "bf16", "head_dim": 128, "mask": "causal"})");
   }
   for (const auto& [key, value] : object.items()) {
-    bool known = key == kDeterministicField;
+    bool known = key == kFormatField;
     for (std::string_view field : kSpecFields) known = known || key == field;
     if (!known) {
       std::string nearest = nearest_field(key);
@@ -171,6 +172,13 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
                           "missing required field '" + std::string(required) + "'",
                           "a spec needs layout, dtype, head_dim and mask");
     }
+  }
+
+  if (object.contains(std::string(kFormatField)) &&
+      object.at(std::string(kFormatField)) != kFormatVersion) {
+    source.fail_at_value(kFormatField, "unsupported canonical spec format " +
+                                           object.at(std::string(kFormatField)).dump(),
+                         "this attncc reads format " + std::to_string(kFormatVersion));
   }
 
   Spec spec;
@@ -206,8 +214,8 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
   if (object.contains("softcap")) spec.softcap = parse_positive_number(source, object, "softcap");
   if (object.contains("alibi")) spec.alibi = parse_bool(source, object, "alibi");
   if (object.contains("backward")) spec.backward = parse_bool(source, object, "backward");
-  if (object.contains(std::string(kDeterministicField))) {
-    spec.deterministic = parse_bool(source, object, kDeterministicField);
+  if (object.contains("deterministic")) {
+    spec.deterministic = parse_bool(source, object, "deterministic");
   }
   if (object.contains("outputs")) {
     const json& outputs = object.at("outputs");
@@ -271,7 +279,7 @@ double Spec::scale() const {
 
 std::string Spec::canonical_text() const {
   json object;
-  object["attncc_spec"] = 1;  // version of this canonical format
+  object[std::string(kFormatField)] = kFormatVersion;
   object["layout"] = std::string(layout_name(layout));
   object["dtype"] = std::string(dtype_name(dtype));
   object["head_dim"] = head_dim;
@@ -283,7 +291,7 @@ std::string Spec::canonical_text() const {
   } else {
     object["softmax_scale"] = "default";
   }
-  object["softcap"] = number_json(softcap);
+  if (softcap > 0) object["softcap"] = number_json(softcap);
   object["alibi"] = alibi;
   object["outputs"] = output_lse ? json::array({"o", "lse"}) : json::array({"o"});
   object["backward"] = backward;

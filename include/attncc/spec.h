@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "attncc/error.h"
 #include "attncc/layout.h"
 #include "attncc/mask_expr.h"
 
