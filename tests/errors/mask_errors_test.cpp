@@ -40,7 +40,8 @@ TEST(MaskErrors, UnknownPrimitiveSuggestsNearestName) {
   // Names are case-sensitive.
   EXPECT_EQ(headline("Causal"), "<mask>:1:1: error: unknown name 'Causal'; did you mean 'causal'?");
   EXPECT_EQ(headline("j < lk"), "<mask>:1:5: error: unknown name 'lk'; did you mean 'Lk'?");
-  EXPECT_EQ(headline("j < mn(i, 2)"), "<mask>:1:5: error: unknown primitive 'mn'; did you mean 'min'?");
+  EXPECT_EQ(headline("j < mn(i, 2)"),
+            "<mask>:1:5: error: unknown primitive 'mn'; did you mean 'min'?");
   // Nothing close: list what exists.
   EXPECT_EQ(headline("xyzzy"),
             "<mask>:1:1: error: unknown name 'xyzzy'; names are i, j, Lq, Lk, $param, $param[doc], "
@@ -64,8 +65,9 @@ TEST(MaskErrors, WrongArity) {
             "<mask>:1:8: error: expected '(' after 'window', which takes 2 arguments, got '&'; "
             "write window(l, r)");
   EXPECT_EQ(headline("j < min(i)"), "<mask>:1:5: error: 'min' takes 2 arguments, got 1");
-  EXPECT_EQ(headline("j < max"), "<mask>:1:8: error: expected '(' after 'max', got end of mask; "
-                                 "write max(a, b)");
+  EXPECT_EQ(headline("j < max"),
+            "<mask>:1:8: error: expected '(' after 'max', got end of mask; "
+            "write max(a, b)");
 }
 
 TEST(MaskErrors, UnbalancedParentheses) {
@@ -92,8 +94,7 @@ TEST(MaskErrors, DocumentIndex) {
   EXPECT_EQ(headline("prefix($p[0])"),
             "<mask>:1:11: error: expected 'doc' as the index of $p, got '0'; per-document "
             "parameters are written $p[doc]");
-  EXPECT_EQ(headline("prefix($p[doc)"),
-            "<mask>:1:14: error: expected ']' after '$p[doc', got ')'");
+  EXPECT_EQ(headline("prefix($p[doc)"), "<mask>:1:14: error: expected ']' after '$p[doc', got ')'");
   EXPECT_EQ(headline("sink($)"),
             "<mask>:1:6: error: expected a parameter name after '$', got ')'; parameters are "
             "written $name or $name[doc]");
@@ -136,18 +137,18 @@ TEST(MaskErrors, EmptyAndTrailing) {
   EXPECT_EQ(headline("causal causal"),
             "<mask>:1:8: error: expected end of mask, got 'causal'; combine predicates with '&' "
             "or '|'");
-  EXPECT_EQ(headline("causal &"), "<mask>:1:9: error: expected a predicate after '&', got end of mask");
+  EXPECT_EQ(headline("causal &"),
+            "<mask>:1:9: error: expected a predicate after '&', got end of mask");
   EXPECT_EQ(headline("j <= i +"),
             "<mask>:1:9: error: expected an integer term after '+', got end of mask");
-  EXPECT_EQ(headline("j <= , i"), "<mask>:1:6: error: expected an integer term after '<=', got ','");
+  EXPECT_EQ(headline("j <= , i"),
+            "<mask>:1:6: error: expected an integer term after '<=', got ','");
   EXPECT_EQ(headline("| causal"), "<mask>:1:1: error: expected a predicate, got '|'");
 }
 
 TEST(MaskErrors, LexicalErrors) {
-  EXPECT_EQ(headline("causal && full"),
-            "<mask>:1:8: error: unexpected '&&'; write a single '&'");
-  EXPECT_EQ(headline("causal || full"),
-            "<mask>:1:8: error: unexpected '||'; write a single '|'");
+  EXPECT_EQ(headline("causal && full"), "<mask>:1:8: error: unexpected '&&'; write a single '&'");
+  EXPECT_EQ(headline("causal || full"), "<mask>:1:8: error: unexpected '||'; write a single '|'");
   EXPECT_EQ(headline("i = j"), "<mask>:1:3: error: unexpected '='; compare with '=='");
   EXPECT_EQ(headline("j < 3x"),
             "<mask>:1:5: error: invalid integer literal '3x'; integer literals are decimal digits "

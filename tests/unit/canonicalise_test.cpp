@@ -54,9 +54,9 @@ TEST(Canonicalise, OrientsComparisons) {
 
 TEST(Canonicalise, FoldsConstants) {
   EXPECT_EQ(canonical_text("j < 2 + 3 * 4"), "j < 14");
-  EXPECT_EQ(canonical_text("j < -7 / 2"), "j < -4");   // floor(-3.5)
-  EXPECT_EQ(canonical_text("j < -7 % 3"), "j < 2");    // -7 - 3 * -3
-  EXPECT_EQ(canonical_text("j < 7 % -3"), "j < -2");   // 7 - (-3) * -3
+  EXPECT_EQ(canonical_text("j < -7 / 2"), "j < -4");  // floor(-3.5)
+  EXPECT_EQ(canonical_text("j < -7 % 3"), "j < 2");   // -7 - 3 * -3
+  EXPECT_EQ(canonical_text("j < 7 % -3"), "j < -2");  // 7 - (-3) * -3
   EXPECT_EQ(canonical_text("j < -(5)"), "j < -5");
   EXPECT_EQ(canonical_text("j < -(-(5))"), "j < 5");
   EXPECT_EQ(canonical_text("j < min(3, 5) + max(-1, -2)"), "j < 2");
@@ -136,7 +136,8 @@ class TreeGenerator {
       case 0: return make_boolean(pick(2) == 0);
       case 1: {
         const auto table = primitive_table();
-        const PrimitiveInfo& info = table[static_cast<size_t>(pick(static_cast<int>(table.size())))];
+        const PrimitiveInfo& info =
+            table[static_cast<size_t>(pick(static_cast<int>(table.size())))];
         std::vector<TermPtr> arguments;
         for (size_t index = 0; index < info.parameters.size(); ++index) {
           arguments.push_back(term(depth - 1));
@@ -178,8 +179,8 @@ class TreeGenerator {
       case 7: return make_parameter("q", true);
       case 8: return make_unary(TermKind::kNegate, term(depth - 1));
       default: {
-        static const TermKind kBinary[] = {TermKind::kAdd,      TermKind::kSubtract,
-                                           TermKind::kMultiply, TermKind::kFloorDivide,
+        static const TermKind kBinary[] = {TermKind::kAdd,         TermKind::kSubtract,
+                                           TermKind::kMultiply,    TermKind::kFloorDivide,
                                            TermKind::kFloorModulo, TermKind::kMinimum,
                                            TermKind::kMaximum};
         return make_binary(kBinary[choice - 9], term(depth - 1), term(depth - 1));
@@ -211,7 +212,8 @@ bool foldable(TermKind kind, int64_t a, int64_t b) {
       break;
     default: return true;  // min, max
   }
-  return result >= std::numeric_limits<int64_t>::min() && result <= std::numeric_limits<int64_t>::max() &&
+  return result >= std::numeric_limits<int64_t>::min() &&
+         result <= std::numeric_limits<int64_t>::max() &&
          !(a == std::numeric_limits<int64_t>::min() && b == -1);
 }
 
@@ -318,10 +320,11 @@ PredicatePtr respelled(const PredicatePtr& predicate) {
       operands.push_back(operands.front());
       return make_logical(predicate->kind, operands);
     }
-    case PredicateKind::kNot: return make_logical(PredicateKind::kNot, {respelled(predicate->operands[0])});
+    case PredicateKind::kNot:
+      return make_logical(PredicateKind::kNot, {respelled(predicate->operands[0])});
     case PredicateKind::kCompare: {
-      PredicatePtr twice = make_logical(
-          PredicateKind::kNot, {make_logical(PredicateKind::kNot, {predicate})});
+      PredicatePtr twice =
+          make_logical(PredicateKind::kNot, {make_logical(PredicateKind::kNot, {predicate})});
       return make_logical(PredicateKind::kAnd, {twice, make_boolean(true)});
     }
     default: return predicate;
@@ -337,12 +340,14 @@ void check_random_trees(uint32_t seed, int count, bool extreme) {
     PredicatePtr canonical = canonicalise(tree);
     std::string printed = print_mask(*canonical);
     where += "\ncanonical: " + printed;
-    ASSERT_TRUE(same_predicate(*canonicalise(canonical), *canonical)) << "not idempotent: " << where;
+    ASSERT_TRUE(same_predicate(*canonicalise(canonical), *canonical))
+        << "not idempotent: " << where;
     PredicatePtr reparsed = parse_mask(printed);
     ASSERT_TRUE(same_predicate(*reparsed, *canonical)) << "does not read back: " << where;
     ASSERT_TRUE(same_predicate(*canonicalise(reparsed), *canonical)) << where;
     expect_canonical(*canonical, where);
-    ASSERT_EQ(print_mask(*canonicalise(respelled(tree))), printed) << "respelled differs: " << where;
+    ASSERT_EQ(print_mask(*canonicalise(respelled(tree))), printed)
+        << "respelled differs: " << where;
     if (!extreme) expect_same_meaning(*tree, *canonical, generator, where);
     if (::testing::Test::HasFailure()) return;
   }

@@ -65,26 +65,27 @@ TEST(MaskParser, Atoms) {
   expect_tree("i < j", compare(Comparison::kLess, var_i(), var_j()));
   expect_tree("Lq <= Lk", compare(Comparison::kLessEqual, make_variable(TermKind::kQueryLength),
                                   make_variable(TermKind::kKeyLength)));
-  expect_tree("$p > $q[doc]", compare(Comparison::kGreater, make_parameter("p", false),
-                                      make_parameter("q", true)));
-  expect_tree("$p_2 >= 0", compare(Comparison::kGreaterEqual, make_parameter("p_2", false),
-                                   constant(0)));
+  expect_tree("$p > $q[doc]",
+              compare(Comparison::kGreater, make_parameter("p", false), make_parameter("q", true)));
+  expect_tree("$p_2 >= 0",
+              compare(Comparison::kGreaterEqual, make_parameter("p_2", false), constant(0)));
   expect_tree("min(i, 3) == max(j, Lk)",
               compare(Comparison::kEqual, binary(TermKind::kMinimum, var_i(), constant(3)),
                       binary(TermKind::kMaximum, var_j(), make_variable(TermKind::kKeyLength))));
   expect_tree("i != 007", compare(Comparison::kNotEqual, var_i(), constant(7)));
   expect_tree("prefix($p[doc])", primitive("prefix", {make_parameter("p", true)}));
   expect_tree("window(-1, 0)", primitive("window", {constant(-1), constant(0)}));
-  expect_tree("sink(min(4, $n))",
-              primitive("sink", {binary(TermKind::kMinimum, constant(4), make_parameter("n", false))}));
+  expect_tree(
+      "sink(min(4, $n))",
+      primitive("sink", {binary(TermKind::kMinimum, constant(4), make_parameter("n", false))}));
 }
 
 TEST(MaskParser, ArithmeticPrecedence) {
   // i + j * 2: multiplication binds tighter; left associativity for - and /.
-  expect_tree("i + j * 2 < 0",
-              compare(Comparison::kLess,
-                      binary(TermKind::kAdd, var_i(), binary(TermKind::kMultiply, var_j(), constant(2))),
-                      constant(0)));
+  expect_tree("i + j * 2 < 0", compare(Comparison::kLess,
+                                       binary(TermKind::kAdd, var_i(),
+                                              binary(TermKind::kMultiply, var_j(), constant(2))),
+                                       constant(0)));
   expect_tree("i - j - 1 < 0",
               compare(Comparison::kLess,
                       binary(TermKind::kSubtract, binary(TermKind::kSubtract, var_i(), var_j()),
@@ -92,22 +93,22 @@ TEST(MaskParser, ArithmeticPrecedence) {
                       constant(0)));
   expect_tree("i / 2 % 3 < 0",
               compare(Comparison::kLess,
-                      binary(TermKind::kFloorModulo, binary(TermKind::kFloorDivide, var_i(), constant(2)),
-                             constant(3)),
+                      binary(TermKind::kFloorModulo,
+                             binary(TermKind::kFloorDivide, var_i(), constant(2)), constant(3)),
                       constant(0)));
   // Unary minus binds tighter than '/': -i / 2 is (-i) / 2, which differs from -(i / 2) for odd i.
-  expect_tree("-i / 2 < 0",
-              compare(Comparison::kLess,
-                      binary(TermKind::kFloorDivide, make_unary(TermKind::kNegate, var_i()), constant(2)),
-                      constant(0)));
+  expect_tree("-i / 2 < 0", compare(Comparison::kLess,
+                                    binary(TermKind::kFloorDivide,
+                                           make_unary(TermKind::kNegate, var_i()), constant(2)),
+                                    constant(0)));
   // Evaluated: i = 3, j = 5.
   EXPECT_TRUE(at("i + j * 2 == 13", 3, 5));
   EXPECT_TRUE(at("(i + j) * 2 == 16", 3, 5));
   EXPECT_TRUE(at("i - j - 1 == -3", 3, 5));
   EXPECT_TRUE(at("i - (j - 1) == -1", 3, 5));
-  EXPECT_TRUE(at("-i / 2 == -2", 3, 5));     // floor(-1.5)
+  EXPECT_TRUE(at("-i / 2 == -2", 3, 5));  // floor(-1.5)
   EXPECT_TRUE(at("-(i / 2) == -1", 3, 5));
-  EXPECT_TRUE(at("j % -3 == -1", 3, 5));     // sign of the divisor
+  EXPECT_TRUE(at("j % -3 == -1", 3, 5));  // sign of the divisor
   EXPECT_TRUE(at("i - -1 == 4", 3, 5));
   EXPECT_TRUE(at("2 * -j == -10", 3, 5));
 }
@@ -129,10 +130,10 @@ TEST(MaskParser, BooleanPrecedence) {
   // ! binds tighter than & but looser than comparison.
   expect_tree("!causal & full",
               make_logical(PredicateKind::kAnd, {make_logical(PredicateKind::kNot, {a}), b}));
-  expect_tree("!i < j", make_logical(PredicateKind::kNot,
-                                     {compare(Comparison::kLess, var_i(), var_j())}));
-  expect_tree("!!causal", make_logical(PredicateKind::kNot,
-                                       {make_logical(PredicateKind::kNot, {a})}));
+  expect_tree("!i < j",
+              make_logical(PredicateKind::kNot, {compare(Comparison::kLess, var_i(), var_j())}));
+  expect_tree("!!causal",
+              make_logical(PredicateKind::kNot, {make_logical(PredicateKind::kNot, {a})}));
   // A parenthesised term may be followed by an operator and a comparison.
   expect_tree("(i + 1) * 2 <= j",
               compare(Comparison::kLessEqual,
@@ -152,22 +153,25 @@ TEST(MaskParser, NegativeLiteralsAndNegation) {
   // `-` directly before a literal is part of it; anything else is kNegate.
   expect_tree("i > -5", compare(Comparison::kGreater, var_i(), constant(-5)));
   expect_tree("i > - 5", compare(Comparison::kGreater, var_i(), constant(-5)));
-  expect_tree("i > -(5)", compare(Comparison::kGreater, var_i(),
-                                  make_unary(TermKind::kNegate, constant(5))));
-  expect_tree("i > --5", compare(Comparison::kGreater, var_i(),
-                                 make_unary(TermKind::kNegate, constant(-5))));
-  expect_tree("i > -j", compare(Comparison::kGreater, var_i(), make_unary(TermKind::kNegate, var_j())));
-  expect_tree("i - -1 < j", compare(Comparison::kLess, binary(TermKind::kSubtract, var_i(), constant(-1)),
-                                    var_j()));
+  expect_tree("i > -(5)",
+              compare(Comparison::kGreater, var_i(), make_unary(TermKind::kNegate, constant(5))));
+  expect_tree("i > --5",
+              compare(Comparison::kGreater, var_i(), make_unary(TermKind::kNegate, constant(-5))));
+  expect_tree("i > -j",
+              compare(Comparison::kGreater, var_i(), make_unary(TermKind::kNegate, var_j())));
+  expect_tree("i - -1 < j", compare(Comparison::kLess,
+                                    binary(TermKind::kSubtract, var_i(), constant(-1)), var_j()));
   expect_tree("-9223372036854775808 < i",
               compare(Comparison::kLess, constant(std::numeric_limits<int64_t>::min()), var_i()));
-  expect_tree("9223372036854775807 > i",
-              compare(Comparison::kGreater, constant(std::numeric_limits<int64_t>::max()), var_i()));
+  expect_tree(
+      "9223372036854775807 > i",
+      compare(Comparison::kGreater, constant(std::numeric_limits<int64_t>::max()), var_i()));
 }
 
 TEST(MaskParser, WhitespaceAndNewlines) {
-  PredicatePtr expected = make_logical(
-      PredicateKind::kAnd, {primitive("causal"), primitive("window", {constant(256), constant(0)})});
+  PredicatePtr expected =
+      make_logical(PredicateKind::kAnd,
+                   {primitive("causal"), primitive("window", {constant(256), constant(0)})});
   expect_tree("causal&window(256,0)", expected);
   expect_tree("  causal\n\t&  window (\n 256 ,\r\n 0 )\n", expected);
 }
@@ -205,8 +209,7 @@ TEST(MaskParser, PrimitiveDefinitionsExpand) {
     MaskContext context{7, 11, {}};
     for (int64_t i = 0; i < 7; ++i) {
       for (int64_t j = 0; j < 11; ++j) {
-        ASSERT_EQ(evaluate(*expanded, context, i, j),
-                  info.predicate(i, j, 7, 11, values.data()))
+        ASSERT_EQ(evaluate(*expanded, context, i, j), info.predicate(i, j, 7, 11, values.data()))
             << info.name << " at " << i << ", " << j;
       }
     }
@@ -298,7 +301,8 @@ class TreeGenerator {
       case 0: return make_boolean(pick(2) == 0);
       case 1: {
         const auto table = primitive_table();
-        const PrimitiveInfo& info = table[static_cast<size_t>(pick(static_cast<int>(table.size())))];
+        const PrimitiveInfo& info =
+            table[static_cast<size_t>(pick(static_cast<int>(table.size())))];
         std::vector<TermPtr> arguments;
         for (size_t index = 0; index < info.parameters.size(); ++index) {
           arguments.push_back(term(depth - 1));
@@ -322,7 +326,12 @@ class TreeGenerator {
     int choice = pick(depth <= 1 ? 7 : 15);
     switch (choice) {
       case 0: {
-        static const int64_t kSpecial[] = {0, 1, -1, 2, -7, 256,
+        static const int64_t kSpecial[] = {0,
+                                           1,
+                                           -1,
+                                           2,
+                                           -7,
+                                           256,
                                            std::numeric_limits<int64_t>::min(),
                                            std::numeric_limits<int64_t>::max()};
         return make_constant(kSpecial[pick(8)]);
@@ -358,8 +367,9 @@ void expect_round_trip(uint32_t seed, int count) {
     try {
       reparsed = parse_mask(printed);
     } catch (const Error& error) {
-      FAIL() << "seed " << seed << " tree " << index << ": printed text does not parse: "
-             << printed << "\n" << error.what();
+      FAIL() << "seed " << seed << " tree " << index << ": printed text does not parse: " << printed
+             << "\n"
+             << error.what();
     }
     ASSERT_TRUE(same_predicate(*reparsed, *tree))
         << "seed " << seed << " tree " << index << ": " << printed << "\nreads back as "
