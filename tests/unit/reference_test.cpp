@@ -274,6 +274,34 @@ TEST(ReferenceTest, CausalBottomRightBothAspectRatios) {
   }
 }
 
+// A spec from Spec::parse (mask text through the real parser, parameters declared by the spec)
+// gives what the same semantics written by hand give.
+TEST(ReferenceTest, ParsedSpecMatchesDenseSoftmax) {
+  uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  TestRandom random(seed);
+  Spec spec = Spec::parse(R"json({"layout": "varlen", "dtype": "fp32", "head_dim": 32,
+      "head_dim_v": 64, "mask": "prefix($p[doc]) & !(j == i - 1)", "softcap": 2.5,
+      "alibi": true})json");
+  MaskCase mask{"prefix($p[doc]) & !(j == i - 1)", spec.mask,
+                [](int64_t i, int64_t j, int64_t, int64_t, int64_t p) {
+                  return (j < p || j <= i) && j != i - 1;
+                },
+                true};
+  Options options;
+  options.heads_q = 2;
+  options.head_dim = 32;
+  options.head_dim_v = 64;
+  options.softcap = 2.5;
+  options.alibi = true;
+  BuiltLayout layout = testing::build_varlen({{4, 5}, {3, 3}, {0, 2}}, {0, 1, 0, 2}, {});
+  ReferenceInputs inputs = make_inputs(layout, mask, options, false, random);
+  ReferenceOutputs actual = reference_attention(spec, inputs);
+  ReferenceOutputs expected = dense_softmax_attention(layout, inputs, mask, options, spec.scale());
+  expect_close(actual.o, expected.o, "o");
+  expect_close(actual.lse, expected.lse, "lse");
+}
+
 // loss = sum(O * dO); its gradient is what backward returns for the upstream gradient dO.
 double loss(const Spec& spec, ReferenceInputs inputs, const std::vector<double>& d_o) {
   inputs.d_o.clear();
