@@ -40,11 +40,23 @@ std::optional<int64_t> fold(TermKind kind, int64_t a, int64_t b) {
       if (__builtin_mul_overflow(a, b, &result)) return std::nullopt;
       return result;
     case TermKind::kFloorDivide:
-    case TermKind::kFloorModulo:
+    case TermKind::kFloorModulo: {
       if (b == 0) return std::nullopt;
-      // INT64_MIN / -1 overflows (and INT64_MIN % -1 overflows inside the division).
-      if (a == std::numeric_limits<int64_t>::min() && b == -1) return std::nullopt;
-      return kind == TermKind::kFloorDivide ? floor_divide(a, b) : floor_modulo(a, b);
+      // In 128 bits: the int64 intermediates overflow for INT64_MIN / -1 and for b = INT64_MIN
+      // (floor_modulo's b * quotient). A quotient outside int64 (INT64_MIN / -1) is not folded,
+      // for % as well, so both stay what the user wrote.
+      __int128 quotient = static_cast<__int128>(a) / b;
+      __int128 remainder = static_cast<__int128>(a) % b;
+      if (remainder != 0 && ((remainder < 0) != (b < 0))) {
+        --quotient;
+        remainder += b;
+      }
+      if (quotient < std::numeric_limits<int64_t>::min() ||
+          quotient > std::numeric_limits<int64_t>::max()) {
+        return std::nullopt;
+      }
+      return static_cast<int64_t>(kind == TermKind::kFloorDivide ? quotient : remainder);
+    }
     case TermKind::kMinimum: return std::min(a, b);
     case TermKind::kMaximum: return std::max(a, b);
     default: break;

@@ -63,6 +63,12 @@ TEST(Canonicalise, FoldsConstants) {
   EXPECT_EQ(canonical_text("j <= i + (Lk - Lk) * 0 + (2 - 2)"), "j <= i");
   EXPECT_EQ(canonical_text("window(1 + 1, -(1))"), "window(2, -1)");
   EXPECT_EQ(canonical_text("prefix($p[doc] + 0)"), "prefix($p[doc])");
+  // Floor semantics at the int64 limits, where the int64 intermediates would overflow.
+  EXPECT_EQ(canonical_text("j < 1 % -9223372036854775808"), "j < -9223372036854775807");
+  EXPECT_EQ(canonical_text("j < 1 / -9223372036854775808"), "j < -1");
+  EXPECT_EQ(canonical_text("j < -1 / -9223372036854775808"), "j < 0");
+  EXPECT_EQ(canonical_text("j < -1 % -9223372036854775808"), "j < -1");
+  EXPECT_EQ(canonical_text("j < 9223372036854775807 / -1"), "j < -9223372036854775807");
   // Division and modulo by zero stay for `check` to report.
   EXPECT_EQ(canonical_text("j < 5 / 0"), "j < 5 / 0");
   EXPECT_EQ(canonical_text("j < 5 % (1 - 1)"), "j < 5 % 0");
