@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev   # spec JSON, safetensors headers
   libgtest-dev         # test suite
   libxxhash-dev        # XXH3-128 spec and cache hashes (header-only use)
+  libdlpack-dev        # DLTensor, for TensorRef::from_dlpack
   llvm-19-dev libclang-19-dev clang-19 libclang-cpp19-dev  # CPU backend JIT (Clang + ORC)
   llvm-19-tools        # FileCheck for emitted-source golden tests
 )

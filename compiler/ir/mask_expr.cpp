@@ -91,16 +91,20 @@ PredicatePtr make_logical(PredicateKind kind, std::vector<PredicatePtr> operands
   return predicate;
 }
 
+// In 128 bits: INT64_MIN / -1 and b * quotient would overflow int64 (undefined behaviour);
+// results outside int64 wrap, as every other term arithmetic of the mask language does.
 int64_t floor_divide(int64_t a, int64_t b) {
   if (b == 0) return 0;
-  int64_t quotient = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --quotient;
-  return quotient;
+  __int128 quotient = static_cast<__int128>(a) / b;
+  if ((static_cast<__int128>(a) % b != 0) && ((a < 0) != (b < 0))) --quotient;
+  return static_cast<int64_t>(quotient);
 }
 
 int64_t floor_modulo(int64_t a, int64_t b) {
   if (b == 0) return a;
-  return a - b * floor_divide(a, b);
+  __int128 quotient = static_cast<__int128>(a) / b;
+  if ((static_cast<__int128>(a) % b != 0) && ((a < 0) != (b < 0))) --quotient;
+  return static_cast<int64_t>(static_cast<__int128>(a) - static_cast<__int128>(b) * quotient);
 }
 
 int64_t evaluate(const Term& term, const MaskContext& context, int64_t i, int64_t j) {
@@ -121,10 +125,14 @@ int64_t evaluate(const Term& term, const MaskContext& context, int64_t i, int64_
       }
       return found->second;
     }
-    case TermKind::kNegate: return -operand(0);
-    case TermKind::kAdd: return operand(0) + operand(1);
-    case TermKind::kSubtract: return operand(0) - operand(1);
-    case TermKind::kMultiply: return operand(0) * operand(1);
+    // Two's-complement wrap instead of signed overflow (undefined behaviour) on extreme values.
+    case TermKind::kNegate: return static_cast<int64_t>(0 - static_cast<uint64_t>(operand(0)));
+    case TermKind::kAdd:
+      return static_cast<int64_t>(static_cast<uint64_t>(operand(0)) + static_cast<uint64_t>(operand(1)));
+    case TermKind::kSubtract:
+      return static_cast<int64_t>(static_cast<uint64_t>(operand(0)) - static_cast<uint64_t>(operand(1)));
+    case TermKind::kMultiply:
+      return static_cast<int64_t>(static_cast<uint64_t>(operand(0)) * static_cast<uint64_t>(operand(1)));
     case TermKind::kFloorDivide: return floor_divide(operand(0), operand(1));
     case TermKind::kFloorModulo: return floor_modulo(operand(0), operand(1));
     case TermKind::kMinimum: return std::min(operand(0), operand(1));

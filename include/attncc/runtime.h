@@ -1,0 +1,110 @@
+// attncc::Runtime: compiles specs into kernels (once per hash, cached in memory and on disk) and
+// runs them; Kernel::forward / Kernel::backward validate every argument first (DESIGN §1, §5).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "attncc/spec.h"
+#include "attncc/tensor.h"
+
+namespace attncc {
+
+enum class Backend {
+  kAuto,          ///< CUDA when a device is present, else CPU
+  kCpu,           ///< Clang/LLVM JIT for the host CPU
+  kCuda,          ///< NVRTC + driver API
+  kCudaEmulated,  ///< the CUDA kernels compiled for the host and run on an emulated GPU
+};
+
+std::string_view backend_name(Backend backend);  ///< "auto", "cpu", "cuda", "cuda-emulated"
+/// Parses "auto", "cpu", "cuda", "cuda-emulated"; throws Error(kInvalidArgument) otherwise.
+Backend parse_backend(std::string_view name);
+
+struct RuntimeOptions {
+  Backend backend = Backend::kAuto;
+  /// Disk cache directory; empty = $ATTNCC_CACHE_DIR, else $XDG_CACHE_HOME/attncc, else
+  /// ~/.cache/attncc.
+  std::string cache_dir;
+  bool disk_cache = true;            ///< false = memory only
+  int64_t disk_cache_max_bytes = int64_t{1} << 30;  ///< least-recently-used eviction above this
+  int num_threads = 0;               ///< CPU worker threads; 0 = $ATTNCC_NUM_THREADS, else all cores
+};
+
+/// Everything a forward or backward call reads and writes. Shapes per DESIGN §1 for the spec's
+/// layout; tensors not used by the layout or the spec stay default (not given).
+struct AttentionArguments {
+  TensorRef q, k, v;  ///< inputs
+  TensorRef o;        ///< forward output; backward input
+  TensorRef lse;      ///< forward output (float32) if the spec outputs it; backward input
+  TensorRef d_o;      ///< backward input: gradient of o
+  TensorRef dq, dk, dv;  ///< backward outputs
+  // Layout arrays (int32 or int64, on the tensors' device).
+  TensorRef seqlens_q, seqlens_k;                        ///< dense, optional, [B]
+  TensorRef cu_seqlens_q, cu_seqlens_k;                  ///< varlen, [N + 1]
+  TensorRef cu_seqlens_q_padded, cu_seqlens_k_padded;    ///< varlen, optional, [N + 1]
+  TensorRef cu_seq;                                      ///< doc_packed, [B, MAX_DOCS + 1]
+  std::map<std::string, TensorRef> parameters;  ///< mask parameters by name (no '$'): [1] or [N]
+  TensorRef alibi_slopes;                       ///< float32 [Hq], iff the spec has alibi
+  /// Backward adds into dq/dk/dv instead of overwriting (rows nobody attends stay unchanged).
+  bool accumulate = false;
+};
+
+/// Compile and run statistics of a Runtime, for tests and `attncc bench`.
+struct RuntimeStats {
+  int64_t compiles = 0;          ///< kernels built from source in this process
+  int64_t disk_hits = 0;         ///< kernels loaded from the disk cache
+  int64_t memory_hits = 0;       ///< Runtime::get answered from memory
+  int64_t forward_launches = 0;  ///< forward kernel executions
+  int64_t backward_launches = 0;
+};
+
+class KernelImplementation;
+
+/// A compiled spec on one backend. Cheap to copy (shared); valid while its Runtime lives.
+class Kernel {
+ public:
+  /// Validates the arguments (throws Error(kInvalidArgument) naming the argument, index, value
+  /// and fix) and computes O and LSE. Every element of o and lse is written. `stream` is a
+  /// CUstream for CUDA, ignored on the CPU.
+  void forward(const AttentionArguments& arguments, void* stream = nullptr) const;
+  /// Computes dq, dk, dv from q, k, v, o, lse, d_o (does not rerun the forward). Every element
+  /// is written (or left unchanged where nothing attends when accumulate is set).
+  void backward(const AttentionArguments& arguments, void* stream = nullptr) const;
+
+  const Spec& spec() const;
+  const std::string& hash() const;  ///< spec hash (the kernel's cache key adds backend and target)
+  Backend backend() const;
+
+  explicit Kernel(std::shared_ptr<const KernelImplementation> implementation);
+
+ private:
+  std::shared_ptr<const KernelImplementation> implementation_;
+};
+
+/// Owns compiled kernels. Thread-safe: concurrent get() calls for one spec compile it once.
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// The kernel for `spec` on this runtime's backend: from memory, else from the disk cache,
+  /// else compiled (and written to the disk cache). With ATTNCC_ASSERT_NO_COMPILE=1 in the
+  /// environment a compile throws instead (to prove a cache hit). Throws Error.
+  Kernel get(const Spec& spec);
+
+  Backend backend() const;  ///< the resolved backend (never kAuto)
+  RuntimeStats stats() const;
+  const RuntimeOptions& options() const;
+
+  class State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace attncc

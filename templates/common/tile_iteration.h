@@ -1,0 +1,120 @@
+// Tile iteration from the interval form, kernel side (DESIGN §3): which key tiles a query tile
+// visits, which tiles need no per-element mask, and per-row attended ranges. The generated Mask
+// supplies monotone bounds lower(t, i) / upper(t, i) and row conditions; see lower_to_cpu.cpp.
+#pragma once
+
+#include "common/numeric.h"
+
+namespace attncc {
+
+/// Inclusive ranges of key tiles, sorted and disjoint; at most one per interval.
+template <int kCapacity>
+struct TileRanges {
+  kernel_int first[kCapacity > 0 ? kCapacity : 1];
+  kernel_int last[kCapacity > 0 ? kCapacity : 1];
+  int count = 0;
+};
+
+/// Whether interval t's row condition holds on some (every = false) / every (every = true) row
+/// of [i0, i1]; rows are few (one tile), and row conditions are rare and cheap.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool row_condition_over(int t, const DocumentView& document,
+                                                  kernel_int i0, kernel_int i1, bool every) {
+  if (!Mask::has_row_condition(t)) return true;
+  for (kernel_int i = i0; i <= i1; ++i) {
+    bool holds = Mask::row_condition(t, i, document);
+    if (every && !holds) return false;
+    if (!every && holds) return true;
+  }
+  return every;
+}
+
+/// Key tiles that query rows [i0, i1] (inside [0, Lq)) visit: for every interval whose row
+/// condition holds somewhere in the tile, columns [lower(i0), upper(i1)] clamped to [0, Lk).
+/// Monotone bounds make this the exact hull of the attended columns of the tile's rows.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline TileRanges<Mask::kIntervalCount> key_tiles_to_visit(
+    const DocumentView& document, kernel_int i0, kernel_int i1, kernel_int tile_k) {
+  TileRanges<Mask::kIntervalCount> ranges;
+  const kernel_int key_length = document.key_length;
+  for (int t = 0; t < Mask::kIntervalCount; ++t) {
+    if (!row_condition_over<Mask>(t, document, i0, i1, false)) continue;
+    kernel_int lo = max_int(Mask::lower(t, i0, document), 0);
+    kernel_int hi = min_int(Mask::upper(t, i1, document), key_length - 1);
+    if (lo > hi) continue;
+    kernel_int first = lo / tile_k;
+    kernel_int last = hi / tile_k;
+    // Insert keeping ranges sorted by first tile, then merge overlapping or adjacent ones.
+    int at = ranges.count;
+    while (at > 0 && ranges.first[at - 1] > first) {
+      ranges.first[at] = ranges.first[at - 1];
+      ranges.last[at] = ranges.last[at - 1];
+      --at;
+    }
+    ranges.first[at] = first;
+    ranges.last[at] = last;
+    ++ranges.count;
+  }
+  int merged = 0;
+  for (int index = 0; index < ranges.count; ++index) {
+    if (merged > 0 && ranges.first[index] <= ranges.last[merged - 1] + 1) {
+      ranges.last[merged - 1] = max_int(ranges.last[merged - 1], ranges.last[index]);
+    } else {
+      ranges.first[merged] = ranges.first[index];
+      ranges.last[merged] = ranges.last[index];
+      ++merged;
+    }
+  }
+  ranges.count = merged;
+  return ranges;
+}
+
+/// FULL tile: one exact interval covers every (i, j) of [i0, i1] x [j0, j1] on every row, so
+/// the per-element mask can be skipped.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool tile_is_full(const DocumentView& document, kernel_int i0,
+                                            kernel_int i1, kernel_int j0, kernel_int j1) {
+  for (int t = 0; t < Mask::kIntervalCount; ++t) {
+    if (!Mask::interval_exact(t)) continue;
+    if (Mask::lower(t, i1, document) <= j0 && Mask::upper(t, i0, document) >= j1 &&
+        row_condition_over<Mask>(t, document, i0, i1, true)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Attended columns of row i as up to kIntervalCount ranges [lo, hi] (for exact masks the union
+/// is exactly M(i, .); lo > hi = empty). Used to mask PARTIAL tiles without evaluating the
+/// predicate per element.
+template <typename Mask>
+struct RowRanges {
+  kernel_int lo[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
+  kernel_int hi[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
+
+  ATTNCC_HOST_DEVICE RowRanges(const DocumentView& document, kernel_int i) {
+    for (int t = 0; t < Mask::kIntervalCount; ++t) {
+      bool on = Mask::row_condition(t, i, document);
+      lo[t] = on ? Mask::lower(t, i, document) : kUnboundedAbove;
+      hi[t] = on ? Mask::upper(t, i, document) : kUnboundedBelow;
+    }
+  }
+  ATTNCC_HOST_DEVICE bool contains(kernel_int j) const {
+    bool inside = false;
+    for (int t = 0; t < Mask::kIntervalCount; ++t) inside |= (lo[t] <= j) & (j <= hi[t]);
+    return inside;
+  }
+};
+
+/// M(i, j) for a PARTIAL tile: through the row ranges when the form is exact, else the predicate.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool attends(const RowRanges<Mask>& ranges, const DocumentView& document,
+                                       kernel_int i, kernel_int j) {
+  if constexpr (Mask::kExact) {
+    return ranges.contains(j);
+  } else {
+    return Mask::attends(i, j, document);
+  }
+}
+
+}  // namespace attncc

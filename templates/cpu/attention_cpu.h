@@ -1,0 +1,397 @@
+// CPU attention kernels (DESIGN §4 "CPU"): one work item = one document x head x tile, fp32
+// tiles and accumulation, interval-form tile iteration, inner loops over D and key columns laid
+// out so the compiler vectorises them. Instantiated by the generated prelude (lower_to_cpu.cpp)
+// with its Config (element type, head dims, tile sizes, score options) and Mask.
+#pragma once
+
+#include "common/attention_params.h"
+#include "common/numeric.h"
+#include "common/tile_iteration.h"
+
+namespace attncc::cpu {
+
+template <typename Element>
+inline const Element* row_pointer(const TensorAddress& tensor, kernel_int batch, kernel_int row,
+                                  int head) {
+  return static_cast<const Element*>(tensor.data) + batch * tensor.stride_batch +
+         row * tensor.stride_row + head * tensor.stride_head;
+}
+
+template <typename Element>
+inline Element* mutable_row_pointer(const TensorAddress& tensor, kernel_int batch,
+                                    kernel_int row, int head) {
+  return static_cast<Element*>(tensor.data) + batch * tensor.stride_batch +
+         row * tensor.stride_row + head * tensor.stride_head;
+}
+
+inline float* lse_pointer(float* base, const AttentionParams& params, kernel_int batch, int head,
+                          kernel_int row) {
+  return base + (batch * params.heads_q + head) * params.query_rows + row;
+}
+
+/// Loads `rows` rows of `width` elements as fp32, multiplied by `factor`; rows past `rows` up to
+/// kRows are zero so full-tile loops never read garbage (0 * NaN would poison sums).
+template <typename Element, int kRows, int kWidth>
+inline void load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor, kernel_int batch,
+                      kernel_int first_row, int head, kernel_int rows, float factor) {
+  for (kernel_int r = 0; r < kRows; ++r) {
+    if (r < rows) {
+      const Element* source = row_pointer<Element>(tensor, batch, first_row + r, head);
+      for (int d = 0; d < kWidth; ++d) tile[r][d] = to_float(source[d]) * factor;
+    } else {
+      for (int d = 0; d < kWidth; ++d) tile[r][d] = 0.0f;
+    }
+  }
+}
+
+/// Loads rows transposed: tile[d][c] = row c, element d (for the S = Q K^T and dP = dO V^T
+/// products, whose inner loop then runs over key columns c).
+template <typename Element, int kWidth, int kColumns>
+inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAddress& tensor,
+                                 kernel_int batch, kernel_int first_row, int head,
+                                 kernel_int rows) {
+  for (kernel_int c = 0; c < kColumns; ++c) {
+    if (c < rows) {
+      const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
+      for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
+    } else {
+      for (int d = 0; d < kWidth; ++d) tile[d][c] = 0.0f;
+    }
+  }
+}
+
+/// Scores of one query row against a key tile: s[c] = q_row . k_c (q already scaled), then the
+/// score mods (softcap, ALiBi), then the mask (-inf where not attended). `tanh_out` receives
+/// tanh(s / softcap) for the backward's chain rule when softcap is on.
+template <typename Config, typename Mask>
+inline void row_scores(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTileK],
+                       const float (&q_row)[Config::kHeadDim],
+                       const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
+                       const AttentionParams& params, const DocumentView& document, int head,
+                       kernel_int i, kernel_int j0, kernel_int columns, bool full) {
+  constexpr int kTileK = Config::kTileK;
+  for (int c = 0; c < kTileK; ++c) s[c] = 0.0f;
+  for (int d = 0; d < Config::kHeadDim; ++d) {
+    const float q = q_row[d];
+    for (int c = 0; c < kTileK; ++c) s[c] += q * k_transposed[d][c];
+  }
+  if constexpr (Config::kSoftcap) {
+    const float cap = params.softcap;
+    const float inverse_cap = 1.0f / cap;
+    for (int c = 0; c < kTileK; ++c) {
+      float t = __builtin_tanhf(s[c] * inverse_cap);
+      tanh_out[c] = t;
+      s[c] = cap * t;
+    }
+  }
+  if constexpr (Config::kAlibi) {
+    // slope * (j - i - (Lk - Lq)): 0 on the bottom-right diagonal, negative to its left.
+    const float slope = params.alibi_slopes[head];
+    const kernel_int offset = j0 - i - (document.key_length - document.query_length);
+    for (int c = 0; c < kTileK; ++c) s[c] += slope * float(offset + c);
+  }
+  const float minus_infinity = negative_infinity();
+  if (!full) {
+    RowRanges<Mask> ranges(document, i);
+    for (int c = 0; c < kTileK; ++c) {
+      if (!attends<Mask>(ranges, document, i, j0 + c)) s[c] = minus_infinity;
+    }
+  }
+  for (kernel_int c = columns; c < kTileK; ++c) s[c] = minus_infinity;  // past the document end
+}
+
+/// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
+/// visited so far: m[r] = max attended score (-inf if none), l[r] = sum of exp(s - m[r]),
+/// acc[r] = sum of exp(s - m[r]) * v.
+template <typename Config, typename Mask>
+void forward_item(const AttentionParams& params, const WorkItem& item) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kTileQ;
+  constexpr int kTileK = Config::kTileK;
+  constexpr int kHeadDim = Config::kHeadDim;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  const DocumentView document{item.query_length, item.key_length, item.parameters};
+  const kernel_int i0 = kernel_int(item.tile) * kTileQ;
+  const kernel_int rows = min_int(kTileQ, document.query_length - i0);
+  if (rows <= 0) return;
+  const kernel_int i1 = i0 + rows - 1;
+  const int head = item.head;
+  const int kv_head = head / (params.heads_q / params.heads_kv);
+  const float minus_infinity = negative_infinity();
+
+  alignas(64) float q[kTileQ][kHeadDim];
+  alignas(64) float k_transposed[kHeadDim][kTileK];
+  alignas(64) float v[kTileK][kHeadDimV];
+  alignas(64) float acc[kTileQ][kHeadDimV];
+  alignas(64) float s[kTileK];
+  alignas(64) float tanh_values[kTileK];
+  float m[kTileQ];
+  float l[kTileQ];
+  load_rows<Element>(q, params.q, item.batch, item.query_start + i0, head, rows, params.scale);
+  for (int r = 0; r < kTileQ; ++r) {
+    m[r] = minus_infinity;
+    l[r] = 0.0f;
+    for (int d = 0; d < kHeadDimV; ++d) acc[r][d] = 0.0f;
+  }
+
+  const TileRanges<Mask::kIntervalCount> ranges =
+      key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
+  for (int range = 0; range < ranges.count; ++range) {
+    for (kernel_int key_tile = ranges.first[range]; key_tile <= ranges.last[range]; ++key_tile) {
+      const kernel_int j0 = key_tile * kTileK;
+      const kernel_int columns = min_int(kTileK, document.key_length - j0);
+      const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+      load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
+                                    kv_head, columns);
+      load_rows<Element>(v, params.v, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      for (kernel_int r = 0; r < rows; ++r) {
+        row_scores<Config, Mask>(s, tanh_values, q[r], k_transposed, params, document, head,
+                                 i0 + r, j0, columns, full);
+        float tile_max = minus_infinity;
+        for (int c = 0; c < kTileK; ++c) tile_max = s[c] > tile_max ? s[c] : tile_max;
+        const float m_new = m[r] > tile_max ? m[r] : tile_max;
+        if (m_new == minus_infinity) continue;  // nothing attended yet: avoid -inf - -inf
+        const float alpha = __builtin_expf(m[r] - m_new);  // m[r] = -inf gives 0
+        float sum = 0.0f;
+        for (int c = 0; c < kTileK; ++c) {
+          s[c] = __builtin_expf(s[c] - m_new);  // masked: exp(-inf) = 0
+          sum += s[c];
+        }
+        l[r] = l[r] * alpha + sum;
+        m[r] = m_new;
+        for (int d = 0; d < kHeadDimV; ++d) acc[r][d] *= alpha;
+        for (int c = 0; c < kTileK; ++c) {
+          const float p = s[c];
+          if (p == 0.0f) continue;
+          for (int d = 0; d < kHeadDimV; ++d) acc[r][d] += p * v[c][d];
+        }
+      }
+    }
+  }
+
+  // Empty rows (l = 0): O = 0, LSE = -inf, never NaN.
+  for (kernel_int r = 0; r < rows; ++r) {
+    const kernel_int row = item.query_start + i0 + r;
+    Element* out = mutable_row_pointer<Element>(params.o, item.batch, row, head);
+    const bool empty = l[r] == 0.0f;
+    const float inverse = empty ? 0.0f : 1.0f / l[r];
+    for (int d = 0; d < kHeadDimV; ++d) out[d] = from_float<Element>(acc[r][d] * inverse);
+    if (params.lse != nullptr) {
+      *lse_pointer(params.lse, params, item.batch, head, row) =
+          empty ? minus_infinity : m[r] + __builtin_logf(l[r]);
+    }
+  }
+}
+
+/// Stores a gradient tile: dst = value * factor, or dst += value * factor when accumulating.
+template <typename Element, int kRows, int kWidth>
+inline void store_gradient(const TensorAddress& tensor, const float (&tile)[kRows][kWidth],
+                           kernel_int batch, kernel_int first_row, int head, kernel_int rows,
+                           float factor, bool accumulate) {
+  for (kernel_int r = 0; r < rows; ++r) {
+    Element* out = mutable_row_pointer<Element>(tensor, batch, first_row + r, head);
+    for (int d = 0; d < kWidth; ++d) {
+      float value = tile[r][d] * factor;
+      if (accumulate) value += to_float(out[d]);
+      out[d] = from_float<Element>(value);
+    }
+  }
+}
+
+/// Recomputes P and dS of one query row against a key tile: p = exp(s - lse) (0 where masked
+/// or for an empty row), dp = dO_row . v_c, ds = p * (dp - delta) with the softcap chain rule.
+template <typename Config, typename Mask>
+inline void row_probabilities_and_gradients(
+    float (&p)[Config::kTileK], float (&ds)[Config::kTileK], const float (&q_row)[Config::kHeadDim],
+    const float (&d_o_row)[Config::kHeadDimV],
+    const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
+    const float (&v_transposed)[Config::kHeadDimV][Config::kTileK], float lse, float delta,
+    const AttentionParams& params, const DocumentView& document, int head, kernel_int i,
+    kernel_int j0, kernel_int columns, bool full) {
+  constexpr int kTileK = Config::kTileK;
+  alignas(64) float tanh_values[kTileK];
+  row_scores<Config, Mask>(p, tanh_values, q_row, k_transposed, params, document, head, i, j0,
+                           columns, full);
+  const bool empty = lse == negative_infinity();
+  for (int c = 0; c < kTileK; ++c) p[c] = empty ? 0.0f : __builtin_expf(p[c] - lse);
+  for (int c = 0; c < kTileK; ++c) ds[c] = 0.0f;
+  for (int d = 0; d < Config::kHeadDimV; ++d) {
+    const float g = d_o_row[d];
+    for (int c = 0; c < kTileK; ++c) ds[c] += g * v_transposed[d][c];
+  }
+  for (int c = 0; c < kTileK; ++c) ds[c] = p[c] * (ds[c] - delta);
+  if constexpr (Config::kSoftcap) {
+    for (int c = 0; c < kTileK; ++c) ds[c] *= 1.0f - tanh_values[c] * tanh_values[c];
+  }
+}
+
+/// Backward pass 1 for one (document, query head, query tile): delta = rowsum(dO * O) (from the
+/// stored O, as the forward wrote it) into params.delta, then dQ = scale * sum_j dS_ij k_j.
+template <typename Config, typename Mask>
+void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kTileQ;
+  constexpr int kTileK = Config::kTileK;
+  constexpr int kHeadDim = Config::kHeadDim;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  const DocumentView document{item.query_length, item.key_length, item.parameters};
+  const kernel_int i0 = kernel_int(item.tile) * kTileQ;
+  const kernel_int rows = min_int(kTileQ, document.query_length - i0);
+  if (rows <= 0) return;
+  const kernel_int i1 = i0 + rows - 1;
+  const int head = item.head;
+  const int kv_head = head / (params.heads_q / params.heads_kv);
+  const kernel_int first_row = item.query_start + i0;
+
+  alignas(64) float q[kTileQ][kHeadDim];
+  alignas(64) float d_o[kTileQ][kHeadDimV];
+  alignas(64) float o[kTileQ][kHeadDimV];
+  alignas(64) float dq[kTileQ][kHeadDim];
+  alignas(64) float k_transposed[kHeadDim][kTileK];
+  alignas(64) float k[kTileK][kHeadDim];
+  alignas(64) float v_transposed[kHeadDimV][kTileK];
+  alignas(64) float p[kTileK];
+  alignas(64) float ds[kTileK];
+  float lse[kTileQ];
+  float delta[kTileQ];
+  load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
+  load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
+  load_rows<Element>(o, params.o, item.batch, first_row, head, rows, 1.0f);
+  for (kernel_int r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int d = 0; d < kHeadDimV; ++d) sum += d_o[r][d] * o[r][d];
+    delta[r] = sum;
+    *lse_pointer(params.delta, params, item.batch, head, first_row + r) = sum;
+    lse[r] = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
+    for (int d = 0; d < kHeadDim; ++d) dq[r][d] = 0.0f;
+  }
+
+  const TileRanges<Mask::kIntervalCount> ranges =
+      key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
+  for (int range = 0; range < ranges.count; ++range) {
+    for (kernel_int key_tile = ranges.first[range]; key_tile <= ranges.last[range]; ++key_tile) {
+      const kernel_int j0 = key_tile * kTileK;
+      const kernel_int columns = min_int(kTileK, document.key_length - j0);
+      const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+      load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
+                                    kv_head, columns);
+      load_rows<Element>(k, params.k, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0,
+                                    kv_head, columns);
+      for (kernel_int r = 0; r < rows; ++r) {
+        row_probabilities_and_gradients<Config, Mask>(p, ds, q[r], d_o[r], k_transposed,
+                                                      v_transposed, lse[r], delta[r], params,
+                                                      document, head, i0 + r, j0, columns, full);
+        for (int c = 0; c < kTileK; ++c) {
+          const float g = ds[c];
+          if (g == 0.0f) continue;
+          for (int d = 0; d < kHeadDim; ++d) dq[r][d] += g * k[c][d];
+        }
+      }
+    }
+  }
+  store_gradient<Element>(params.dq, dq, item.batch, first_row, head, rows, params.scale,
+                          params.accumulate != 0);
+}
+
+/// Backward pass 2 for one (document, key/value head, key tile): over every query head of the
+/// GQA group and every query tile whose visit list contains this key tile,
+/// dV_j += sum_i P_ij dO_i and dK_j += sum_i dS_ij (scale q_i). Needs pass 1's delta. Keys no
+/// query reaches end with exact zeros.
+template <typename Config, typename Mask>
+void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kTileQ;
+  constexpr int kTileK = Config::kTileK;
+  constexpr int kHeadDim = Config::kHeadDim;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  const DocumentView document{item.query_length, item.key_length, item.parameters};
+  const kernel_int key_tile = item.tile;
+  const kernel_int j0 = key_tile * kTileK;
+  const kernel_int columns = min_int(kTileK, document.key_length - j0);
+  if (columns <= 0) return;
+  const int kv_head = item.head;
+  const int group = params.heads_q / params.heads_kv;
+
+  alignas(64) float k_transposed[kHeadDim][kTileK];
+  alignas(64) float v_transposed[kHeadDimV][kTileK];
+  alignas(64) float dk[kTileK][kHeadDim];
+  alignas(64) float dv[kTileK][kHeadDimV];
+  alignas(64) float q[kTileQ][kHeadDim];
+  alignas(64) float d_o[kTileQ][kHeadDimV];
+  alignas(64) float p[kTileK];
+  alignas(64) float ds[kTileK];
+  load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0, kv_head,
+                                columns);
+  load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0, kv_head,
+                                columns);
+  for (int c = 0; c < kTileK; ++c) {
+    for (int d = 0; d < kHeadDim; ++d) dk[c][d] = 0.0f;
+    for (int d = 0; d < kHeadDimV; ++d) dv[c][d] = 0.0f;
+  }
+
+  const kernel_int query_tiles = (document.query_length + kTileQ - 1) / kTileQ;
+  for (kernel_int query_tile = 0; query_tile < query_tiles; ++query_tile) {
+    const kernel_int i0 = query_tile * kTileQ;
+    const kernel_int rows = min_int(kTileQ, document.query_length - i0);
+    const kernel_int i1 = i0 + rows - 1;
+    // The forward visited this (query tile, key tile) pair iff the key tile is in its list.
+    const TileRanges<Mask::kIntervalCount> ranges =
+        key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
+    bool visited = false;
+    for (int range = 0; range < ranges.count; ++range) {
+      visited |= ranges.first[range] <= key_tile && key_tile <= ranges.last[range];
+    }
+    if (!visited) continue;
+    const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+    const kernel_int first_row = item.query_start + i0;
+    for (int member = 0; member < group; ++member) {
+      const int head = kv_head * group + member;
+      load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
+      load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
+      for (kernel_int r = 0; r < rows; ++r) {
+        const float lse = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
+        const float delta = *lse_pointer(params.delta, params, item.batch, head, first_row + r);
+        row_probabilities_and_gradients<Config, Mask>(p, ds, q[r], d_o[r], k_transposed,
+                                                      v_transposed, lse, delta, params, document,
+                                                      head, i0 + r, j0, columns, full);
+        for (int c = 0; c < kTileK; ++c) {
+          const float weight = p[c];
+          if (weight != 0.0f) {
+            for (int d = 0; d < kHeadDimV; ++d) dv[c][d] += weight * d_o[r][d];
+          }
+          const float g = ds[c];
+          if (g != 0.0f) {
+            for (int d = 0; d < kHeadDim; ++d) dk[c][d] += g * q[r][d];  // q holds scale * q
+          }
+        }
+      }
+    }
+  }
+  const kernel_int first_key = item.key_start + j0;
+  store_gradient<Element>(params.dk, dk, item.batch, first_key, kv_head, columns, 1.0f,
+                          params.accumulate != 0);
+  store_gradient<Element>(params.dv, dv, item.batch, first_key, kv_head, columns, 1.0f,
+                          params.accumulate != 0);
+}
+
+}  // namespace attncc::cpu
+
+/// Defines the three extern "C" entry points of a generated kernel; each runs a contiguous
+/// range of work items (the host's thread pool splits the work list).
+#define ATTNCC_CPU_ENTRY_POINTS(prefix, Config, Mask)                                           \
+  extern "C" void prefix##_forward(const attncc::AttentionParams* params,                      \
+                                   const attncc::WorkItem* items, long long count) {            \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::forward_item<Config, Mask>(*params, items[index]);                           \
+  }                                                                                             \
+  extern "C" void prefix##_backward_dq(const attncc::AttentionParams* params,                  \
+                                       const attncc::WorkItem* items, long long count) {        \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::backward_dq_item<Config, Mask>(*params, items[index]);                       \
+  }                                                                                             \
+  extern "C" void prefix##_backward_dkdv(const attncc::AttentionParams* params,                \
+                                         const attncc::WorkItem* items, long long count) {      \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::backward_dkdv_item<Config, Mask>(*params, items[index]);                     \
+  }
