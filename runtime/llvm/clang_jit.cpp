@@ -17,6 +17,9 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/DiagnosticHandler.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Target/TargetMachine.h>
 #include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/LLVMContext.h>
@@ -32,6 +35,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <mutex>
 #include <utility>
@@ -215,6 +219,11 @@ struct JitModule::Impl {
   }
 };
 
+void JitModule::set_compile_report(const JitTimings& timings, std::string warnings) {
+  impl_->timings = timings;
+  impl_->warnings = std::move(warnings);
+}
+
 JitTimings JitModule::timings() const {
   ATTNCC_ASSERT(impl_ != nullptr, "timings of a moved-from JitModule");
   return impl_->timings;
@@ -245,7 +254,9 @@ const std::string& JitModule::warnings() const {
   return impl_->warnings;
 }
 
-std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions& options) {
+namespace {
+
+void check_options(const JitOptions& options) {
   if (options.optimization_level < 0 || options.optimization_level > 3) {
     throw user_error(ErrorCode::kInvalidArgument, "JitOptions::optimization_level",
                      "must be 0, 1, 2 or 3; got " + std::to_string(options.optimization_level));
@@ -254,7 +265,59 @@ std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions
     throw user_error(ErrorCode::kInvalidArgument, "JitOptions::file_name",
                      "must be a non-empty relative name; got '" + options.file_name + "'");
   }
-  auto start = std::chrono::steady_clock::now();
+}
+
+// The JIT of one module: process symbols and options.host_symbols reachable by name, ORC's
+// errors collected into `impl` instead of printed.
+void create_jit(JitModule::Impl& impl, const JitOptions& options, const std::string& triple,
+                const std::function<Error(std::string_view, std::string)>& fail) {
+  llvm::Expected<llvm::orc::JITTargetMachineBuilder> machine =
+      options.native_cpu
+          ? llvm::orc::JITTargetMachineBuilder::detectHost()
+          : llvm::Expected<llvm::orc::JITTargetMachineBuilder>(
+                llvm::orc::JITTargetMachineBuilder(llvm::Triple(triple)));
+  if (!machine) throw fail("no code generator for the host", error_text(machine.takeError()));
+  machine->setCodeGenOptLevel(codegen_level(options.optimization_level));
+  const std::map<std::string, void*>& host_symbols = options.host_symbols;
+  llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> jit =
+      llvm::orc::LLJITBuilder()
+          .setJITTargetMachineBuilder(std::move(*machine))
+          .setProcessSymbolsJITDylibSetup(
+              [&host_symbols](llvm::orc::LLJIT& jit) -> llvm::Expected<llvm::orc::JITDylibSP> {
+                llvm::orc::JITDylib& dylib =
+                    jit.getExecutionSession().createBareJITDylib("<process symbols>");
+                auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+                    jit.getDataLayout().getGlobalPrefix());
+                if (!generator) return generator.takeError();
+                dylib.addGenerator(std::move(*generator));
+                llvm::orc::SymbolMap symbols;
+                for (const auto& [name, address] : host_symbols) {
+                  symbols[jit.mangleAndIntern(name)] = {
+                      llvm::orc::ExecutorAddr::fromPtr(address),
+                      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+                }
+                if (!symbols.empty()) {
+                  if (llvm::Error error = dylib.define(llvm::orc::absoluteSymbols(symbols))) {
+                    return error;
+                  }
+                }
+                return &dylib;
+              })
+          .create();
+  if (!jit) throw fail("cannot create the JIT", error_text(jit.takeError()));
+  impl.jit = std::move(*jit);
+  impl.jit->getExecutionSession().setErrorReporter([raw = &impl](llvm::Error error) {
+    std::lock_guard<std::mutex> lock(raw->session_errors_mutex);
+    if (!raw->session_errors.empty()) raw->session_errors += "; ";
+    raw->session_errors += llvm::toString(std::move(error));
+  });
+}
+
+// Source -> optimised LLVM IR; throws with Clang's diagnostics. `warnings` gets the
+// diagnostics of a successful compile.
+std::unique_ptr<llvm::Module> compile_to_ir(std::string_view source, const JitOptions& options,
+                                            llvm::LLVMContext& context, std::string& warnings) {
+  check_options(options);
   initialise_llvm();
 
   // Every diagnostic (driver and compiler) goes to this string, never to stderr.
@@ -287,7 +350,6 @@ std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions
   invocation->getCodeGenOpts().DisableFree = false;
 
   // Front end and optimiser: source -> optimised LLVM IR in a context of this compile only.
-  auto context = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> module;
   {
     clang::CompilerInstance compiler;
@@ -297,91 +359,95 @@ std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions
         /*ShouldOwnClient=*/true);
     compiler.createFileManager(file_system);
     compiler.setVerboseOutputStream(llvm::nulls());  // "N errors generated." would go to stderr
-    clang::EmitLLVMOnlyAction action(context.get());
+    clang::EmitLLVMOnlyAction action(&context);
     bool compiled = compiler.ExecuteAction(action);
     if (compiled && !compiler.getDiagnostics().hasErrorOccurred()) module = action.takeModule();
   }
   if (!module) throw compile_failure(options, diagnostics, "compilation failed", {});
+  warnings = trimmed(diagnostics);
+  return module;
+}
 
-  auto impl = std::make_unique<JitModule::Impl>();
-  impl->warnings = trimmed(diagnostics);
-  impl->timings.front_end_ms = milliseconds_since(start);
+}  // namespace
+
+std::string compile_cpp_to_object(std::string_view source, const JitOptions& options,
+                                  JitTimings* timings, std::string* warnings) {
+  auto start = std::chrono::steady_clock::now();
+  llvm::LLVMContext context;
+  std::string front_end_warnings;
+  std::unique_ptr<llvm::Module> module =
+      compile_to_ir(source, options, context, front_end_warnings);
+  if (warnings != nullptr) *warnings = front_end_warnings;
+  if (timings != nullptr) timings->front_end_ms = milliseconds_since(start);
   start = std::chrono::steady_clock::now();
-  context->setDiagnosticHandler(
-      std::make_unique<CollectingDiagnosticHandler>(impl->backend_errors));
-  // A failure after the front end: the root cause (back-end or session errors, e.g. "Symbols not
-  // found: [ expff ]") first, then the error of the step that noticed it.
+  auto backend_errors = std::make_shared<std::string>();
+  context.setDiagnosticHandler(std::make_unique<CollectingDiagnosticHandler>(backend_errors));
   auto fail = [&](std::string_view stage, std::string reason) {
-    std::string cause = trimmed(*impl->backend_errors + impl->take_session_errors());
+    std::string cause = trimmed(*backend_errors);
     if (!cause.empty()) reason = reason.empty() ? cause : cause + " (" + reason + ")";
     return compile_failure(options, {}, stage, reason);
   };
+  // The same target machine the JIT would build (host CPU and features, or the module's triple).
+  llvm::Expected<llvm::orc::JITTargetMachineBuilder> builder =
+      options.native_cpu ? llvm::orc::JITTargetMachineBuilder::detectHost()
+                         : llvm::Expected<llvm::orc::JITTargetMachineBuilder>(
+                               llvm::orc::JITTargetMachineBuilder(llvm::Triple(module->getTargetTriple())));
+  if (!builder) throw fail("no code generator for the host", error_text(builder.takeError()));
+  builder->setCodeGenOptLevel(codegen_level(options.optimization_level));
+  llvm::Expected<std::unique_ptr<llvm::TargetMachine>> machine = builder->createTargetMachine();
+  if (!machine) throw fail("no code generator for the host", error_text(machine.takeError()));
+  module->setDataLayout((*machine)->createDataLayout());
+  llvm::SmallVector<char, 0> object;
+  llvm::raw_svector_ostream stream(object);
+  llvm::legacy::PassManager passes;
+  if ((*machine)->addPassesToEmitFile(passes, stream, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    throw fail("code generation failed", "the target cannot emit object files");
+  }
+  passes.run(*module);
+  if (!backend_errors->empty()) throw fail("code generation failed", {});
+  if (timings != nullptr) timings->code_generation_ms = milliseconds_since(start);
+  return std::string(object.data(), object.size());
+}
 
-  // Names to materialise eagerly: every defined external symbol.
+std::unique_ptr<JitModule> load_object(std::string_view object, const JitOptions& options) {
+  check_options(options);
+  initialise_llvm();
+  auto impl = std::make_unique<JitModule::Impl>();
+  auto fail = [&](std::string_view stage, std::string reason) {
+    std::string cause = trimmed(impl->take_session_errors());
+    if (!cause.empty()) reason = reason.empty() ? cause : cause + " (" + reason + ")";
+    return compile_failure(options, {}, stage, reason);
+  };
+  // Names to link eagerly: every defined global symbol of the object (a broken entry or an
+  // unresolved function fails here, not at the first lookup on a hot path).
+  std::unique_ptr<llvm::MemoryBuffer> buffer = llvm::MemoryBuffer::getMemBufferCopy(
+      llvm::StringRef(object.data(), object.size()), options.file_name + ".o");
+  llvm::Expected<std::unique_ptr<llvm::object::ObjectFile>> parsed =
+      llvm::object::ObjectFile::createObjectFile(buffer->getMemBufferRef());
+  if (!parsed) throw fail("not a loadable object file", error_text(parsed.takeError()));
   std::vector<std::string> defined;
-  for (const llvm::GlobalValue& value : module->global_values()) {
-    if (!value.isDeclaration() && !value.hasLocalLinkage() && !value.hasAppendingLinkage()) {
-      defined.push_back(value.getName().str());
+  for (const llvm::object::SymbolRef& symbol : (*parsed)->symbols()) {
+    llvm::Expected<uint32_t> flags = symbol.getFlags();
+    llvm::Expected<llvm::StringRef> name = symbol.getName();
+    if (!flags || !name) {
+      if (!flags) llvm::consumeError(flags.takeError());
+      if (!name) llvm::consumeError(name.takeError());
+      continue;
+    }
+    if ((*flags & llvm::object::BasicSymbolRef::SF_Global) &&
+        !(*flags & llvm::object::BasicSymbolRef::SF_Undefined) && !name->empty()) {
+      defined.push_back(name->str());
     }
   }
-
-  // JIT: code generator for the same CPU as the IR (the host when native_cpu).
-  llvm::Expected<llvm::orc::JITTargetMachineBuilder> machine =
-      options.native_cpu
-          ? llvm::orc::JITTargetMachineBuilder::detectHost()
-          : llvm::Expected<llvm::orc::JITTargetMachineBuilder>(
-                llvm::orc::JITTargetMachineBuilder(llvm::Triple(module->getTargetTriple())));
-  if (!machine) throw fail("no code generator for the host", error_text(machine.takeError()));
-  machine->setCodeGenOptLevel(codegen_level(options.optimization_level));
-
-  // Process symbols (libm, libc, the host's exported functions) and options.host_symbols live in
-  // one JITDylib that the main one links against, so generated code may call them by name.
-  const std::map<std::string, void*>& host_symbols = options.host_symbols;
-  llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> jit =
-      llvm::orc::LLJITBuilder()
-          .setJITTargetMachineBuilder(std::move(*machine))
-          .setProcessSymbolsJITDylibSetup(
-              [&host_symbols](llvm::orc::LLJIT& jit) -> llvm::Expected<llvm::orc::JITDylibSP> {
-                llvm::orc::JITDylib& dylib =
-                    jit.getExecutionSession().createBareJITDylib("<process symbols>");
-                auto generator = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
-                    jit.getDataLayout().getGlobalPrefix());
-                if (!generator) return generator.takeError();
-                dylib.addGenerator(std::move(*generator));
-                llvm::orc::SymbolMap symbols;
-                for (const auto& [name, address] : host_symbols) {
-                  symbols[jit.mangleAndIntern(name)] = {
-                      llvm::orc::ExecutorAddr::fromPtr(address),
-                      llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
-                }
-                if (!symbols.empty()) {
-                  if (llvm::Error error = dylib.define(llvm::orc::absoluteSymbols(symbols))) {
-                    return error;
-                  }
-                }
-                return &dylib;
-              })
-          .create();
-  if (!jit) throw fail("cannot create the JIT", error_text(jit.takeError()));
-  impl->jit = std::move(*jit);
+  create_jit(*impl, options, (*parsed)->makeTriple().str(), fail);
   llvm::orc::LLJIT& engine = *impl->jit;
-  engine.getExecutionSession().setErrorReporter([raw = impl.get()](llvm::Error error) {
-    std::lock_guard<std::mutex> lock(raw->session_errors_mutex);
-    if (!raw->session_errors.empty()) raw->session_errors += "; ";
-    raw->session_errors += llvm::toString(std::move(error));
-  });
-
   llvm::orc::JITDylib& main = engine.getMainJITDylib();
-  if (llvm::Error error = engine.addIRModule(
-          llvm::orc::ThreadSafeModule(std::move(module), llvm::orc::ThreadSafeContext(
-                                                              std::move(context))))) {
-    throw fail("cannot add the module to the JIT", error_text(std::move(error)));
+  if (llvm::Error error = engine.addObjectFile(std::move(buffer))) {
+    throw fail("cannot add the object to the JIT", error_text(std::move(error)));
   }
-  // Eager code generation: the cost and any link error (an undefined function) belong to the
-  // compile, not to the first lookup on a hot path. One module is one unit: all of it is built.
   if (!defined.empty()) {
     llvm::orc::SymbolLookupSet names;
-    for (const std::string& name : defined) names.add(engine.mangleAndIntern(name));
+    for (const std::string& name : defined) names.add(engine.getExecutionSession().intern(name));
     llvm::Expected<llvm::orc::SymbolMap> resolved = engine.getExecutionSession().lookup(
         llvm::orc::makeJITDylibSearchOrder(&main), std::move(names));
     if (!resolved) throw fail("linking failed", error_text(resolved.takeError()));
@@ -390,10 +456,20 @@ std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions
   if (llvm::Error error = engine.initialize(main)) {
     throw fail("static initialisation failed", error_text(std::move(error)));
   }
-  if (!impl->backend_errors->empty()) throw fail("code generation failed", {});
-  impl->timings.code_generation_ms = milliseconds_since(start);
   return std::make_unique<JitModule>(std::move(impl));
 }
+
+std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions& options) {
+  JitTimings timings;
+  std::string warnings;
+  std::string object = compile_cpp_to_object(source, options, &timings, &warnings);
+  auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<JitModule> module = load_object(object, options);
+  timings.code_generation_ms += milliseconds_since(start);
+  module->set_compile_report(timings, std::move(warnings));
+  return module;
+}
+
 
 std::string jit_compiler_version() {
   return std::string("clang ") + CLANG_VERSION_STRING + " (" + clang::getClangFullVersion() + ")";

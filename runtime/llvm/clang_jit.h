@@ -66,6 +66,8 @@ class JitModule {
 
   /// Time spent by each stage of the compile that produced this module.
   JitTimings timings() const;
+  /// Set by compile_cpp (a module from load_object has no compile of its own to report).
+  void set_compile_report(const JitTimings& timings, std::string warnings);
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -79,6 +81,17 @@ class JitModule {
 /// `generated.cpp:12:3: error: use of undeclared identifier 'x'`, or the unresolved symbols.
 /// Throws Error(kInvalidArgument) for bad options (optimisation level, unknown flag).
 std::unique_ptr<JitModule> compile_cpp(std::string_view source, const JitOptions& options = {});
+
+/// The first half of compile_cpp: source -> relocatable object file for the host (the disk
+/// cache's payload). Throws like compile_cpp. `timings` and `warnings` (optional) receive the
+/// stage times and the compiler's warnings.
+std::string compile_cpp_to_object(std::string_view source, const JitOptions& options = {},
+                                  JitTimings* timings = nullptr, std::string* warnings = nullptr);
+
+/// The second half: links an object file from compile_cpp_to_object into a fresh LLJIT, every
+/// defined symbol resolved before returning. `options` supplies native_cpu, optimisation level
+/// and host_symbols. Throws Error(kInternal) for an object that does not parse or link.
+std::unique_ptr<JitModule> load_object(std::string_view object, const JitOptions& options = {});
 
 /// Version of the embedded compiler, e.g. "clang 19.1.7 (Debian clang version 19.1.7
 /// (3~deb12u1))": the runtime library's own string, for cache keys.

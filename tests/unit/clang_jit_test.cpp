@@ -497,6 +497,27 @@ TEST(ClangJit, TiledAttentionCompileTimeAndResult) {
   }
 }
 
+TEST(ClangJit, ObjectFileRoundTripsThroughBytes) {
+  // The disk cache stores compile_cpp_to_object's bytes; a later process loads them.
+  const std::string source =
+      "extern \"C\" int triple(int x) { return 3 * x; }\n"
+      "extern \"C\" float scaled_exp(float x) { return 2.0f * __builtin_expf(x); }\n";
+  std::string object = compile_cpp_to_object(source);
+  ASSERT_GT(object.size(), 16u);
+  EXPECT_EQ(object.substr(1, 3), "ELF");
+  std::unique_ptr<JitModule> first = load_object(object);
+  std::unique_ptr<JitModule> second = load_object(std::string(object));  // an independent copy
+  EXPECT_EQ(first->lookup_function<int(int)>("triple")(14), 42);
+  EXPECT_EQ(second->lookup_function<int(int)>("triple")(-5), -15);
+  EXPECT_FLOAT_EQ(second->lookup_function<float(float)>("scaled_exp")(0.0f), 2.0f);
+}
+
+TEST(ClangJit, CorruptObjectIsAnErrorNotACrash) {
+  std::string object = compile_cpp_to_object("extern \"C\" int one() { return 1; }\n");
+  EXPECT_THROW(load_object(object.substr(0, object.size() / 3)), Error);
+  EXPECT_THROW(load_object("not an object file"), Error);
+}
+
 TEST(ClangJit, VersionAndTargetDescribeThisHost) {
   std::string version = jit_compiler_version();
   EXPECT_EQ(version.rfind("clang 19.", 0), 0u) << version;
