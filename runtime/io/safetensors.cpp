@@ -50,6 +50,9 @@ std::vector<std::byte> read_whole_file(const std::string& path) {
     throw user_error(ErrorCode::kIo, path, std::string("cannot open: ") + std::strerror(errno));
   }
   std::vector<std::byte> bytes;
+  std::error_code size_error;
+  const auto size = std::filesystem::file_size(path, size_error);
+  if (!size_error) bytes.reserve(static_cast<size_t>(size));  // a hint: the file may still change
   std::byte buffer[1 << 16];
   size_t got = 0;
   while ((got = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
