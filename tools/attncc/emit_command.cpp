@@ -1,0 +1,64 @@
+// `attncc emit SPEC --target cpu`: the generated kernel source of a spec (what the JIT compiles),
+// printed or written to a file, for reading, diffing between commits, and bug reports.
+#include <cstdio>
+#include <fstream>
+
+#include "attncc/interval_form.h"
+#include "attncc/spec.h"
+#include "compiler/emit/lower_to_cpu.h"
+#include "compiler/spec/json_location.h"
+#include "tools/attncc/commands.h"
+
+namespace attncc::cli {
+
+const CommandInfo kEmitCommand = {
+    "emit",
+    "attncc emit SPEC [--target cpu] [--out FILE]",
+    "Print the generated kernel source of a spec (the translation unit the JIT compiles).",
+    "The CPU target gives the C++ translation unit that the CPU backend compiles with Clang:\n"
+    "the generated Config and Mask (from the spec's canonical mask and its interval form) and\n"
+    "the entry points named after the spec hash, instantiating templates/cpu/. It includes the\n"
+    "embedded templates by name, so it is for reading and diffing, not for a standalone build.\n"
+    "The CUDA target is not available yet.\n\n"
+    "examples:\n"
+    "  attncc emit specs/causal.json\n"
+    "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n",
+    {{"target", "TARGET", "cpu (default); cuda is not available yet"},
+     {"out", "FILE", "write the source to FILE instead of standard output"}},
+    1,
+    1,
+};
+
+int run_emit(const ParsedArguments& arguments) {
+  const std::string target = arguments.value("target").value_or("cpu");
+  if (target == "cuda") {
+    throw user_error(ErrorCode::kUnsupported, "--target cuda",
+                     "the CUDA backend is not available yet",
+                     "use --target cpu to see the generated CPU source");
+  }
+  if (target != "cpu") {
+    std::string hint = edit_distance(target, "cpu") <= 2    ? "did you mean 'cpu'? "
+                       : edit_distance(target, "cuda") <= 2 ? "did you mean 'cuda'? "
+                                                            : "";
+    throw user_error(ErrorCode::kInvalidArgument, "--target",
+                     "unknown target '" + target + "'", hint + "targets are cpu and cuda");
+  }
+  // Load before touching --out, so a bad spec leaves no empty output file behind.
+  Spec spec = Spec::load(arguments.positionals[0]);
+  std::string source = lower_to_cpu(spec, build_interval_form(spec.mask));
+  if (!arguments.has("out")) {
+    std::fputs(source.c_str(), stdout);
+    return 0;
+  }
+  const std::string path = *arguments.value("out");
+  std::ofstream out(path, std::ios::binary);
+  out << source;
+  out.close();
+  if (!out) {
+    throw user_error(ErrorCode::kIo, path, "cannot write the generated source",
+                     "check that the directory exists and is writable");
+  }
+  return 0;
+}
+
+}  // namespace attncc::cli
