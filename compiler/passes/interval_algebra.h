@@ -19,6 +19,11 @@ namespace attncc::inf {
 /// stays a handful of comparisons per tile.
 inline constexpr size_t kMaxIntervals = 8;
 
+/// Largest bound kept, in term nodes; a larger one (a deep nest of min/max from many `&`, `|`
+/// and hulls) is widened to unbounded so the analysis stays fast on pathological masks. Bounds
+/// of real masks have a handful of nodes.
+inline constexpr size_t kMaxBoundNodes = 128;
+
 /// A union of intervals (the working representation of IntervalForm::intervals).
 using IntervalSet = std::vector<Interval>;
 

@@ -105,6 +105,27 @@ Interval hull_of(const IntervalSet& set) {
   return hull;
 }
 
+// Node count of a term, counting no further than `limit`.
+size_t node_count(const Term& term, size_t limit) {
+  size_t count = 1;
+  for (const TermPtr& operand : term.operands) {
+    if (count > limit) break;
+    count += node_count(*operand, limit - count);
+  }
+  return count;
+}
+
+// Widens bounds over kMaxBoundNodes (a superset, so the interval becomes inexact).
+void limit_bound_size(Interval& interval, std::vector<std::string>& notes) {
+  for (TermPtr* bound : {&interval.lower, &interval.upper}) {
+    if (!*bound || node_count(**bound, kMaxBoundNodes) <= kMaxBoundNodes) continue;
+    add_note(notes, "a bound grew past " + std::to_string(kMaxBoundNodes) +
+                        " nodes: widened to unbounded, a superset evaluated per element");
+    *bound = nullptr;
+    interval.exact = false;
+  }
+}
+
 TermPtr shifted(const TermPtr& bound, int64_t delta) {
   return simplify_term(make_binary(TermKind::kAdd, bound, make_constant(delta)));
 }
@@ -174,6 +195,7 @@ PredicatePtr negate_condition(const PredicatePtr& condition) {
 }
 
 IntervalSet normalise_set(IntervalSet set, std::vector<std::string>& notes) {
+  for (Interval& interval : set) limit_bound_size(interval, notes);
   std::erase_if(set, statically_empty);
   for (size_t a = 0; a < set.size(); ++a) {
     for (size_t b = a + 1; b < set.size();) {
@@ -191,7 +213,9 @@ IntervalSet normalise_set(IntervalSet set, std::vector<std::string>& notes) {
     add_note(notes, std::to_string(set.size()) + " intervals exceed the limit of " +
                         std::to_string(kMaxIntervals) +
                         ": replaced by their hull, a superset evaluated per element");
-    return {hull_of(set)};
+    Interval hull = hull_of(set);
+    limit_bound_size(hull, notes);
+    return {hull};
   }
   return set;
 }

@@ -98,6 +98,30 @@ TEST(IntervalSoundness, EachPrimitiveIsExact) {
   }
 }
 
+// A mask nested 40 deep: the cap on intervals and on bound size keep the form small (and the
+// analysis fast), and it stays sound.
+TEST(IntervalSoundness, DeepMasksStayBoundedAndSound) {
+  const char* leaves[] = {"window(5, 3)",     "prefix($p)", "chunk(16)", "!sink(3)",
+                          "(i - j) % 3 == 0", "j >= i - 7", "causal_br"};
+  std::string text = "causal";
+  for (int depth = 0; depth < 40; ++depth) {
+    text = (depth % 3 == 0 ? "!(" : "(") + text + (depth % 2 ? ") & " : ") | ") + leaves[depth % 7];
+  }
+  PredicatePtr mask = parse_mask(text);
+  IntervalForm form = build_interval_form(mask);
+  EXPECT_LE(form.intervals.size(), 8u);
+  for (const Interval& interval : form.intervals) {
+    for (const TermPtr& bound : {interval.lower, interval.upper}) {
+      if (bound) {
+        EXPECT_LE(print_term(*bound).size(), 2000u) << print_term(*bound);
+      }
+    }
+  }
+  MaskContext context{45, 40, {{"p", 9}}};
+  EXPECT_EQ(check_every_element(mask, form, context, /*require_exact=*/false), "")
+      << describe(mask, form, context);
+}
+
 void check_random_masks(uint64_t seed, int count) {
   testing::TestRandom random(seed);
   for (int trial = 0; trial < count; ++trial) {
