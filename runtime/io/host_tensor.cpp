@@ -52,8 +52,9 @@ int64_t checked_numel(const std::vector<int64_t>& shape, size_t element_size,
   }
   int64_t bytes = 0;
   if (count < 0 || __builtin_mul_overflow(count, static_cast<int64_t>(element_size), &bytes)) {
-    throw user_error(ErrorCode::kInvalidArgument, what,
-                     "shape " + shape_text(shape) + " is too large (its byte size overflows int64)");
+    throw user_error(
+        ErrorCode::kInvalidArgument, what,
+        "shape " + shape_text(shape) + " is too large (its byte size overflows int64)");
   }
   return count;
 }

@@ -61,7 +61,8 @@ class HostTensor {
 
 /// Number of elements of `shape` (1 for a 0-d shape). Throws Error(kInvalidArgument) naming
 /// `what` for a negative extent or an element count (times `element_size` bytes) past int64.
-int64_t checked_numel(const std::vector<int64_t>& shape, size_t element_size, std::string_view what);
+int64_t checked_numel(const std::vector<int64_t>& shape, size_t element_size,
+                      std::string_view what);
 
 /// True if the tensor's strides are row-major contiguous (extents of 1 may have any stride).
 bool is_contiguous(const TensorRef& tensor);

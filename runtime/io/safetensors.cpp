@@ -78,7 +78,9 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name,
     malformed_tensor(path, name, "header entry must be an object with dtype, shape, data_offsets");
   }
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
-    if (!value.contains(field)) malformed_tensor(path, name, std::string("missing '") + field + "'");
+    if (!value.contains(field)) {
+      malformed_tensor(path, name, std::string("missing '") + field + "'");
+    }
   }
   SafetensorsEntry entry;
   entry.name = name;
@@ -107,8 +109,9 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name,
     end = header_count(offsets[1]);
   }
   if (!begin || !end || *begin > *end) {
-    malformed_tensor(path, name,
-                     "data_offsets " + offsets.dump() + " must be [begin, end] with 0 <= begin <= end");
+    malformed_tensor(
+        path, name,
+        "data_offsets " + offsets.dump() + " must be [begin, end] with 0 <= begin <= end");
   }
   entry.begin = *begin;
   entry.end = *end;
@@ -240,8 +243,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
   const uint64_t after_length = bytes.size() - kLengthFieldBytes;
   if (header_length > after_length) {
     malformed(path,
-              "the header length " + std::to_string(header_length) + " runs past the end of the file (" +
-                  std::to_string(after_length) + " bytes follow the length field)",
+              "the header length " + std::to_string(header_length) +
+                  " runs past the end of the file (" + std::to_string(after_length) +
+                  " bytes follow the length field)",
               kNotSafetensors);
   }
   std::string_view header_text(reinterpret_cast<const char*>(bytes.data()) + kLengthFieldBytes,
@@ -255,7 +259,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
       if (!value.is_object()) malformed(path, "__metadata__ must be an object of strings");
       for (const auto& [key, text] : value.items()) {
         if (!text.is_string()) {
-          malformed(path, "__metadata__ value of '" + key + "' must be a string; got " + text.dump());
+          malformed(path,
+                    "__metadata__ value of '" + key + "' must be a string; got " + text.dump());
         }
         file.metadata_[key] = text.get<std::string>();
       }
@@ -294,8 +299,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
   for (const SafetensorsEntry& entry : file.entries_) {
     if (entry.end > entry.begin) by_offset.push_back(&entry);
   }
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
+  std::sort(
+      by_offset.begin(), by_offset.end(),
+      [](const SafetensorsEntry* a, const SafetensorsEntry* b) { return a->begin < b->begin; });
   for (size_t index = 1; index < by_offset.size(); ++index) {
     const SafetensorsEntry& previous = *by_offset[index - 1];
     const SafetensorsEntry& next = *by_offset[index];
@@ -338,8 +344,8 @@ void write_safetensors(const std::string& path,
     }
     for (size_t other = 0; other < index; ++other) {
       if (tensors[other].first == name) {
-        throw user_error(ErrorCode::kInvalidArgument, path,
-                         "tensor '" + name + "' is given twice", "every tensor name must be unique");
+        throw user_error(ErrorCode::kInvalidArgument, path, "tensor '" + name + "' is given twice",
+                         "every tensor name must be unique");
       }
     }
     if (tensor.device != DeviceKind::kCpu) {
@@ -347,10 +353,12 @@ void write_safetensors(const std::string& path,
                        "tensor '" + name + "' " + tensor.describe() + " is not a CPU tensor",
                        "copy it to the host first");
     }
-    if (checked_numel(tensor.shape, scalar_type_size(tensor.dtype), path + ": tensor '" + name + "'") > 0 &&
+    if (checked_numel(tensor.shape, scalar_type_size(tensor.dtype),
+                      path + ": tensor '" + name + "'") > 0 &&
         tensor.data == nullptr) {
-      throw user_error(ErrorCode::kInvalidArgument, path,
-                       "tensor '" + name + "' " + tensor.describe() + " has elements but a null data pointer");
+      throw user_error(
+          ErrorCode::kInvalidArgument, path,
+          "tensor '" + name + "' " + tensor.describe() + " has elements but a null data pointer");
     }
     if (!tensor.strides.empty() && tensor.strides.size() != tensor.shape.size()) {
       throw user_error(ErrorCode::kInvalidArgument, path,

@@ -52,7 +52,9 @@ TEST(HostTensor, IsZeroedAlignedAndViewable) {
   EXPECT_EQ(tensor.numel(), 15);
   EXPECT_EQ(tensor.size_bytes(), 30u);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(tensor.data()) % kHostTensorAlignment, 0u);
-  for (size_t index = 0; index < tensor.size_bytes(); ++index) EXPECT_EQ(tensor.data()[index], std::byte{0});
+  for (size_t index = 0; index < tensor.size_bytes(); ++index) {
+    EXPECT_EQ(tensor.data()[index], std::byte{0});
+  }
   TensorRef view = tensor.ref();
   EXPECT_EQ(view.data, tensor.data());
   EXPECT_EQ(view.shape, (std::vector<int64_t>{3, 5}));

@@ -55,7 +55,9 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 // The 8-byte little-endian length field, written here independently of the library.
 std::string length_field(uint64_t length) {
   std::string field(8, '\0');
-  for (int index = 0; index < 8; ++index) field[index] = static_cast<char>((length >> (8 * index)) & 0xff);
+  for (int index = 0; index < 8; ++index) {
+    field[index] = static_cast<char>((length >> (8 * index)) & 0xff);
+  }
   return field;
 }
 
@@ -118,8 +120,9 @@ TEST_F(SafetensorsTest, RoundTripsEveryDtypeAndShapeWithMetadata) {
   EXPECT_EQ(read.path(), path);
   EXPECT_EQ(read.metadata(), metadata);
   // Header order is data order: 8-byte elements, then 4-byte, then 2-byte, each in given order.
-  EXPECT_EQ(read.names(), (std::vector<std::string>{"i64", "f64", "scalar_f32", "f32", "empty_i32",
-                                                    "i32", "f16", "bf16", "empty_bf16", "odd_f16"}));
+  EXPECT_EQ(read.names(),
+            (std::vector<std::string>{"i64", "f64", "scalar_f32", "f32", "empty_i32", "i32", "f16",
+                                      "bf16", "empty_bf16", "odd_f16"}));
   for (size_t index = 0; index < cases.size(); ++index) {
     SCOPED_TRACE(cases[index].name);
     ASSERT_TRUE(read.contains(cases[index].name));
@@ -243,27 +246,29 @@ TEST_F(SafetensorsTest, RejectsEachMalformedFileWithItsMessage) {
        "tensor 'a': header entry must be an object with dtype, shape, data_offsets"},
       {"missing shape", raw_file(R"({"a":{"dtype":"F32","data_offsets":[0,0]}})", ""),
        "tensor 'a': missing 'shape'"},
-      {"unknown dtype", raw_file(R"({"mask":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "xx"),
+      {"unknown dtype",
+       raw_file(R"({"mask":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "xx"),
        "tensor 'mask': dtype 'U8' is not supported; attncc reads F16, BF16, F32, F64, I32 and I64 "
        "tensors"},
-      {"negative extent", raw_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
-                                   eight_bytes),
+      {"negative extent",
+       raw_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", eight_bytes),
        "tensor 'a': shape [-2] must hold non-negative integers"},
-      {"reversed offsets", raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})",
-                                    eight_bytes),
+      {"reversed offsets",
+       raw_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", eight_bytes),
        "tensor 'a': data_offsets [8,0] must be [begin, end] with 0 <= begin <= end"},
-      {"duplicate name", raw_file(R"({"a":)" + good_entry + R"(,"a":)" + good_entry + "}", eight_bytes),
+      {"duplicate name",
+       raw_file(R"({"a":)" + good_entry + R"(,"a":)" + good_entry + "}", eight_bytes),
        "tensor 'a' appears twice in the header; every tensor name must be unique"},
       {"offsets out of range",
        raw_file(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", eight_bytes),
        "tensor 'a': data_offsets [0, 16] run past the end of the byte buffer (8 bytes)"},
-      {"size mismatch", raw_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
-                                 eight_bytes),
+      {"size mismatch",
+       raw_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", eight_bytes),
        "tensor 'a': data_offsets [0, 8] hold 8 bytes, but shape [3] of F32 needs 12"},
       {"overlap",
-       raw_file(R"({"a":)" + good_entry +
-                    R"(,"b":{"dtype":"I32","shape":[2],"data_offsets":[4,12]}})",
-                std::string(12, '\0')),
+       raw_file(
+           R"({"a":)" + good_entry + R"(,"b":{"dtype":"I32","shape":[2],"data_offsets":[4,12]}})",
+           std::string(12, '\0')),
        "tensors 'a' [0, 8] and 'b' [4, 12] overlap in the byte buffer"},
       {"metadata not strings", raw_file(R"({"__metadata__":{"n":3}})", ""),
        "__metadata__ value of 'n' must be a string; got 3"},
@@ -284,7 +289,8 @@ TEST_F(SafetensorsTest, ReportsMissingFilesAndTensorsWithHints) {
     ADD_FAILURE() << "no error";
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::kIo);
-    EXPECT_EQ(std::string(error.what()), missing + ": error: cannot open: No such file or directory");
+    EXPECT_EQ(std::string(error.what()),
+              missing + ": error: cannot open: No such file or directory");
   }
   HostTensor q(ScalarType::kFloat32, {1});
   write_safetensors(file("one.safetensors"), {{"q", q.ref()}, {"cu_seqlens_q", q.ref()}});
