@@ -1,0 +1,150 @@
+// Running generated CPU kernels (see cpu_launch.h).
+#include "runtime/cpu/cpu_launch.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace attncc {
+namespace {
+
+int64_t ceil_divide(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+WorkItem make_item(const ValidatedProblem& problem, size_t document_index, int head, int64_t tile) {
+  const Document& document = problem.documents[document_index];
+  WorkItem item{};
+  item.batch = document.batch;
+  item.query_start = document.query_start;
+  item.query_length = document.query_length;
+  item.key_start = document.key_start;
+  item.key_length = document.key_length;
+  item.parameters = problem.parameter_slots == 0
+                        ? nullptr
+                        : problem.parameter_values.data() + document_index * problem.parameter_slots;
+  item.head = head;
+  item.tile = static_cast<int>(tile);
+  return item;
+}
+
+// For each batch row, which rows of a sequence dimension belong to some document.
+std::vector<std::vector<bool>> covered_rows(const ValidatedProblem& problem, bool query_side) {
+  int64_t rows = query_side ? problem.shape.query_rows : problem.shape.key_rows;
+  std::vector<std::vector<bool>> covered(problem.shape.batch, std::vector<bool>(rows, false));
+  for (const Document& document : problem.documents) {
+    int64_t start = query_side ? document.query_start : document.key_start;
+    int64_t length = query_side ? document.query_length : document.key_length;
+    for (int64_t row = start; row < start + length; ++row) covered[document.batch][row] = true;
+  }
+  return covered;
+}
+
+// Zeroes the given rows of a [batch, row, head, dim] tensor (all-zero bits are 0 in every dtype).
+void zero_rows(const TensorRef& tensor, Layout layout, const std::vector<std::vector<bool>>& covered,
+               int64_t heads) {
+  TensorAddress address = tensor_address(tensor, layout);
+  const size_t element = scalar_type_size(tensor.dtype);
+  const int64_t width = tensor.shape.back();
+  for (size_t batch = 0; batch < covered.size(); ++batch) {
+    for (size_t row = 0; row < covered[batch].size(); ++row) {
+      if (covered[batch][row]) continue;
+      for (int64_t head = 0; head < heads; ++head) {
+        char* pointer = static_cast<char*>(tensor.data) +
+                        (batch * address.stride_batch + row * address.stride_row +
+                         head * address.stride_head) * element;
+        std::memset(pointer, 0, width * element);
+      }
+    }
+  }
+}
+
+AttentionParams make_params(const Spec& spec, const AttentionArguments& arguments,
+                            const ValidatedProblem& problem) {
+  AttentionParams params{};
+  params.q = tensor_address(arguments.q, spec.layout);
+  params.k = tensor_address(arguments.k, spec.layout);
+  params.v = tensor_address(arguments.v, spec.layout);
+  params.o = tensor_address(arguments.o, spec.layout);
+  if (arguments.d_o.given()) params.d_o = tensor_address(arguments.d_o, spec.layout);
+  if (arguments.dq.given()) params.dq = tensor_address(arguments.dq, spec.layout);
+  if (arguments.dk.given()) params.dk = tensor_address(arguments.dk, spec.layout);
+  if (arguments.dv.given()) params.dv = tensor_address(arguments.dv, spec.layout);
+  params.lse = static_cast<float*>(arguments.lse.data);
+  params.query_rows = problem.shape.query_rows;
+  params.heads_q = static_cast<int>(problem.heads_q);
+  params.heads_kv = static_cast<int>(problem.heads_kv);
+  params.scale = static_cast<float>(spec.scale());
+  params.softcap = static_cast<float>(spec.softcap);
+  params.alibi_slopes = static_cast<const float*>(arguments.alibi_slopes.data);
+  params.accumulate = arguments.accumulate ? 1 : 0;
+  return params;
+}
+
+void run_items(ThreadPool& pool, CpuEntryPoint entry, const AttentionParams& params,
+               const std::vector<WorkItem>& items) {
+  pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
+    entry(&params, items.data() + begin, end - begin);
+  });
+}
+
+// Forward and dQ passes: one item per (document with rows, query head, query tile).
+std::vector<WorkItem> query_tile_items(const ValidatedProblem& problem, int tile_q) {
+  std::vector<WorkItem> items;
+  for (size_t index = 0; index < problem.documents.size(); ++index) {
+    int64_t tiles = ceil_divide(problem.documents[index].query_length, tile_q);
+    for (int head = 0; head < problem.heads_q; ++head) {
+      for (int64_t tile = 0; tile < tiles; ++tile) items.push_back(make_item(problem, index, head, tile));
+    }
+  }
+  return items;
+}
+
+}  // namespace
+
+void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
+                     const AttentionArguments& arguments, ThreadPool& pool) {
+  ValidatedProblem problem = validate_arguments(spec, arguments, Pass::kForward, DeviceKind::kCpu);
+  AttentionParams params = make_params(spec, arguments, problem);
+  // Rows outside every document: O = 0, LSE = -inf (the kernels write every document row).
+  std::vector<std::vector<bool>> covered = covered_rows(problem, true);
+  zero_rows(arguments.o, spec.layout, covered, problem.heads_q);
+  if (params.lse != nullptr) {
+    const float minus_infinity = -std::numeric_limits<float>::infinity();
+    for (int64_t batch = 0; batch < problem.shape.batch; ++batch) {
+      for (int64_t head = 0; head < problem.heads_q; ++head) {
+        float* row = params.lse + (batch * problem.heads_q + head) * problem.shape.query_rows;
+        for (int64_t index = 0; index < problem.shape.query_rows; ++index) {
+          if (!covered[batch][index]) row[index] = minus_infinity;
+        }
+      }
+    }
+  }
+  run_items(pool, entries.forward, params, query_tile_items(problem, tiles.query));
+}
+
+void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
+                      const AttentionArguments& arguments, ThreadPool& pool) {
+  ValidatedProblem problem = validate_arguments(spec, arguments, Pass::kBackward, DeviceKind::kCpu);
+  AttentionParams params = make_params(spec, arguments, problem);
+  std::vector<float> delta(static_cast<size_t>(problem.shape.batch * problem.heads_q *
+                                               problem.shape.query_rows));
+  params.delta = delta.data();
+  if (!arguments.accumulate) {
+    zero_rows(arguments.dq, spec.layout, covered_rows(problem, true), problem.heads_q);
+    std::vector<std::vector<bool>> keys = covered_rows(problem, false);
+    zero_rows(arguments.dk, spec.layout, keys, problem.heads_kv);
+    zero_rows(arguments.dv, spec.layout, keys, problem.heads_kv);
+  }
+  // Pass 1 writes delta, which pass 2 reads: they run one after the other.
+  run_items(pool, entries.backward_dq, params, query_tile_items(problem, tiles.query));
+  std::vector<WorkItem> key_items;
+  for (size_t index = 0; index < problem.documents.size(); ++index) {
+    int64_t key_tiles = ceil_divide(problem.documents[index].key_length, tiles.key);
+    for (int head = 0; head < problem.heads_kv; ++head) {
+      for (int64_t tile = 0; tile < key_tiles; ++tile) key_items.push_back(make_item(problem, index, head, tile));
+    }
+  }
+  run_items(pool, entries.backward_dkdv, params, key_items);
+}
+
+}  // namespace attncc

@@ -1,0 +1,150 @@
+// attncc::Runtime and attncc::Kernel: the in-memory kernel map (one build per key even under
+// concurrent requests), the disk cache, and backend selection (DESIGN §5).
+#include "attncc/runtime.h"
+
+#include <cstdio>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include "runtime/cache/disk_cache.h"
+#include "runtime/cpu/cpu_kernel.h"
+#include "runtime/kernel_implementation.h"
+#include "runtime/thread_pool.h"
+
+namespace attncc {
+
+std::string_view backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::kAuto: return "auto";
+    case Backend::kCpu: return "cpu";
+    case Backend::kCuda: return "cuda";
+    case Backend::kCudaEmulated: return "cuda-emulated";
+  }
+  return "?";
+}
+
+Backend parse_backend(std::string_view name) {
+  for (Backend backend : {Backend::kAuto, Backend::kCpu, Backend::kCuda, Backend::kCudaEmulated}) {
+    if (name == backend_name(backend)) return backend;
+  }
+  throw user_error(ErrorCode::kInvalidArgument, "backend",
+                   "unknown backend '" + std::string(name) + "'",
+                   "use auto, cpu, cuda or cuda-emulated");
+}
+
+Kernel::Kernel(std::shared_ptr<const KernelImplementation> implementation)
+    : implementation_(std::move(implementation)) {}
+
+void Kernel::forward(const AttentionArguments& arguments, void* stream) const {
+  implementation_->forward(arguments, stream);
+}
+
+void Kernel::backward(const AttentionArguments& arguments, void* stream) const {
+  if (!implementation_->spec().backward) {
+    throw user_error(ErrorCode::kInvalidArgument, "Kernel::backward",
+                     "the spec was compiled without a backward",
+                     "set \"backward\": true in the spec");
+  }
+  implementation_->backward(arguments, stream);
+}
+
+const Spec& Kernel::spec() const { return implementation_->spec(); }
+const std::string& Kernel::hash() const { return implementation_->hash(); }
+Backend Kernel::backend() const { return implementation_->backend(); }
+
+class Runtime::State {
+ public:
+  explicit State(RuntimeOptions options_in) : options(std::move(options_in)), pool(options.num_threads) {
+    backend = resolve(options.backend);
+    if (options.disk_cache) {
+      DiskCacheOptions disk_options;
+      disk_options.directory = options.cache_dir;
+      disk_options.max_bytes = options.disk_cache_max_bytes;
+      disk = std::make_unique<DiskCache>(disk_options);
+      print_warnings();
+    }
+  }
+
+  static Backend resolve(Backend requested) {
+    switch (requested) {
+      case Backend::kAuto:
+      case Backend::kCpu: return Backend::kCpu;  // CUDA joins auto-selection with its backend
+      case Backend::kCuda:
+      case Backend::kCudaEmulated:
+        throw user_error(ErrorCode::kUnsupported, "backend " + std::string(backend_name(requested)),
+                         "is not available in this build of attncc yet", "use the cpu backend");
+    }
+    return Backend::kCpu;
+  }
+
+  // Disk-cache warnings go to stderr once each (the cache reports each problem once).
+  void print_warnings() {
+    if (!disk) return;
+    for (const std::string& warning : disk->take_warnings()) std::fprintf(stderr, "%s\n", warning.c_str());
+  }
+
+  std::shared_ptr<const KernelImplementation> build(const Spec& spec) {
+    auto kernel = build_cpu_kernel(spec, disk && disk->enabled() ? disk.get() : nullptr, pool, counters);
+    print_warnings();
+    return kernel;
+  }
+
+  RuntimeOptions options;
+  Backend backend = Backend::kCpu;
+  ThreadPool pool;
+  std::unique_ptr<DiskCache> disk;
+  RuntimeCounters counters;
+  std::mutex mutex;
+  // Keyed by canonical spec text: the first request builds, later ones wait on its future.
+  std::map<std::string, std::shared_future<std::shared_ptr<const KernelImplementation>>> kernels;
+};
+
+Runtime::Runtime(RuntimeOptions options) : state_(std::make_unique<State>(std::move(options))) {}
+Runtime::~Runtime() = default;
+
+Kernel Runtime::get(const Spec& spec) {
+  const std::string key = spec.canonical_text();
+  std::promise<std::shared_ptr<const KernelImplementation>> promise;
+  std::shared_future<std::shared_ptr<const KernelImplementation>> future;
+  bool builder = false;
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    auto found = state_->kernels.find(key);
+    if (found != state_->kernels.end()) {
+      future = found->second;
+      state_->counters.memory_hits.fetch_add(1);
+    } else {
+      future = promise.get_future().share();
+      state_->kernels.emplace(key, future);
+      builder = true;
+    }
+  }
+  if (builder) {
+    try {
+      promise.set_value(state_->build(spec));
+    } catch (...) {
+      // Waiters see the same error; the entry goes so a later request can try again.
+      promise.set_exception(std::current_exception());
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->kernels.erase(key);
+    }
+  }
+  return Kernel(future.get());
+}
+
+Backend Runtime::backend() const { return state_->backend; }
+
+RuntimeStats Runtime::stats() const {
+  RuntimeStats stats;
+  stats.compiles = state_->counters.compiles.load();
+  stats.disk_hits = state_->counters.disk_hits.load();
+  stats.memory_hits = state_->counters.memory_hits.load();
+  stats.forward_launches = state_->counters.forward_launches.load();
+  stats.backward_launches = state_->counters.backward_launches.load();
+  return stats;
+}
+
+const RuntimeOptions& Runtime::options() const { return state_->options; }
+
+}  // namespace attncc

@@ -1,0 +1,38 @@
+// Backend conformance: edge-biased random cases for a spec, a run of a kernel on them with
+// poisoned outputs, and the comparison with the float64 reference (DESIGN §1-2 contract).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "attncc/reference.h"
+#include "attncc/runtime.h"
+#include "support/random_inputs.h"
+
+namespace attncc::testing {
+
+/// One problem: inputs in float64 (already rounded to the spec's dtype) and what it stresses.
+struct BackendCase {
+  std::string description;
+  ReferenceInputs inputs;
+};
+
+/// Cases for `spec` (its layout, dims and parameters): zero-length documents and sentinels,
+/// 1-token documents, Lq > Lk and Lq < Lk (layouts that allow it), documents spanning several
+/// tiles, GQA 1:1 and 4:1, per-document parameters at 0, at the document length and random.
+std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random);
+
+/// Tolerance on max |kernel - reference| / max |reference| per output: fp32 1e-5, else 2e-2.
+double backend_tolerance(DType dtype);
+
+/// Runs forward (and backward when the spec has it) of `kernel` on `test_case` with every
+/// output poisoned (NaN) first, and checks against the reference: relative error within
+/// tolerance for O, LSE, dQ, dK, dV; no NaN anywhere; LSE = -inf exactly where the reference's
+/// is; dK/dV exactly 0 where the reference's are exactly 0 (keys nobody attends). Adds gtest
+/// failures naming the output and the worst element.
+void check_backend_case(const Kernel& kernel, const BackendCase& test_case);
+
+/// The spec with another dtype / head dims (both D and Dv), re-parsed from its canonical text.
+Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim);
+
+}  // namespace attncc::testing
