@@ -152,16 +152,39 @@ std::optional<std::vector<std::vector<Constraint>>> constraints_of(Comparison co
   return std::nullopt;
 }
 
-// A bound on X = (j + offset) / divisor as a bound on j (divisor > 0 on the rows considered):
-// X >= L <=> j >= L * d - offset;  X <= U <=> j <= U * d + d - 1 - offset.
-std::optional<AffineTerm> bound_on_j(const Bound& bound, const LinearInJ& linear) {
-  if (!linear.through_division) return bound.value;
+// A bound on X = (j + offset) / d as a bound on j, for the sign of d on the rows considered:
+//   d > 0: X >= L <=> j >= L * d - offset;  X <= U <=> j <= U * d + d - 1 - offset
+//   d < 0: X >= L <=> j <= L * d - offset;  X <= U <=> j >= U * d + d + 1 - offset
+std::optional<Bound> bound_on_j(const Bound& bound, const LinearInJ& linear, bool negative) {
+  if (!linear.through_division) return bound;
   TermPtr product = make_binary(TermKind::kMultiply, from_affine(bound.value), linear.divisor);
   TermPtr shifted = bound.lower ? product
-                                : make_binary(TermKind::kSubtract,
+                                : make_binary(TermKind::kAdd,
                                               make_binary(TermKind::kAdd, product, linear.divisor),
-                                              make_constant(1));
-  return to_affine(make_binary(TermKind::kSubtract, shifted, from_affine(linear.offset)));
+                                              make_constant(negative ? 1 : -1));
+  auto value = to_affine(make_binary(TermKind::kSubtract, shifted, from_affine(linear.offset)));
+  if (!value) return std::nullopt;
+  return Bound{bound.lower != negative, *value};
+}
+
+// The rows of one sign of the divisor of X: `condition` (nullptr = every row) and the sign.
+struct DivisorCase {
+  PredicatePtr condition;
+  int sign = 1;
+};
+
+std::vector<DivisorCase> divisor_cases(const LinearInJ& linear) {
+  if (!linear.through_division) return {{nullptr, 1}};
+  auto divisor = to_affine(linear.divisor);
+  if (divisor && divisor->is_constant()) {
+    int64_t value = divisor->constant;
+    return {{nullptr, value > 0 ? 1 : value < 0 ? -1 : 0}};
+  }
+  // A run-time divisor (chunk($c)): each sign on its own rows, so the proofs can use it.
+  auto on = [&](Comparison comparison) {
+    return make_compare(comparison, linear.divisor, make_constant(0));
+  };
+  return {{on(Comparison::kGreater), 1}, {on(Comparison::kEqual), 0}, {on(Comparison::kLess), -1}};
 }
 
 }  // namespace
@@ -181,37 +204,33 @@ IntervalSet solve_atom(const PredicatePtr& atom, std::vector<std::string>& notes
         make_compare(atom->comparison, from_affine(linear.rest), make_constant(0), atom->span));
   }
 
-  // A divisor that is not a literal (chunk($c)) is solved on the rows where it is positive;
-  // elsewhere (an invalid argument in practice) the atom stays opaque there.
-  PredicatePtr solved_rows;
-  IntervalSet result;
-  if (linear.through_division) {
-    auto divisor = to_affine(linear.divisor);
-    if (divisor && divisor->is_constant()) {
-      if (divisor->constant <= 0) return opaque(atom, "the divisor of j is not positive", notes);
-    } else {
-      solved_rows = make_compare(Comparison::kGreater, linear.divisor, make_constant(0));
-      Interval unsolved;
-      unsolved.exact = false;
-      unsolved.row_condition = negate_condition(solved_rows);
-      result.push_back(unsolved);
-    }
-  }
-
   auto conjunctions = constraints_of(atom->comparison, linear.coefficient, linear.rest);
   if (!conjunctions) return opaque(atom, "a coefficient overflows", notes);
   std::string origin = "`" + print_mask(*atom) + "`";
-  for (const std::vector<Constraint>& conjunction : *conjunctions) {
-    Interval interval;
-    interval.row_condition = solved_rows;
-    for (const Constraint& constraint : conjunction) {
-      std::optional<Bound> bound = solve(constraint);
-      std::optional<AffineTerm> on_j = bound ? bound_on_j(*bound, linear) : std::nullopt;
-      if (!on_j) return opaque(atom, "a coefficient overflows", notes);
-      (bound->lower ? interval.lower : interval.upper) = from_affine(*on_j);
+  IntervalSet result;
+  for (const DivisorCase& divisor : divisor_cases(linear)) {
+    if (divisor.sign == 0) {
+      // x / 0 == 0 (TermKind::kFloorDivide): X vanishes and `rest op 0` is a row condition.
+      IntervalSet rows = row_condition_set(
+          make_compare(atom->comparison, from_affine(linear.rest), make_constant(0), atom->span));
+      for (Interval& interval : rows) {
+        interval.row_condition = and_conditions(divisor.condition, interval.row_condition);
+        result.push_back(interval);
+      }
+      continue;
     }
-    enforce_monotone(interval, origin, notes, /*defer_unknown_signs=*/true);
-    result.push_back(interval);
+    for (const std::vector<Constraint>& conjunction : *conjunctions) {
+      Interval interval;
+      interval.row_condition = divisor.condition;
+      for (const Constraint& constraint : conjunction) {
+        std::optional<Bound> bound = solve(constraint);
+        if (bound) bound = bound_on_j(*bound, linear, divisor.sign < 0);
+        if (!bound) return opaque(atom, "a coefficient overflows", notes);
+        (bound->lower ? interval.lower : interval.upper) = from_affine(bound->value);
+      }
+      enforce_monotone(interval, origin, notes, /*defer_unknown_signs=*/true);
+      result.push_back(interval);
+    }
   }
   return normalise_set(std::move(result), notes);
 }

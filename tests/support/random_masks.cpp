@@ -24,7 +24,10 @@ int64_t argument_maximum(std::string_view primitive) {
 }  // namespace
 
 TermPtr RandomMaskBuilder::argument(int64_t minimum, int64_t maximum) {
-  int64_t value = random_.integer(minimum, maximum);
+  return argument_of(random_.integer(minimum, maximum));
+}
+
+TermPtr RandomMaskBuilder::argument_of(int64_t value) {
   switch (random_.integer(0, 2)) {
     case 0:
       return make_constant(value);
@@ -76,14 +79,20 @@ PredicatePtr RandomMaskBuilder::atom() {
           make_binary(TermKind::kSubtract, make_constant(random_.integer(0, 300)), i_term()));
     case 3:  // a row condition
       return make_compare(comparison, i_term(), argument(0, 60));
-    case 4: {  // a quotient of j, divisor literal or run-time
+    case 4: {  // a quotient of j, divisor literal or run-time, of any sign
+      // i / e with e of the divisor's sign keeps both sides in one range, so the boundaries
+      // of the solution fall inside the document.
+      int64_t divisor = random_.integer(-4, 9);
+      int64_t other = random_.integer(1, 9) * (divisor < 0 ? -1 : 1);
       TermPtr quotient =
           make_binary(TermKind::kFloorDivide,
                       make_binary(TermKind::kAdd, j_term(), make_constant(random_.integer(-5, 5))),
-                      argument(1, 9));
+                      argument_of(divisor));
       return make_compare(
           comparison, quotient,
-          make_binary(TermKind::kFloorDivide, i_term(), make_constant(random_.integer(1, 9))));
+          make_binary(TermKind::kAdd,
+                      make_binary(TermKind::kFloorDivide, i_term(), make_constant(other)),
+                      make_constant(random_.integer(-2, 2))));
     }
     case 5:  // i times a run-time value of either sign
       return make_compare(comparison, j_term(),

@@ -22,7 +22,7 @@ class RandomMaskBuilder {
   PredicatePtr primitive();
   /// An affine atom `a*j op b*i (+ Lq|Lk) + c`, or one of: `(i - j) % k == 0`, `j * j op ...`,
   /// a non-monotone bound `j op c - i`, a row condition `i op c`, a quotient `(j + c) / d op
-  /// i / e`, or `j op i * $s` with a sign that is unknown at compile time.
+  /// i / e + k`, or `j op i * $s` with a sign that is unknown at compile time.
   PredicatePtr atom();
   /// A tree of `& | !` over `leaves` leaves (primitives and atoms).
   PredicatePtr tree(int leaves);
@@ -32,6 +32,7 @@ class RandomMaskBuilder {
 
  private:
   TermPtr argument(int64_t minimum, int64_t maximum);
+  TermPtr argument_of(int64_t value);  ///< literal, scalar or per-document, at random
   PredicatePtr subtree(int& leaves);
 
   TestRandom& random_;

@@ -57,11 +57,16 @@ TEST(IntervalForm, ParameterWindowSplitsOnTheUnboundedCases) {
             "[i - $l, i + $r] exact\n");
 }
 
-TEST(IntervalForm, ParameterChunkIsExactWhereTheDivisorIsPositive) {
+TEST(IntervalForm, ParameterChunkIsSolvedForEachSignOfTheDivisor) {
+  // A run-time divisor is split by sign so each case is exact (x / 0 == 0 by definition).
   IntervalForm form = form_of("chunk($c)");
+  EXPECT_TRUE(form.exact());
   EXPECT_EQ(print_interval_form(form),
-            "[-inf, +inf] if $c <= 0 superset\n"
-            "[i / $c * $c, i / $c * $c + $c - 1] if $c > 0 exact\n");
+            "[i / $c * $c, i / $c * $c + $c - 1] if $c > 0 exact\n"
+            "[-inf, +inf] if $c == 0 & i / $c == 0 exact\n"
+            "[i / $c * $c + $c + 1, i / $c * $c] if $c < 0 exact\n");
+  // Literal negative divisor: floor(j / -4) == -1 <=> 1 <= j <= 4.
+  EXPECT_EQ(text_of("j / -4 == -1"), "[1, 4] exact\n");
 }
 
 TEST(IntervalForm, Compositions) {
