@@ -13,9 +13,11 @@ namespace attncc::cli {
 namespace {
 
 const Command kCommands[] = {
+    {&kDemoCommand, run_demo},
     {&kCheckCommand, run_check},
     {&kExplainCommand, run_explain},
     {&kEmitCommand, run_emit},
+    {&kRunCommand, run_run},
 };
 
 void print_overview() {
