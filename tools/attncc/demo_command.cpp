@@ -20,8 +20,7 @@ namespace attncc::cli {
 const CommandInfo kDemoCommand = {
     "demo",
     "attncc demo [--seqlen S] [--heads HQ:HKV] [--seed N]",
-    "Compile a doc-packed prefix-LM kernel for the CPU, run it on random data with sentinel "
-    "documents, and check it against the float64 reference.",
+    "Compile, run and check a doc-packed prefix-LM kernel on the CPU (the README's main job).",
     "The batch has two rows of S tokens, packed with documents as [B, S, H, D] tensors and\n"
     "cu_seq [B, MAX_DOCS + 1] padded with sentinels (zero-length documents). Each document\n"
     "gets its own prefix length: 0 (plain causal), its whole length (no causal part) or in\n"
