@@ -34,13 +34,28 @@ ScalarType spec_scalar_type(DType dtype) {
   return ScalarType::kFloat32;
 }
 
+// Strides, when given, need one entry per dimension: a hand-built TensorRef may have fewer, and
+// every later check indexes them by dimension.
+void check_stride_count(const std::string& name, const TensorRef& tensor) {
+  if (!tensor.strides.empty() && tensor.strides.size() != tensor.shape.size()) {
+    fail(name, "has " + std::to_string(tensor.shape.size()) + " dimensions but " +
+                   std::to_string(tensor.strides.size()) + " strides",
+         "give one stride per dimension, or none for a contiguous tensor");
+  }
+}
+
 // Largest element offset a tensor addresses, or a failure if it overflows int64.
 void check_extent(const std::string& name, const TensorRef& tensor) {
-  std::vector<int64_t> strides = tensor.effective_strides();
-  int64_t last = 0;
+  check_stride_count(name, tensor);
+  // Dimensions first: contiguous strides derived from a negative extent are negative too, and
+  // the caller should hear about the dimension they passed, not a stride they did not.
   for (size_t axis = 0; axis < tensor.shape.size(); ++axis) {
     if (tensor.shape[axis] < 0) fail(name, "dimension " + std::to_string(axis) + " is negative (" +
                                                std::to_string(tensor.shape[axis]) + ")");
+  }
+  std::vector<int64_t> strides = tensor.effective_strides();
+  int64_t last = 0;
+  for (size_t axis = 0; axis < tensor.shape.size(); ++axis) {
     if (strides[axis] < 0) {
       fail(name, "stride of dimension " + std::to_string(axis) + " is negative (" +
                      std::to_string(strides[axis]) + ")",
@@ -54,6 +69,15 @@ void check_extent(const std::string& name, const TensorRef& tensor) {
                      " addresses more than 2^63 elements",
            "split the problem into smaller calls");
     }
+  }
+}
+
+// Every tensor attncc reads or writes through its pointer: non-null unless empty, and aligned.
+void check_data_pointer(const std::string& name, const TensorRef& tensor) {
+  if (tensor.data == nullptr && tensor.numel() > 0) fail(name, "data pointer is null");
+  if (reinterpret_cast<uintptr_t>(tensor.data) % scalar_type_size(tensor.dtype) != 0) {
+    fail(name, "data pointer is not aligned to its element size (" +
+                   std::to_string(scalar_type_size(tensor.dtype)) + " bytes)");
   }
 }
 
@@ -76,11 +100,17 @@ void check_attention_tensor(const std::string& name, const TensorRef& tensor, co
     fail(name, "has shape " + shape_text(tensor.shape) + "; layout " +
                    std::string(layout_name(spec.layout)) + " needs " + expected_shape);
   }
+  check_stride_count(name, tensor);
   if (tensor.dtype != spec_scalar_type(spec.dtype)) {
+    // Another spec is only a fix when the tensor's dtype is one a spec can have.
+    const bool spec_dtype = tensor.dtype == ScalarType::kFloat16 ||
+                            tensor.dtype == ScalarType::kBFloat16 ||
+                            tensor.dtype == ScalarType::kFloat32;
     fail(name, "dtype is " + std::string(scalar_type_name(tensor.dtype)) + " but the spec says " +
                    std::string(dtype_name(spec.dtype)),
-         "convert the tensor or use a spec with dtype " +
-             std::string(scalar_type_name(tensor.dtype)));
+         spec_dtype ? "convert the tensor or use a spec with dtype " +
+                          std::string(scalar_type_name(tensor.dtype))
+                    : "convert the tensor to " + std::string(dtype_name(spec.dtype)));
   }
   check_device(name, tensor, device);
   if (tensor.shape.back() != width) {
@@ -94,11 +124,7 @@ void check_attention_tensor(const std::string& name, const TensorRef& tensor, co
                    std::to_string(tensor.effective_strides().back()) + ")",
          "pass a tensor whose last dimension has stride 1 (e.g. .contiguous())");
   }
-  if (tensor.data == nullptr && tensor.numel() > 0) fail(name, "data pointer is null");
-  if (reinterpret_cast<uintptr_t>(tensor.data) % scalar_type_size(tensor.dtype) != 0) {
-    fail(name, "data pointer is not aligned to its element size (" +
-                   std::to_string(scalar_type_size(tensor.dtype)) + " bytes)");
-  }
+  check_data_pointer(name, tensor);
   check_extent(name, tensor);
 }
 
@@ -120,6 +146,7 @@ std::vector<int64_t> read_integers(const std::string& name, const TensorRef& ten
   if (device != DeviceKind::kCpu) {
     internal_error(__FILE__, __LINE__, "device-side offsets are read by the kernels, not here");
   }
+  check_data_pointer(name, tensor);
   check_extent(name, tensor);
   std::vector<int64_t> strides = tensor.effective_strides();
   std::vector<int64_t> values;
@@ -254,8 +281,13 @@ std::vector<kernel_int> read_parameters(const Spec& spec, const AttentionArgumen
   for (const auto& [name, tensor] : arguments.parameters) {
     if (spec.parameters.count(name)) continue;
     std::string nearest;
+    size_t nearest_distance = 3;  // suggest names at most 2 edits away, the closest first
     for (const auto& [known, per_document] : spec.parameters) {
-      if (edit_distance(name, known) <= 2) nearest = known;
+      size_t distance = edit_distance(name, known);
+      if (distance < nearest_distance) {
+        nearest = known;
+        nearest_distance = distance;
+      }
     }
     fail("parameters[\"" + name + "\"]", "the mask has no parameter $" + name,
          nearest.empty() ? "remove it" : "did you mean '" + nearest + "'?");
@@ -382,6 +414,7 @@ ValidatedProblem validate_arguments(const Spec& spec, const AttentionArguments& 
     if (arguments.lse.effective_strides() != contiguous) {
       fail("lse", "must be contiguous", "pass a contiguous float32 tensor");
     }
+    check_data_pointer("lse", arguments.lse);
   }
   if (pass == Pass::kBackward) {
     check_attention_tensor("d_o", arguments.d_o, spec, spec.head_dim_v, device);
@@ -407,6 +440,7 @@ ValidatedProblem validate_arguments(const Spec& spec, const AttentionArguments& 
     if (arguments.alibi_slopes.effective_strides() != std::vector<int64_t>{1}) {
       fail("alibi_slopes", "must be contiguous");
     }
+    check_data_pointer("alibi_slopes", arguments.alibi_slopes);
   } else if (arguments.alibi_slopes.given()) {
     fail("alibi_slopes", "is given but the spec has no alibi", "remove it or set \"alibi\": true");
   }
