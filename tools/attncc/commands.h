@@ -24,6 +24,9 @@ int run_explain(const ParsedArguments& arguments);
 extern const CommandInfo kEmitCommand;
 int run_emit(const ParsedArguments& arguments);
 
+extern const CommandInfo kBenchCommand;
+int run_bench(const ParsedArguments& arguments);
+
 extern const CommandInfo kRunCommand;
 int run_run(const ParsedArguments& arguments);
 

@@ -17,6 +17,7 @@ const Command kCommands[] = {
     {&kCheckCommand, run_check},
     {&kExplainCommand, run_explain},
     {&kEmitCommand, run_emit},
+    {&kBenchCommand, run_bench},
     {&kRunCommand, run_run},
 };
 
