@@ -27,6 +27,9 @@ int run_emit(const ParsedArguments& arguments);
 extern const CommandInfo kBenchCommand;
 int run_bench(const ParsedArguments& arguments);
 
+extern const CommandInfo kTestgenCommand;
+int run_testgen(const ParsedArguments& arguments);
+
 extern const CommandInfo kRunCommand;
 int run_run(const ParsedArguments& arguments);
 

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {&kExplainCommand, run_explain},
     {&kEmitCommand, run_emit},
     {&kBenchCommand, run_bench},
+    {&kTestgenCommand, run_testgen},
     {&kRunCommand, run_run},
 };
 
