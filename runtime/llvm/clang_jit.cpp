@@ -214,9 +214,9 @@ struct JitModule::Impl {
     return std::exchange(session_errors, {});
   }
 
-  ~Impl() {
-    if (jit) llvm::consumeError(jit->deinitialize(jit->getMainJITDylib()));
-  }
+  // No jit->deinitialize(): it JIT-compiles the platform's de-initialisation code, and a Runtime
+  // held in a static is destroyed at exit after LLVM's own statics, where compiling crashes
+  // (seen in release builds). Generated kernels register no static destructors to run.
 };
 
 void JitModule::set_compile_report(const JitTimings& timings, std::string warnings) {

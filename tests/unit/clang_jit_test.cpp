@@ -518,6 +518,15 @@ TEST(ClangJit, CorruptObjectIsAnErrorNotACrash) {
   EXPECT_THROW(load_object("not an object file"), Error);
 }
 
+// Destroyed after main returns, after LLVM's own statics: a crash there fails this process
+// (release builds crashed when destruction JIT-compiled the platform's de-initialisation).
+std::unique_ptr<JitModule> held_until_exit;
+
+TEST(ClangJit, ModuleHeldInAStaticIsDestroyedSafelyAtExit) {
+  held_until_exit = compile_cpp("extern \"C\" int seven() { return 7; }\n");
+  EXPECT_EQ(held_until_exit->lookup_function<int()>("seven")(), 7);
+}
+
 TEST(ClangJit, VersionAndTargetDescribeThisHost) {
   std::string version = jit_compiler_version();
   EXPECT_EQ(version.rfind("clang 19.", 0), 0u) << version;
