@@ -105,6 +105,11 @@ double WorkCount::skipped_fraction() const {
                           : 1.0 - static_cast<double>(visited_tiles) / static_cast<double>(dense_tiles);
 }
 
+double WorkCount::skipped_area_fraction() const {
+  return dense_pairs == 0 ? 0.0
+                          : 1.0 - static_cast<double>(computed_pairs) / static_cast<double>(dense_pairs);
+}
+
 std::vector<int64_t> uneven_lengths(int64_t total, int64_t count) {
   // Fixed weights in [0.5, 1.5) from a small LCG: the same split every run.
   std::vector<double> weights;

@@ -42,7 +42,11 @@ struct WorkCount {
   int64_t dense_pairs = 0;      ///< S * S per row, times rows
   int64_t computed_pairs = 0;   ///< elements of the visited tiles
   int64_t attended_pairs = 0;   ///< (i, j) with M(i, j), documents respected
-  double skipped_fraction() const;  ///< 1 - visited / dense tiles
+  /// 1 - visited / dense tiles. Negative when documents shorter than a tile each start their
+  /// own tiles (8 documents of 8 tokens visit 8 tiles where dense has 1).
+  double skipped_fraction() const;
+  /// 1 - computed / dense pairs: the share of the dense area in no visited tile, in [0, 1].
+  double skipped_area_fraction() const;
 };
 
 /// A problem with its buffers. Not copyable (the arguments point into the buffers).
