@@ -14,8 +14,15 @@
 namespace attncc {
 namespace {
 
-// Deeper nesting is rejected instead of risking the stack on hostile input.
+// Trees deeper than this are rejected: every later stage (check, canonicalise, print, the
+// interval form, evaluation, even the destructors of the shared nodes) recurses over the tree,
+// and a long chain such as `i + i + ... + i` builds depth without any parenthesis.
 constexpr int kMaxDepth = 200;
+// Bound on the parser's own recursion (parentheses and prefix operators), so that hostile input
+// cannot exhaust the stack. Higher than kMaxDepth because the printer spends up to 3 levels per
+// tree level (`-(`, `!(`: the operator, the parenthesis, the inner expression) and whatever it
+// prints for a tree the parser accepted must parse back.
+constexpr int kMaxSyntaxDepth = 4 * kMaxDepth;
 // 2^63: the magnitude of the most negative int64, reachable only as `-9223372036854775808`.
 constexpr uint64_t kMaxMagnitude = uint64_t{1} << 63;
 // Operands quoted in messages are cut to this many characters.
@@ -217,6 +224,7 @@ struct Operand {
   PredicatePtr predicate;
   size_t begin = 0;  ///< text range, parentheses included
   size_t end = 0;
+  int depth = 1;  ///< height of the tree (a leaf is 1); parentheses add nothing
 };
 
 class Parser {
@@ -254,7 +262,7 @@ class Parser {
   class Nest {
    public:
     Nest(Parser& parser, size_t offset) : parser_(parser) {
-      if (++parser_.depth_ > kMaxDepth) {
+      if (++parser_.depth_ > kMaxSyntaxDepth) {
         parser_.fail(offset, "mask nests deeper than " + std::to_string(kMaxDepth) + " levels",
                      "split it or remove redundant parentheses");
       }
@@ -347,11 +355,20 @@ class Parser {
     return operand.term;
   }
 
-  Operand term(TermPtr node, size_t begin, size_t end) {
-    return {std::move(node), nullptr, begin, end};
+  Operand term(TermPtr node, size_t begin, size_t end, int depth = 1) {
+    return {std::move(node), nullptr, begin, end, depth};
   }
-  Operand predicate(PredicatePtr node, size_t begin, size_t end) {
-    return {nullptr, std::move(node), begin, end};
+  Operand predicate(PredicatePtr node, size_t begin, size_t end, int depth = 1) {
+    return {nullptr, std::move(node), begin, end, depth};
+  }
+
+  // Depth of a node over children at most `child_depth` deep; fails at `offset` past kMaxDepth.
+  int deeper(size_t offset, int child_depth) const {
+    if (child_depth + 1 > kMaxDepth) {
+      fail(offset, "mask nests deeper than " + std::to_string(kMaxDepth) + " levels",
+           "simplify it; each operator of a chain such as 'a + b + c' adds a level");
+    }
+    return child_depth + 1;
   }
 
   std::string operator_text(const Token& token) const {
@@ -364,6 +381,7 @@ class Parser {
     if (peek().kind != token_kind) return first;
     std::vector<PredicatePtr> operands;
     size_t end = first.end;
+    int depth = first.depth;
     while (peek().kind == token_kind) {
       Token op = take();
       if (operands.empty())
@@ -371,9 +389,10 @@ class Parser {
       Operand next = is_or ? parse_logical(TokenKind::kAnd, PredicateKind::kAnd) : parse_not();
       operands.push_back(require_predicate(next, "on the right of " + operator_text(op)));
       end = next.end;
+      depth = std::max(depth, next.depth);
     }
     return predicate(make_logical(kind, std::move(operands), span(first.begin, end)), first.begin,
-                     end);
+                     end, deeper(first.begin, depth));
   }
 
   Operand parse_or() {
@@ -388,7 +407,7 @@ class Parser {
     Operand operand = parse_not();
     PredicatePtr inner = require_predicate(operand, "after '!'");
     return predicate(make_logical(PredicateKind::kNot, {inner}, span(op.begin, operand.end)),
-                     op.begin, operand.end);
+                     op.begin, operand.end, deeper(op.begin, operand.depth));
   }
 
   Operand parse_comparison() {
@@ -406,7 +425,7 @@ class Parser {
            "comparisons do not chain; write 'a <= b & b <= c'");
     }
     return predicate(make_compare(comparison_of(op.kind), left, right, span(lhs.begin, rhs.end)),
-                     lhs.begin, rhs.end);
+                     lhs.begin, rhs.end, deeper(lhs.begin, std::max(lhs.depth, rhs.depth)));
   }
 
   Operand parse_additive() {
@@ -417,7 +436,8 @@ class Parser {
       Operand rhs = parse_multiplicative();
       TermPtr right = require_term(rhs, "on the right of " + operator_text(op));
       TermKind kind = op.kind == TokenKind::kPlus ? TermKind::kAdd : TermKind::kSubtract;
-      lhs = term(make_binary(kind, left, right, span(lhs.begin, rhs.end)), lhs.begin, rhs.end);
+      lhs = term(make_binary(kind, left, right, span(lhs.begin, rhs.end)), lhs.begin, rhs.end,
+                 deeper(op.begin, std::max(lhs.depth, rhs.depth)));
     }
     return lhs;
   }
@@ -433,7 +453,8 @@ class Parser {
       TermKind kind = op.kind == TokenKind::kStar    ? TermKind::kMultiply
                       : op.kind == TokenKind::kSlash ? TermKind::kFloorDivide
                                                      : TermKind::kFloorModulo;
-      lhs = term(make_binary(kind, left, right, span(lhs.begin, rhs.end)), lhs.begin, rhs.end);
+      lhs = term(make_binary(kind, left, right, span(lhs.begin, rhs.end)), lhs.begin, rhs.end,
+                 deeper(op.begin, std::max(lhs.depth, rhs.depth)));
     }
     return lhs;
   }
@@ -460,11 +481,13 @@ class Parser {
     Operand operand = parse_unary();
     TermPtr inner = require_term(operand, "after '-'");
     return term(make_unary(TermKind::kNegate, inner, span(op.begin, operand.end)), op.begin,
-                operand.end);
+                operand.end, deeper(op.begin, operand.depth));
   }
 
-  // Arguments of `name(...)`; the '(' is the current token. Each must be a term.
-  std::vector<TermPtr> parse_arguments(const Token& name, size_t& end) {
+  // Arguments of `name(...)`; the '(' is the current token. Each must be a term. `depth` is set
+  // to the deepest argument's depth (0 without arguments).
+  std::vector<TermPtr> parse_arguments(const Token& name, size_t& end, int& depth) {
+    depth = 0;
     Token open = take();
     std::vector<TermPtr> arguments;
     std::string callee = describe(name);
@@ -473,6 +496,7 @@ class Parser {
         Operand argument = parse_or();
         arguments.push_back(require_term(
             argument, "as argument " + std::to_string(arguments.size() + 1) + " of " + callee));
+        depth = std::max(depth, argument.depth);
         if (peek().kind == TokenKind::kComma) {
           take();
           continue;
@@ -582,14 +606,15 @@ class Parser {
              "write " + std::string(word) + "(a, b)");
       }
       size_t end = 0;
-      std::vector<TermPtr> arguments = parse_arguments(name, end);
+      int depth = 0;
+      std::vector<TermPtr> arguments = parse_arguments(name, end, depth);
       if (arguments.size() != 2) {
         fail(name.begin, "'" + std::string(word) + "' takes 2 arguments, got " +
                              std::to_string(arguments.size()));
       }
       TermKind kind = word == "min" ? TermKind::kMinimum : TermKind::kMaximum;
       return term(make_binary(kind, arguments[0], arguments[1], span(name.begin, end)), name.begin,
-                  end);
+                  end, deeper(name.begin, depth));
     }
     for (std::string_view placeholder : options_.placeholders) {
       if (word == placeholder) {
@@ -613,8 +638,9 @@ class Parser {
     }
     std::vector<TermPtr> arguments;
     size_t end = name.end;
+    int depth = 0;
     if (peek().kind == TokenKind::kLeftParen) {
-      arguments = parse_arguments(name, end);
+      arguments = parse_arguments(name, end, depth);
     } else if (!info.parameters.empty()) {
       fail(peek().begin,
            "expected '(' after '" + word + "', which takes " + arity_text(info.parameters.size()) +
@@ -628,7 +654,7 @@ class Parser {
            "write " + signature);
     }
     return predicate(make_primitive(word, std::move(arguments), span(name.begin, end)), name.begin,
-                     end);
+                     end, deeper(name.begin, depth));
   }
 
   [[noreturn]] void unknown_name(const Token& name) {

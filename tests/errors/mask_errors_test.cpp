@@ -219,5 +219,38 @@ TEST(MaskErrors, DeepNestingIsAnErrorNotACrash) {
   EXPECT_NE(headline("j < " + minuses + "i").find("nests deeper"), std::string::npos);
 }
 
+TEST(MaskErrors, LongOperatorChainIsAnErrorNotACrash) {
+  // No parenthesis, yet `i + i + ... + i` is a tree as deep as the chain is long; every later
+  // stage recurses over it (this one overflowed the stack in check_mask; fuzz regression
+  // tests/fuzz/regressions/operator_chain_stack_overflow).
+  std::string chain = "i";
+  for (int index = 0; index < 20000; ++index) chain += " + i";
+  // Reported at the 200th '+' (column 4 * 200 + 3).
+  EXPECT_EQ(headline("j < " + chain),
+            "<mask>:1:803: error: mask nests deeper than 200 levels; simplify it; each operator "
+            "of a chain such as 'a + b + c' adds a level");
+  // A chain of & or | is one n-ary node, however long.
+  std::string conjunction = "causal";
+  for (int index = 0; index < 20000; ++index) {
+    conjunction += " & sink(" + std::to_string(index) + ")";
+  }
+  EXPECT_NO_THROW(parse_mask(conjunction));
+}
+
+TEST(MaskErrors, EveryAcceptedMaskPrintsToTextThatParsesBack) {
+  // The printer spends more syntax than the input on these (`-(-(i))`, `!(j < i)`); the parser
+  // bounds the tree, not the syntax, so its own output always reads back (fuzz regressions
+  // negation_chain_print_too_deep, not_compare_print_too_deep).
+  for (const std::string& text : {"j < " + std::string(190, '-') + "i",
+                                  std::string(190, '!') + "j < i",
+                                  std::string(95, '(') + "causal" + std::string(95, ')')}) {
+    PredicatePtr mask = parse_mask(text);
+    std::string printed = print_mask(*mask);
+    PredicatePtr reparsed;
+    ASSERT_NO_THROW(reparsed = parse_mask(printed)) << printed;
+    EXPECT_TRUE(same_predicate(*mask, *reparsed)) << printed;
+  }
+}
+
 }  // namespace
 }  // namespace attncc
