@@ -46,6 +46,28 @@ struct SpecSource {
 
 std::string json_type(const json& value) { return value.type_name(); }
 
+// Whether `value` nests fewer than `levels` arrays/objects deep; stops at the first deep branch.
+bool shallower_than(const json& value, int levels) {
+  if (!value.is_structured()) return true;
+  if (levels == 0) return false;
+  for (const json& element : value) {
+    if (!shallower_than(element, levels - 1)) return false;
+  }
+  return true;
+}
+
+// A JSON value as quoted in an error message. Serialising recurses once per nesting level, so a
+// hostile value (300000 nested arrays, which the parser accepts) overflowed the stack when an
+// error message dumped it: deep values are named by their type, long ones are cut.
+std::string shown_value(const json& value) {
+  constexpr int kMaxLevels = 8;
+  constexpr size_t kMaxShown = 60;
+  if (!value.is_structured()) return value.dump();
+  if (!shallower_than(value, kMaxLevels)) return json_type(value);
+  std::string text = value.dump();
+  return text.size() > kMaxShown ? text.substr(0, kMaxShown) + "..." : text;
+}
+
 std::string nearest_field(std::string_view unknown) {
   std::string best;
   size_t best_distance = SIZE_MAX;
@@ -92,7 +114,7 @@ bool parse_bool(const SpecSource& source, const json& object, std::string_view k
   const json& value = object.at(std::string(key));
   if (!value.is_boolean()) {
     source.fail_at_value(key, std::string(key) + " must be true or false; got " +
-                                  value.dump());
+                                  shown_value(value));
   }
   return value.get<bool>();
 }
@@ -102,7 +124,7 @@ int parse_head_dim(const SpecSource& source, const json& object, std::string_vie
   std::string allowed = "32, 64, 96, 128, 256";
   if (!value.is_number_integer()) {
     source.fail_at_value(key, std::string(key) + " must be an integer, one of " + allowed +
-                                  "; got " + value.dump());
+                                  "; got " + shown_value(value));
   }
   int64_t head_dim = value.get<int64_t>();
   for (int supported : kHeadDims) {
@@ -117,7 +139,7 @@ double parse_positive_number(const SpecSource& source, const json& object, std::
   const json& value = object.at(std::string(key));
   if (!value.is_number() || !(value.get<double>() > 0) || !std::isfinite(value.get<double>())) {
     source.fail_at_value(key, std::string(key) + " must be a positive finite number; got " +
-                                  value.dump());
+                                  shown_value(value));
   }
   return value.get<double>();
 }
@@ -177,7 +199,7 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
   if (object.contains(std::string(kFormatField)) &&
       object.at(std::string(kFormatField)) != kFormatVersion) {
     source.fail_at_value(kFormatField, "unsupported canonical spec format " +
-                                           object.at(std::string(kFormatField)).dump(),
+                                           shown_value(object.at(std::string(kFormatField))),
                          "this attncc reads format " + std::to_string(kFormatVersion));
   }
 
@@ -226,7 +248,7 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
                                           json_type(outputs));
     }
     for (const json& output : outputs) {
-      std::string name = output.is_string() ? output.get<std::string>() : output.dump();
+      std::string name = output.is_string() ? output.get<std::string>() : shown_value(output);
       if (name == "o") {
         has_o = true;
       } else if (name == "lse") {

@@ -62,6 +62,43 @@ TEST(SpecErrors, UnknownFieldFarFromAnyListsValidFields) {
   }
 }
 
+TEST(SpecErrors, DeeplyNestedValuesAreNamedNotPrinted) {
+  // The JSON parser accepts any depth; printing the value in the message recursed once per level
+  // and overflowed the stack (fuzz regression tests/fuzz/regressions/deep_json_value_in_message).
+  std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  try {
+    Spec::parse(R"({"layout": "dense", "dtype": "bf16", "mask": "full", "head_dim": )" + deep +
+                "}");
+    FAIL() << "nested head_dim accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("head_dim must be an integer, one of 32, 64, 96, 128, "
+                                             "256; got array"),
+              std::string::npos)
+        << std::string(error.what()).substr(0, 300);
+  }
+  // Shallow values are still shown, long ones cut.
+  try {
+    Spec::parse(R"({"layout": "dense", "dtype": "bf16", "mask": "full", "head_dim": 64,
+                    "backward": [1, [2, 3]]})");
+    FAIL() << "backward: [1, [2, 3]] accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("backward must be true or false; got [1,[2,3]]"),
+              std::string::npos)
+        << error.what();
+  }
+  try {
+    Spec::parse(R"({"layout": "dense", "dtype": "bf16", "mask": "full", "head_dim": 64,
+                    "outputs": [["o", "lse", "o", "lse", "o", "lse", "o", "lse", "o", "lse",
+                                 "o", "lse"]]})");
+    FAIL() << "nested outputs accepted";
+  } catch (const Error& error) {
+    // Cut after 60 characters.
+    std::string shown = R"(["o","lse","o","lse","o","lse","o","lse","o","lse","o","lse"...)";
+    EXPECT_NE(std::string(error.what()).find("unknown output '" + shown + "'"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(SpecErrors, LoadOfMissingFileIsAnIoError) {
   try {
     Spec::load("/nonexistent/spec.json");
