@@ -35,7 +35,7 @@ struct TestVectorCase {
   std::string theme;
   std::vector<std::string> stresses;  ///< what the case exercises, one short phrase each
   std::vector<Document> documents;    ///< as enumerate_documents lists them
-  /// q, k, v, d_o are multiples of 1/64 in [-2, 2] (q: of 1/8 in [-16, 16] in large-logit cases),
+  /// q, k, v, d_o are multiples of 1/64 in [-2, 2] (q: of 1/16 in [-8, 8] in large-logit cases),
   /// exact in fp16, bf16 and fp32, so the expected outputs do not depend on the dtype.
   ReferenceInputs inputs;
   ReferenceOutputs expected;  ///< the reference on `inputs`; gradients iff spec.backward
