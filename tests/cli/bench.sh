@@ -5,7 +5,7 @@ tiny=(bench --quick --specs causal --seqlen 256 --repeat 1 --dispatch-calls 200)
 
 expect_exit 0 -- "$attncc" "${tiny[@]}"
 header=$(grep -E '^spec ' <<< "$out")
-for column in spec S docs skipped fwd_ms dense/fwd fwd_GF/s fwd+bwd_ms dense/f+b f+b_GF/s; do
+for column in spec S docs skipped fwd_ms dense/fwd fwd_GF/s fwd+bwd_ms dense/f+b f+b_GF/s cpu%; do
   [[ " $header " == *" $column "* ]] || fail "column '$column' missing from header: $header"
 done
 grep -qE '^full +256 +1 +0\.0% +[0-9.]+ \([0-9.]+-[0-9.]+\) x1 +1\.00 ' <<< "$out" ||

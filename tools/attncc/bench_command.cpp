@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -93,12 +94,22 @@ double time_once(Function&& function) {
   return seconds_since(start);
 }
 
+// CPU time of the whole process: on a shared machine, wall time includes the time other jobs
+// held the core; CPU time / wall time says how much of a timing was really ours.
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 struct Summary {
   double median = 0;
   double min = 0;
   double max = 0;
   int64_t runs = 0;
   bool warmed_up = true;  ///< false: one run longer than the budget, timed without a warm-up
+  double wall_total = 0;  ///< seconds, all timed runs
+  double cpu_total = 0;   ///< process CPU seconds over the same runs (measure() only)
 };
 
 Summary summarise(std::vector<double> samples) {
@@ -110,6 +121,7 @@ Summary summarise(std::vector<double> samples) {
   summary.min = samples.front();
   summary.max = samples.back();
   summary.runs = static_cast<int64_t>(samples.size());
+  for (double sample : samples) summary.wall_total += sample;
   return summary;
 }
 
@@ -123,27 +135,38 @@ template <typename Function>
 Summary measure(int64_t warm_up, int64_t repeat, double budget, Function&& function) {
   const Clock::time_point start = Clock::now();
   for (int64_t index = 0; index < warm_up; ++index) {
+    const double cpu_start = process_cpu_seconds();
     const double seconds = time_once(function);
     if (seconds >= budget) {
       Summary summary = summarise({seconds});
       summary.warmed_up = false;
+      summary.cpu_total = process_cpu_seconds() - cpu_start;
       return summary;
     }
   }
   std::vector<double> samples;
   samples.reserve(static_cast<size_t>(repeat));
+  const double cpu_start = process_cpu_seconds();
   for (int64_t index = 0; index < repeat; ++index) {
     samples.push_back(time_once(function));
     if (seconds_since(start) >= budget) break;
   }
-  return summarise(std::move(samples));
+  const double cpu_total = process_cpu_seconds() - cpu_start;
+  Summary summary = summarise(std::move(samples));
+  summary.cpu_total = cpu_total;
+  return summary;
 }
 
 constexpr double kNoBudget = 1e300;
 
+double ratio(double numerator, double denominator) {
+  return denominator > 0 ? numerator / denominator : 0.0;
+}
+
 nlohmann::json summary_json(const Summary& summary, double unit) {
   return {{"median", summary.median * unit}, {"min", summary.min * unit},
-          {"max", summary.max * unit}, {"runs", summary.runs}, {"warmed_up", summary.warmed_up}};
+          {"max", summary.max * unit}, {"runs", summary.runs}, {"warmed_up", summary.warmed_up},
+          {"cpu_fraction", ratio(summary.cpu_total, summary.wall_total)}};
 }
 
 std::vector<std::string> split_list(const std::string& option, const std::string& text) {
@@ -443,10 +466,6 @@ std::string range_text(const Summary& summary) {
   return text;
 }
 
-double ratio(double numerator, double denominator) {
-  return denominator > 0 ? numerator / denominator : 0.0;
-}
-
 void print_tables(const Options& options, const std::vector<KernelTiming>& timings,
                   const Latencies& latencies, const std::string& load_before,
                   const std::string& load_after) {
@@ -463,13 +482,19 @@ void print_tables(const Options& options, const std::vector<KernelTiming>& timin
   std::printf("times in ms: median (min-max) xN timed runs (* = one run longer than the budget, "
               "no warm-up);\ndense/x = time of the 'full' mask at the same S divided by x; "
               "skipped = share of the dense S x S area\nin no visited 64x64 tile; GFLOP/s on "
-              "attended pairs only: fwd 4*pairs*D*H, fwd+bwd 14*pairs*D*H\n\n");
-  std::printf("%-11s %6s %4s %7s  %-28s %9s %8s  %-28s %9s %8s\n", "spec", "S", "docs",
+              "attended pairs only: fwd 4*pairs*D*H, fwd+bwd 14*pairs*D*H;\ncpu%% = process CPU time / "
+              "(wall time x threads) over the timed runs: below 100%%, other jobs held the cores\n\n");
+  std::printf("%-11s %6s %4s %7s  %-28s %9s %8s  %-28s %9s %8s %5s\n", "spec", "S", "docs",
               "skipped", "fwd_ms", "dense/fwd", "fwd_GF/s", "fwd+bwd_ms", "dense/f+b",
-              "f+b_GF/s");
+              "f+b_GF/s", "cpu%");
   for (const KernelTiming& timing : timings) {
     const double flops = forward_flops(timing, shape);
-    std::printf("%-11s %6lld %4lld %6.1f%%  %-28s %9.2f %8.1f  %-28s %9.2f %8.1f\n",
+    // Share of the timed wall time this process was on its cores: well under 100% means other
+    // jobs held them and the times are inflated by as much.
+    const double cpu_share = ratio(timing.forward.cpu_total + timing.forward_backward.cpu_total,
+                                   (timing.forward.wall_total + timing.forward_backward.wall_total) *
+                                       options.threads);
+    std::printf("%-11s %6lld %4lld %6.1f%%  %-28s %9.2f %8.1f  %-28s %9.2f %8.1f %4.0f%%\n",
                 timing.family.c_str(), static_cast<long long>(timing.seqlen),
                 static_cast<long long>(timing.documents),
                 100.0 * timing.work.skipped_area_fraction(), range_text(timing.forward).c_str(),
@@ -477,7 +502,7 @@ void print_tables(const Options& options, const std::vector<KernelTiming>& timin
                 ratio(flops, timing.forward.median) * 1e-9,
                 range_text(timing.forward_backward).c_str(),
                 ratio(timing.dense_forward_backward, timing.forward_backward.median),
-                ratio(3.5 * flops, timing.forward_backward.median) * 1e-9);
+                ratio(3.5 * flops, timing.forward_backward.median) * 1e-9, 100.0 * cpu_share);
   }
 
   std::printf("\nlatency (fresh cache directory; disk hit = a new Runtime's get, %lld runtimes)\n",
@@ -497,9 +522,10 @@ void print_tables(const Options& options, const std::vector<KernelTiming>& timin
   std::printf("Runtime::get, hit in memory: %.2f us median of %lld\n",
               latencies.memory_hit.median * 1e6, static_cast<long long>(latencies.memory_hit.runs));
   std::printf("Kernel::forward dispatch (%s, 1 token, 1 head): %.2f us median, %.2f us min, "
-              "%lld calls\n",
+              "%lld calls, cpu %.0f%%\n",
               latencies.dispatch_spec.c_str(), latencies.dispatch.median * 1e6,
-              latencies.dispatch.min * 1e6, static_cast<long long>(latencies.dispatch.runs));
+              latencies.dispatch.min * 1e6, static_cast<long long>(latencies.dispatch.runs),
+              100.0 * ratio(latencies.dispatch.cpu_total, latencies.dispatch.wall_total));
   std::printf("  of which argument validation: %.2f us median; launch and kernel: %.2f us\n",
               latencies.validation.median * 1e6,
               (latencies.dispatch.median - latencies.validation.median) * 1e6);
