@@ -36,4 +36,7 @@ int run_run(const ParsedArguments& arguments);
 extern const CommandInfo kDemoCommand;
 int run_demo(const ParsedArguments& arguments);
 
+extern const CommandInfo kCacheCommand;
+int run_cache(const ParsedArguments& arguments);
+
 }  // namespace attncc::cli

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {&kBenchCommand, run_bench},
     {&kTestgenCommand, run_testgen},
     {&kRunCommand, run_run},
+    {&kCacheCommand, run_cache},
 };
 
 void print_overview() {
