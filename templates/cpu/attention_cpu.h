@@ -147,8 +147,12 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
       for (kernel_int r = 0; r < rows; ++r) {
         row_scores<Config, Mask>(s, tanh_values, q[r], k_transposed, params, document, head,
                                  i0 + r, j0, columns, full);
+        // A NaN score (NaN in q or k) wins the max: otherwise a row whose every score is NaN
+        // would keep m = -inf and come out as an empty row (O = 0, LSE = -inf), hiding the NaN.
         float tile_max = minus_infinity;
-        for (int c = 0; c < kTileK; ++c) tile_max = s[c] > tile_max ? s[c] : tile_max;
+        for (int c = 0; c < kTileK; ++c) {
+          tile_max = (s[c] > tile_max || s[c] != s[c]) ? s[c] : tile_max;
+        }
         const float m_new = m[r] > tile_max ? m[r] : tile_max;
         if (m_new == minus_infinity) continue;  // nothing attended yet: avoid -inf - -inf
         const float alpha = __builtin_expf(m[r] - m_new);  // m[r] = -inf gives 0
@@ -212,14 +216,21 @@ inline void row_probabilities_and_gradients(
   alignas(64) float tanh_values[kTileK];
   row_scores<Config, Mask>(p, tanh_values, q_row, k_transposed, params, document, head, i, j0,
                            columns, full);
-  const bool empty = lse == negative_infinity();
-  for (int c = 0; c < kTileK; ++c) p[c] = empty ? 0.0f : __builtin_expf(p[c] - lse);
+  const float minus_infinity = negative_infinity();
+  const bool empty = lse == minus_infinity;
+  // Masked scores are -inf: p = 0 exactly, even when the row's LSE is NaN (a NaN in its q),
+  // so the NaN reaches the gradients of the keys the row attends and no others.
+  for (int c = 0; c < kTileK; ++c) {
+    p[c] = empty || p[c] == minus_infinity ? 0.0f : __builtin_expf(p[c] - lse);
+  }
   for (int c = 0; c < kTileK; ++c) ds[c] = 0.0f;
   for (int d = 0; d < Config::kHeadDimV; ++d) {
     const float g = d_o_row[d];
     for (int c = 0; c < kTileK; ++c) ds[c] += g * v_transposed[d][c];
   }
-  for (int c = 0; c < kTileK; ++c) ds[c] = p[c] * (ds[c] - delta);
+  // p = 0 gives ds = 0 even if dp is NaN (a NaN in a value row this row does not attend), as the
+  // forward skips p = 0 when it accumulates O.
+  for (int c = 0; c < kTileK; ++c) ds[c] = p[c] == 0.0f ? 0.0f : p[c] * (ds[c] - delta);
   if constexpr (Config::kSoftcap) {
     for (int c = 0; c < kTileK; ++c) ds[c] *= 1.0f - tanh_values[c] * tanh_values[c];
   }
