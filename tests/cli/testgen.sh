@@ -72,6 +72,13 @@ if python3 -c "import torch" 2> /dev/null; then  # PyTorch SDPA itself, when ins
 fi
 
 # Options.
+# A case file is also a valid `attncc run` input: the expected outputs stored in it are skipped
+# and --check compares the kernel with a fresh float64 reference.
+gen prefix_lm_docs runnable --cases 1 --seed 5
+expect_exit 0 -- "$attncc" run "$source_dir/specs/prefix_lm_docs.json" --backend cpu --backward --check \
+  --inputs "$work/runnable/case_0000.safetensors" --out "$work/runnable/out.safetensors"
+expect_contains "$out$err" "dv" "run --check on a testgen case reports the gradients"
+
 expect_exit 0 -- "$attncc" testgen --help
 expect_contains "$out" "examples:" "testgen --help"
 spec=$source_dir/specs/causal.json
