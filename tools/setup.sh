@@ -12,6 +12,7 @@ packages=(
   libdlpack-dev        # DLTensor, for TensorRef::from_dlpack
   llvm-19-dev libclang-19-dev clang-19 libclang-cpp19-dev  # CPU backend JIT (Clang + ORC)
   llvm-19-tools        # FileCheck for emitted-source golden tests
+  libclang-rt-19-dev   # sanitizer and libFuzzer runtimes for clang-19 (tools/fuzz.sh)
 )
 
 missing=()
