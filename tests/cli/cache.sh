@@ -102,6 +102,9 @@ expect_exit 1 -- "$attncc" cache lss
 expect_contains "$err" "unknown action 'lss'; did you mean 'ls'?" "action typo"
 expect_exit 1 -- "$attncc" cache verify --json
 expect_contains "$err" "--json applies to ls and stats only" "--json on verify"
+expect_exit 1 -- "$attncc" cache ls --cache-dir "$work/in.safetensors"
+expect_contains "$err" "attncc cache: error: $work/in.safetensors is not a directory; pass --cache-dir" \
+  "a file as the cache directory"
 expect_exit 0 -- "$attncc" cache --help
 expect_contains "$out" "examples:" "cache --help"
 finish

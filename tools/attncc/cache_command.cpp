@@ -209,11 +209,10 @@ std::string reason_in(const std::string& warning, const std::string& path) {
 }
 
 int verify_entries(DiskCache& cache) {
-  if (!cache.enabled()) {
-    std::vector<std::string> warnings = cache.take_warnings();
+  if (!cache.enabled()) {  // the directory exists (run_cache checked) but is not writable
     throw user_error(ErrorCode::kIo, "attncc cache verify",
-                     "cannot verify " + cache.directory() + ": bad entries could not be removed" +
-                         (warnings.empty() ? std::string() : " (" + warnings.front() + ")"),
+                     "cannot verify " + cache.directory() +
+                         ": the directory is not writable, so bad entries could not be removed",
                      "run it as a user who can write to the directory");
   }
   int64_t good = 0;
@@ -305,6 +304,10 @@ int run_cache(const ParsedArguments& arguments) {
                   action == "clear" ? "removed" : "verified", directory.c_str());
     }
     return 0;
+  }
+  if (!fs::is_directory(directory, error)) {
+    throw user_error(ErrorCode::kInvalidArgument, "attncc cache",
+                     directory + " is not a directory", "pass --cache-dir with the cache directory");
   }
   DiskCacheOptions options;
   options.directory = directory;
