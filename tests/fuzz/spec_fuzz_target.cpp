@@ -43,8 +43,8 @@ Outcome run_stage(std::string_view stage, std::initializer_list<ErrorCode> user_
     body();
     return Outcome::kOk;
   } catch (const Error& error) {
-    bool expected = error.is_user_error() &&
-                    std::find(user_codes.begin(), user_codes.end(), error.code()) != user_codes.end();
+    bool expected = error.is_user_error() && std::find(user_codes.begin(), user_codes.end(),
+                                                       error.code()) != user_codes.end();
     if (expected) {
       if (user_message != nullptr) *user_message = error.what();
       return Outcome::kUserError;

@@ -1,5 +1,5 @@
-// The one fuzz entry over the front end (spec JSON, mask text, canonicaliser): shared by the
-// libFuzzer binary (tests/fuzz/fuzz_main.cpp) and the ctest regression driver (regression_main.cpp).
+// The one fuzz entry over the front end (spec JSON, mask text, canonicaliser), shared by the
+// libFuzzer binary (fuzz_main.cpp) and the ctest regression driver (regression_main.cpp).
 #pragma once
 
 #include <string>
