@@ -71,7 +71,8 @@ const CommandInfo kBenchCommand = {
      {"budget", "SECONDS", "stop repeating a measurement once it took this long, warm-up "
                            "included; at least 1 timed run (default 20)"},
      {"threads", "N", "CPU worker threads including the caller (default 1)"},
-     {"dispatch-calls", "N", "Kernel::forward calls timed for the dispatch overhead (default 20000)"},
+     {"dispatch-calls", "N",
+      "Kernel::forward calls timed for the dispatch overhead (default 20000)"},
      {"json", "", "print one JSON object instead of the tables"},
      {"quick", "", "smoke run: S 1024, 4 heads, 2 repeats, budget 5 s, 2000 dispatch calls "
                    "(explicit options still win)"}},
@@ -117,7 +118,8 @@ Summary summarise(std::vector<double> samples) {
   if (samples.empty()) return summary;
   std::sort(samples.begin(), samples.end());
   size_t middle = samples.size() / 2;
-  summary.median = samples.size() % 2 ? samples[middle] : 0.5 * (samples[middle - 1] + samples[middle]);
+  summary.median = samples.size() % 2 ? samples[middle]
+                                       : 0.5 * (samples[middle - 1] + samples[middle]);
   summary.min = samples.front();
   summary.max = samples.back();
   summary.runs = static_cast<int64_t>(samples.size());
@@ -285,7 +287,8 @@ Options parse_options(const ParsedArguments& arguments) {
       options.seqlens.push_back(positive("seqlen", item));
     }
   } else {
-    options.seqlens = options.quick ? std::vector<int64_t>{1024} : std::vector<int64_t>{2048, 4096, 8192};
+    options.seqlens = options.quick ? std::vector<int64_t>{1024}
+                                    : std::vector<int64_t>{2048, 4096, 8192};
   }
   options.shape.heads = options.quick ? 4 : 8;
   if (arguments.has("heads")) options.shape.heads = positive("heads", *arguments.value("heads"));
@@ -482,8 +485,9 @@ void print_tables(const Options& options, const std::vector<KernelTiming>& timin
   std::printf("times in ms: median (min-max) xN timed runs (* = one run longer than the budget, "
               "no warm-up);\ndense/x = time of the 'full' mask at the same S divided by x; "
               "skipped = share of the dense S x S area\nin no visited 64x64 tile; GFLOP/s on "
-              "attended pairs only: fwd 4*pairs*D*H, fwd+bwd 14*pairs*D*H;\ncpu%% = process CPU time / "
-              "(wall time x threads) over the timed runs: below 100%%, other jobs held the cores\n\n");
+              "attended pairs only: fwd 4*pairs*D*H, fwd+bwd 14*pairs*D*H;\n"
+              "cpu%% = process CPU time / (wall time x threads) over the timed runs: below "
+              "100%%, other jobs held the cores\n\n");
   std::printf("%-11s %6s %4s %7s  %-28s %9s %8s  %-28s %9s %8s %5s\n", "spec", "S", "docs",
               "skipped", "fwd_ms", "dense/fwd", "fwd_GF/s", "fwd+bwd_ms", "dense/f+b",
               "f+b_GF/s", "cpu%");
@@ -491,9 +495,9 @@ void print_tables(const Options& options, const std::vector<KernelTiming>& timin
     const double flops = forward_flops(timing, shape);
     // Share of the timed wall time this process was on its cores: well under 100% means other
     // jobs held them and the times are inflated by as much.
+    const double wall = timing.forward.wall_total + timing.forward_backward.wall_total;
     const double cpu_share = ratio(timing.forward.cpu_total + timing.forward_backward.cpu_total,
-                                   (timing.forward.wall_total + timing.forward_backward.wall_total) *
-                                       options.threads);
+                                   wall * options.threads);
     std::printf("%-11s %6lld %4lld %6.1f%%  %-28s %9.2f %8.1f  %-28s %9.2f %8.1f %4.0f%%\n",
                 timing.family.c_str(), static_cast<long long>(timing.seqlen),
                 static_cast<long long>(timing.documents),
@@ -630,7 +634,8 @@ int run_bench(const ParsedArguments& arguments) {
   }
   const std::string load_after = load_average();
   if (options.json) {
-    std::printf("%s\n", to_json(options, timings, latencies, load_before, load_after).dump(2).c_str());
+    nlohmann::json report = to_json(options, timings, latencies, load_before, load_after);
+    std::printf("%s\n", report.dump(2).c_str());
   } else {
     print_tables(options, timings, latencies, load_before, load_after);
   }

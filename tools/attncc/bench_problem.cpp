@@ -101,13 +101,13 @@ Spec bench_spec(const std::string& family, DType dtype, int head_dim) {
 }
 
 double WorkCount::skipped_fraction() const {
-  return dense_tiles == 0 ? 0.0
-                          : 1.0 - static_cast<double>(visited_tiles) / static_cast<double>(dense_tiles);
+  if (dense_tiles == 0) return 0.0;
+  return 1.0 - static_cast<double>(visited_tiles) / static_cast<double>(dense_tiles);
 }
 
 double WorkCount::skipped_area_fraction() const {
-  return dense_pairs == 0 ? 0.0
-                          : 1.0 - static_cast<double>(computed_pairs) / static_cast<double>(dense_pairs);
+  if (dense_pairs == 0) return 0.0;
+  return 1.0 - static_cast<double>(computed_pairs) / static_cast<double>(dense_pairs);
 }
 
 std::vector<int64_t> uneven_lengths(int64_t total, int64_t count) {
@@ -157,7 +157,8 @@ BenchProblem::BenchProblem(const std::string& family, const Spec& spec, const Be
     // The only parameterised family is prefix-LM: a quarter of each document is the prefix.
     std::vector<int64_t> values(document_count(layout_), 0);
     for (const Document& document : documents_) values[document.index] = document.query_length / 4;
-    parameters_[name] = per_document ? values : std::vector<int64_t>{values.empty() ? 0 : values[0]};
+    parameters_[name] =
+        per_document ? values : std::vector<int64_t>{values.empty() ? 0 : values[0]};
   }
 
   storage_.reserve(32);  // views into storage_ must not move
@@ -183,7 +184,8 @@ BenchProblem::BenchProblem(const std::string& family, const Spec& spec, const Be
     arguments_.cu_seqlens_k = one_d(layout_.cu_seqlens_k);
   }
   if (!layout_.cu_seq.empty()) {
-    arguments_.cu_seq = int32_tensor(storage_.emplace_back(), layout_.cu_seq, {1, kPackedMaxDocs + 1});
+    arguments_.cu_seq =
+        int32_tensor(storage_.emplace_back(), layout_.cu_seq, {1, kPackedMaxDocs + 1});
   }
   for (const auto& [name, values] : parameters_) arguments_.parameters[name] = one_d(values);
 }
@@ -258,7 +260,9 @@ WorkCount BenchProblem::count_work(int64_t tile_q, int64_t tile_k) const {
         // Inexact forms: evaluate the predicate, but only inside visited tiles (the form is a
         // sound superset, so nothing outside them is attended).
         for (int64_t i = i0; i <= i1; ++i) {
-          for (int64_t j = j0; j <= j1; ++j) work.attended_pairs += evaluate(*spec_.mask, context, i, j);
+          for (int64_t j = j0; j <= j1; ++j) {
+            work.attended_pairs += evaluate(*spec_.mask, context, i, j) ? 1 : 0;
+          }
         }
       }
     }
