@@ -28,7 +28,7 @@ namespace attncc::cli {
 
 const CommandInfo kBenchCommand = {
     "bench",
-    "attncc bench [--specs LIST] [--seqlen LIST] [--head-dim D] [--dtype T] [--heads H] "
+    "attncc bench [--backend cpu] [--specs LIST] [--seqlen LIST] [--head-dim D] [--dtype T] [--heads H] "
     "[--repeat N] [--budget SECONDS] [--threads N] [--json] [--quick]",
     "Time the CPU kernels against the dense kernel; JIT, cache and dispatch latencies.",
     "For each spec and sequence length S the forward and the forward+backward are run once to\n"
@@ -54,7 +54,8 @@ const CommandInfo kBenchCommand = {
     "into argument validation and the rest, plus a 2-thread pool wake-up.\n\n"
     "Threads default to 1 so numbers are single-thread; give --threads to see scaling. Progress\n"
     "goes to stderr, the tables (or --json) to stdout. Times on a shared machine are noisy:\n"
-    "the header shows the load average before and after.\n\n"
+    "the header shows the load average before and after, and 'cpu%' the share of the wall\n"
+    "time the process was on its cores (well under 100%: other jobs held them).\n\n"
     "examples:\n"
     "  attncc bench                                   # the default run, a few minutes\n"
     "  attncc bench --quick                           # a smoke run, about 20 s\n"
