@@ -28,8 +28,8 @@ namespace attncc::cli {
 
 const CommandInfo kBenchCommand = {
     "bench",
-    "attncc bench [--backend cpu] [--specs LIST] [--seqlen LIST] [--head-dim D] [--dtype T] [--heads H] "
-    "[--repeat N] [--budget SECONDS] [--threads N] [--json] [--quick]",
+    "attncc bench [--backend cpu] [--specs LIST] [--seqlen LIST] [--head-dim D] [--dtype T] "
+    "[--heads H] [--repeat N] [--budget SECONDS] [--threads N] [--json] [--quick]",
     "Time the CPU kernels against the dense kernel; JIT, cache and dispatch latencies.",
     "For each spec and sequence length S the forward and the forward+backward are run once to\n"
     "warm up and then up to --repeat times, fewer once a measurement has used --budget\n"
