@@ -9,6 +9,7 @@
 #include <string>
 
 #include "attncc/error.h"
+#include "common/numeric.h"
 
 namespace attncc {
 namespace {
@@ -140,52 +141,14 @@ void gather_contiguous(const TensorRef& tensor, std::byte* destination) {
   }
 }
 
-uint16_t float_to_half_bits(float value) {
-  uint32_t bits = std::bit_cast<uint32_t>(value);
-  uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
-  uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return sign | 0x7e00u;   // NaN
-  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // rounds to infinity
-  if (magnitude < 0x38800000u) {
-    // Subnormal or zero half: round magnitude * 2^24 to an integer, ties to even.
-    if (magnitude < 0x33000000u) return sign;  // below half of the smallest subnormal
-    uint32_t exponent = magnitude >> 23;
-    uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126 - exponent;
-    uint32_t result = mantissa >> shift;
-    uint32_t remainder = mantissa & ((1u << shift) - 1u);
-    uint32_t halfway = 1u << (shift - 1);
-    if (remainder > halfway || (remainder == halfway && (result & 1u))) ++result;
-    return static_cast<uint16_t>(sign | result);
-  }
-  // Normal: rebias the exponent (127 -> 15) and round the 13 dropped mantissa bits to even.
-  uint32_t rounded = magnitude - 0x38000000u;
-  rounded += 0xfffu + ((rounded >> 13) & 1u);
-  return static_cast<uint16_t>(sign | (rounded >> 13));
-}
+// The conversions the kernels use (templates/common/numeric.h), so host and kernels round alike.
+uint16_t float_to_half_bits(float value) { return from_float<float16>(value).bits; }
 
-float half_bits_to_float(uint16_t value) {
-  uint32_t sign = static_cast<uint32_t>(value & 0x8000u) << 16;
-  uint32_t exponent = (value >> 10) & 0x1fu;
-  uint32_t mantissa = value & 0x3ffu;
-  if (exponent == 0x1f) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
-  if (exponent == 0) {
-    float magnitude = std::ldexp(static_cast<float>(mantissa), -24);  // exact
-    return sign ? -magnitude : magnitude;
-  }
-  return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
-}
+float half_bits_to_float(uint16_t bits) { return to_float(float16{bits}); }
 
-uint16_t float_to_bfloat16_bits(float value) {
-  uint32_t bits = std::bit_cast<uint32_t>(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest, ties to even
-  return static_cast<uint16_t>(bits >> 16);
-}
+uint16_t float_to_bfloat16_bits(float value) { return from_float<bfloat16>(value).bits; }
 
-float bfloat16_bits_to_float(uint16_t bits) {
-  return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16);
-}
+float bfloat16_bits_to_float(uint16_t bits) { return to_float(bfloat16{bits}); }
 
 std::vector<double> to_double(const TensorRef& tensor) {
   HostTensor copy = HostTensor::copy_of(tensor);
