@@ -172,6 +172,24 @@ Spec Spec::parse(std::string_view json_text, std::string_view file) {
     if (colon != std::string::npos) message = message.substr(colon + 2);
     throw located_error(ErrorCode::kInvalidSpec, location_of_offset(file, json_text, offset),
                         json_text, "invalid JSON: " + message);
+  } catch (const json::out_of_range& error) {
+    // A number beyond double's range (1e999) is out_of_range, not parse_error, and carries no
+    // position: it escaped as a foreign exception (an "internal error" in the CLI). The message
+    // quotes the number's text, which locates it.
+    std::string message = error.what();
+    if (size_t bracket = message.find("] "); bracket != std::string::npos) {
+      message = message.substr(bracket + 2);
+    }
+    size_t offset = 0;
+    size_t open = message.find('\'');
+    size_t close = message.rfind('\'');
+    if (open != std::string::npos && close > open) {
+      size_t at = json_text.find(message.substr(open + 1, close - open - 1));
+      if (at != std::string_view::npos) offset = at;
+    }
+    throw located_error(ErrorCode::kInvalidSpec, location_of_offset(file, json_text, offset),
+                        json_text, "invalid JSON: " + message,
+                        "numbers must fit in a double");
   }
   if (!object.is_object()) {
     throw located_error(ErrorCode::kInvalidSpec, {std::string(file), 1, 1}, json_text,
