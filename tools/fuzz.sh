@@ -41,12 +41,18 @@ for path in sys.argv[2:]:
 PY
 
 # libFuzzer writes new inputs to the first directory (the kept corpus) and reads all of them.
+# -max_len keeps mutations short (specs and masks are): the regressions directory holds inputs of
+# 100 KB that ctest replays whole, and would otherwise raise libFuzzer's default limit to theirs.
 status=0
-"$build_dir/spec_fuzzer" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+"$build_dir/spec_fuzzer" -max_total_time="$seconds" -timeout=10 -max_len=8192 -print_final_stats=1 \
   -dict=tests/fuzz/spec.dict -artifact_prefix="$build_dir/artifacts/" "$@" \
   "$build_dir/corpus" "$seeds" "$regressions" > "$build_dir/fuzz.log" 2>&1 || status=$?
 # On success only the summary (the full log, recommended dictionary included, stays in fuzz.log).
-if ((status == 0)); then grep -E '^(Done|stat::)' "$build_dir/fuzz.log" || true; else tail -n 60 "$build_dir/fuzz.log"; fi
+if ((status == 0)); then
+  grep -E '^(Done|stat::)' "$build_dir/fuzz.log" || true
+else
+  tail -n 60 "$build_dir/fuzz.log"
+fi
 
 found=0
 for artifact in "$build_dir"/artifacts/*; do

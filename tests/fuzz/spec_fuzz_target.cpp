@@ -12,6 +12,7 @@
 #include <string>
 
 #include "attncc/error.h"
+#include "attncc/interval_form.h"
 #include "attncc/mask_text.h"
 #include "attncc/spec.h"
 #include "compiler/ir/primitives.h"
@@ -171,6 +172,10 @@ void check_mask_text(std::string_view text, std::string& failures) {
     failures += "canonicalise is not idempotent: " + shown(canonical_text) + " becomes " +
                 shown(again) + "\n";
   }
+
+  // The analysis `attncc check` and every compile run next: no internal error on any mask.
+  run_stage("build_interval_form", {ErrorCode::kInvalidMask, ErrorCode::kUnsupported}, failures,
+            [&] { (void)print_interval_form(build_interval_form(canonical)); });
 
   std::string difference;
   if (run_stage("meaning check", mask_errors, failures,
