@@ -1,0 +1,41 @@
+// The CUDA kernels of one spec: the generated translation unit (compiler/emit/lower_to_cuda.cpp)
+// defines Config and Mask and expands ATTNCC_CUDA_ENTRY_POINTS(prefix, Config, Mask), which
+// defines one entry point per KernelKind (launch_shape.h), named "<prefix>_<kernel_suffix>".
+//
+// On the device each is an `extern "C" __global__` kernel taking the CudaAttentionParams by
+// value. Compiled as host C++ (the cuda-emulated backend) each is an `extern "C"` function taking
+// a pointer to the CudaAttentionParams, which the emulator runs once per emulated thread.
+#pragma once
+
+#include "cuda/ptx.h"
+#include "cuda/cuda_params.h"
+#include "cuda/launch_shape.h"
+#include "cuda/attention_forward.cuh"
+#include "cuda/attention_backward.cuh"
+
+#if defined(__CUDA_ARCH__)
+#define ATTNCC_CUDA_KERNEL(prefix, suffix, threads, function, Config, Mask)                      \
+  extern "C" __global__ void __launch_bounds__(threads)                                         \
+      prefix##_##suffix(const attncc::cuda::CudaAttentionParams params) {                       \
+    function<Config, Mask>(params);                                                             \
+  }
+#else
+#define ATTNCC_CUDA_KERNEL(prefix, suffix, threads, function, Config, Mask)                      \
+  extern "C" void prefix##_##suffix(const void* params) {                                        \
+    function<Config, Mask>(*static_cast<const attncc::cuda::CudaAttentionParams*>(params));      \
+  }
+#endif
+
+#define ATTNCC_CUDA_ENTRY_POINTS(prefix, Config, Mask)                                           \
+  ATTNCC_CUDA_KERNEL(prefix, forward, Config::kForwardThreads, attncc::cuda::forward, Config,  \
+                     Mask)                                                                      \
+  ATTNCC_CUDA_KERNEL(prefix, fill_padding, attncc::cuda::kElementwiseThreads,                  \
+                     attncc::cuda::fill_padding, Config, Mask)                                  \
+  ATTNCC_CUDA_KERNEL(prefix, backward_preprocess, attncc::cuda::kElementwiseThreads,           \
+                     attncc::cuda::backward_preprocess, Config, Mask)                           \
+  ATTNCC_CUDA_KERNEL(prefix, backward_key_value, Config::kBackwardThreads,                     \
+                     attncc::cuda::backward_key_value, Config, Mask)                            \
+  ATTNCC_CUDA_KERNEL(prefix, backward_query, Config::kBackwardThreads,                         \
+                     attncc::cuda::backward_query, Config, Mask)                                \
+  ATTNCC_CUDA_KERNEL(prefix, backward_convert_query, attncc::cuda::kElementwiseThreads,        \
+                     attncc::cuda::backward_convert_query, Config, Mask)

@@ -1,0 +1,73 @@
+// Tile sizes, threads and shared memory of every CUDA kernel, as constexpr functions of the head
+// dims: the one source of truth read by the lowering (compiler/emit/lower_to_cuda.cpp writes the
+// Config from it), by the kernels (static_asserts against their own layout) and by the host
+// runtime (grids, block sizes, dynamic shared memory; runtime/cuda/launch_plan.cpp). Plain C++,
+// no system headers.
+#pragma once
+
+namespace attncc::cuda {
+
+/// Kernels of one spec; the entry point of kernel k is "<prefix>_<kernel_suffix(k)>".
+enum KernelKind : int {
+  kKernelForward = 0,          // grid (query tiles of max_query_length, documents, heads_q)
+  kKernelFillPadding,          // rows outside every document: O = 0, LSE = -inf / grads = 0
+  kKernelBackwardPreprocess,   // delta = rowsum(dO * O); zero the dQ accumulator
+  kKernelBackwardKeyValue,     // dK, dV per key tile (and dQ by fp32 atomics unless deterministic)
+  kKernelBackwardQuery,        // deterministic mode: dQ per query tile, no atomics
+  kKernelBackwardConvertQuery, // dQ accumulator * scale -> dq (element type), accumulate-aware
+  kKernelCount
+};
+
+constexpr const char* kernel_suffix(KernelKind kind) {
+  switch (kind) {
+    case kKernelForward: return "forward";
+    case kKernelFillPadding: return "fill_padding";
+    case kKernelBackwardPreprocess: return "backward_preprocess";
+    case kKernelBackwardKeyValue: return "backward_key_value";
+    case kKernelBackwardQuery: return "backward_query";
+    case kKernelBackwardConvertQuery: return "backward_convert_query";
+    default: return "unknown";
+  }
+}
+
+struct TileShape {
+  int tile_q;   // query rows per block
+  int tile_k;   // key rows per block / per step
+  int warps;    // threads = 32 * warps
+};
+
+/// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule).
+constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v) {
+  return (head_dim > 128 || head_dim_v > 128) ? TileShape{64, 32, 4} : TileShape{128, 64, 4};
+}
+
+/// Backward tiles (the key/value kernel; the deterministic query kernel uses the same tiles).
+constexpr TileShape backward_tile_shape(int head_dim, int head_dim_v) {
+  return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4} : TileShape{64, 64, 4};
+}
+
+/// Rows per block of the element-wise kernels (fill padding, preprocess, convert dQ).
+constexpr int kRowsPerElementwiseBlock = 64;
+constexpr int kElementwiseThreads = 128;
+
+/// Bytes of one [rows][width] 16-bit tile in shared memory (rows padded to whole 8-row swizzle
+/// atoms by construction of the tile sizes).
+constexpr unsigned tile_bytes(int rows, int width) { return unsigned(rows) * unsigned(width) * 2u; }
+
+/// Dynamic shared memory of the forward kernel: Q tile, one K and one V tile.
+constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v) {
+  TileShape shape = forward_tile_shape(head_dim, head_dim_v);
+  return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_k, head_dim) +
+         tile_bytes(shape.tile_k, head_dim_v);
+}
+
+/// Dynamic shared memory of the backward key/value (and query) kernel: Q, dO, K, V, P, dS
+/// tiles plus LSE and delta of the query tile.
+constexpr unsigned backward_shared_bytes(int head_dim, int head_dim_v) {
+  TileShape shape = backward_tile_shape(head_dim, head_dim_v);
+  return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_q, head_dim_v) +
+         tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v) +
+         2u * tile_bytes(shape.tile_q, shape.tile_k) + 2u * 4u * unsigned(shape.tile_q);
+}
+
+}  // namespace attncc::cuda

@@ -1,0 +1,263 @@
+// Every GPU-only operation the CUDA kernels use, as named functions (DESIGN §4): inline PTX when
+// compiled for the device (__CUDA_ARCH__ defined, NVRTC or nvcc), and the SIMT emulation of
+// templates/emulation/ when the same translation unit is compiled as host C++ (the
+// cuda-emulated backend). Kernels use nothing else that is GPU-only besides the CUDA built-ins
+// the emulation header also provides (threadIdx, blockIdx, blockDim, gridDim, __syncthreads,
+// __shfl_xor_sync, atomicAdd).
+//
+// Shared memory is addressed by 32-bit byte offsets from the start of the block's dynamic shared
+// memory (the window every kernel gets, 1024-byte aligned so the 128-byte XOR swizzle of
+// KERNELS.md §4 works on offsets). Every shared access goes through these functions, so the
+// emulation can check each one against the launch's shared memory size.
+//
+// Fragment layouts are those of the PTX ISA (KERNELS.md §1, §2): lane = threadIdx.x & 31,
+// g = lane >> 2, t = lane & 3.
+#pragma once
+
+#if defined(__CUDA_ARCH__)
+#define ATTNCC_HOST_DEVICE __device__
+#define ATTNCC_DEVICE __device__ __forceinline__
+#else
+#include "emulation/cuda_emulation.h"
+#define ATTNCC_DEVICE inline
+#endif
+
+#include "common/numeric.h"
+
+namespace attncc::cuda {
+
+typedef kernel_uint32 uint32;
+
+#if defined(__CUDA_ARCH__)
+
+extern __shared__ __align__(1024) unsigned char dynamic_shared_memory[];
+
+/// The .shared window address of byte `offset` of the dynamic shared memory.
+ATTNCC_DEVICE uint32 shared_address(uint32 offset) {
+  uint32 base;
+  asm("{ .reg .u64 generic; cvta.to.shared.u64 generic, %1; cvt.u32.u64 %0, generic; }"
+      : "=r"(base)
+      : "l"(dynamic_shared_memory));
+  return base + offset;
+}
+
+// ---- cp.async (KERNELS.md §3) --------------------------------------------------------------
+
+/// Copies 16 bytes from global `source` to shared `offset` asynchronously; with `valid` false
+/// the 16 bytes are zero-filled and nothing is read (src-size 0), but `source` must still be a
+/// valid address (clamp it). Both addresses 16-byte aligned.
+ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(offset)),
+               "l"(source), "r"(valid ? 16 : 0)
+               : "memory");
+}
+
+/// Closes this thread's outstanding cp.async into a group (an empty group when none).
+ATTNCC_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+/// Waits until at most `kPending` of this thread's most recent groups are still in flight. The
+/// data is then visible to this thread only: a __syncthreads must follow before others read it.
+template <int kPending>
+ATTNCC_DEVICE void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+// ---- ldmatrix (KERNELS.md §2): lane l supplies the row address of row (l & 7) of matrix
+// (l >> 3); register j receives this lane's fragment of matrix j. -----------------------------
+
+ATTNCC_DEVICE void ldmatrix_x1(uint32 (&fragment)[1], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n"
+               : "=r"(fragment[0])
+               : "r"(shared_address(offset)));
+}
+ATTNCC_DEVICE void ldmatrix_x2(uint32 (&fragment)[2], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1])
+               : "r"(shared_address(offset)));
+}
+ATTNCC_DEVICE void ldmatrix_x4(uint32 (&fragment)[4], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+               : "r"(shared_address(offset)));
+}
+ATTNCC_DEVICE void ldmatrix_x1_trans(uint32 (&fragment)[1], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n"
+               : "=r"(fragment[0])
+               : "r"(shared_address(offset)));
+}
+ATTNCC_DEVICE void ldmatrix_x2_trans(uint32 (&fragment)[2], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1])
+               : "r"(shared_address(offset)));
+}
+ATTNCC_DEVICE void ldmatrix_x4_trans(uint32 (&fragment)[4], uint32 offset) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(fragment[0]), "=r"(fragment[1]), "=r"(fragment[2]), "=r"(fragment[3])
+               : "r"(shared_address(offset)));
+}
+
+// ---- mma.sync m16n8k16, fp32 accumulation: accumulator += A (16x16, row) * B (16x8, col) ----
+
+template <typename Element>
+ATTNCC_DEVICE void mma_m16n8k16(float (&accumulator)[4], const uint32 (&a)[4],
+                                const uint32 (&b)[2]);
+
+template <>
+ATTNCC_DEVICE void mma_m16n8k16<bfloat16>(float (&accumulator)[4], const uint32 (&a)[4],
+                                          const uint32 (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(accumulator[0]), "+f"(accumulator[1]), "+f"(accumulator[2]), "+f"(accumulator[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+template <>
+ATTNCC_DEVICE void mma_m16n8k16<float16>(float (&accumulator)[4], const uint32 (&a)[4],
+                                         const uint32 (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(accumulator[0]), "+f"(accumulator[1]), "+f"(accumulator[2]), "+f"(accumulator[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// ---- conversions: two fp32 values to one register of two 16-bit elements, round to nearest
+// even; `low` goes to bits [15:0] (cvt puts its first source in the high half). ---------------
+
+template <typename Element>
+ATTNCC_DEVICE uint32 pack_pair(float low, float high);
+
+template <>
+ATTNCC_DEVICE uint32 pack_pair<bfloat16>(float low, float high) {
+  uint32 packed;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(packed) : "f"(high), "f"(low));
+  return packed;
+}
+
+template <>
+ATTNCC_DEVICE uint32 pack_pair<float16>(float low, float high) {
+  uint32 packed;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(packed) : "f"(high), "f"(low));
+  return packed;
+}
+
+// ---- plain shared-memory access (offsets naturally aligned to the access size) --------------
+
+ATTNCC_DEVICE float shared_load_f32(uint32 offset) {
+  float value;
+  asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(value) : "r"(shared_address(offset)));
+  return value;
+}
+ATTNCC_DEVICE void shared_store_f32(uint32 offset, float value) {
+  asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(shared_address(offset)), "f"(value) : "memory");
+}
+ATTNCC_DEVICE uint32 shared_load_u32(uint32 offset) {
+  uint32 value;
+  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(value) : "r"(shared_address(offset)));
+  return value;
+}
+ATTNCC_DEVICE void shared_store_u32(uint32 offset, uint32 value) {
+  asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(shared_address(offset)), "r"(value) : "memory");
+}
+/// 16 bytes; offset 16-byte aligned.
+ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z, uint32 w) {
+  asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(shared_address(offset)),
+               "r"(x), "r"(y), "r"(z), "r"(w)
+               : "memory");
+}
+
+// ---- math -----------------------------------------------------------------------------------
+
+/// 2^x, ex2.approx (2 ulp; exp2(-inf) = +0, exp2(NaN) = NaN).
+ATTNCC_DEVICE float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+/// log2(x), lg2.approx (log2(0) = -inf).
+ATTNCC_DEVICE float fast_log2(float x) {
+  float y;
+  asm("lg2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+ATTNCC_DEVICE float fast_tanh(float x) {
+  float y;
+  asm("tanh.approx.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+#else  // host C++: the cuda-emulated backend (templates/emulation/cuda_emulation.h)
+
+ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
+  emulation::cp_async_16(offset, source, valid);
+}
+ATTNCC_DEVICE void cp_async_commit() { emulation::cp_async_commit(); }
+template <int kPending>
+ATTNCC_DEVICE void cp_async_wait() {
+  emulation::cp_async_wait(kPending);
+}
+
+ATTNCC_DEVICE void ldmatrix_x1(uint32 (&fragment)[1], uint32 offset) {
+  emulation::ldmatrix(fragment, 1, false, offset);
+}
+ATTNCC_DEVICE void ldmatrix_x2(uint32 (&fragment)[2], uint32 offset) {
+  emulation::ldmatrix(fragment, 2, false, offset);
+}
+ATTNCC_DEVICE void ldmatrix_x4(uint32 (&fragment)[4], uint32 offset) {
+  emulation::ldmatrix(fragment, 4, false, offset);
+}
+ATTNCC_DEVICE void ldmatrix_x1_trans(uint32 (&fragment)[1], uint32 offset) {
+  emulation::ldmatrix(fragment, 1, true, offset);
+}
+ATTNCC_DEVICE void ldmatrix_x2_trans(uint32 (&fragment)[2], uint32 offset) {
+  emulation::ldmatrix(fragment, 2, true, offset);
+}
+ATTNCC_DEVICE void ldmatrix_x4_trans(uint32 (&fragment)[4], uint32 offset) {
+  emulation::ldmatrix(fragment, 4, true, offset);
+}
+
+template <typename Element>
+ATTNCC_DEVICE void mma_m16n8k16(float (&accumulator)[4], const uint32 (&a)[4],
+                                const uint32 (&b)[2]) {
+  emulation::mma_m16n8k16(accumulator, a, b, emulation::is_bfloat16<Element>);
+}
+
+template <typename Element>
+ATTNCC_DEVICE uint32 pack_pair(float low, float high) {
+  return uint32(from_float<Element>(low).bits) | (uint32(from_float<Element>(high).bits) << 16);
+}
+
+ATTNCC_DEVICE float shared_load_f32(uint32 offset) {
+  return bits_to_float(emulation::shared_load_u32(offset));
+}
+ATTNCC_DEVICE void shared_store_f32(uint32 offset, float value) {
+  emulation::shared_store_u32(offset, float_to_bits(value));
+}
+ATTNCC_DEVICE uint32 shared_load_u32(uint32 offset) { return emulation::shared_load_u32(offset); }
+ATTNCC_DEVICE void shared_store_u32(uint32 offset, uint32 value) {
+  emulation::shared_store_u32(offset, value);
+}
+ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z, uint32 w) {
+  emulation::shared_store_u128(offset, x, y, z, w);
+}
+
+ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }
+ATTNCC_DEVICE float fast_log2(float x) { return __builtin_log2f(x); }
+ATTNCC_DEVICE float fast_tanh(float x) { return __builtin_tanhf(x); }
+
+#endif
+
+// ---- the same on both: CUDA built-ins the emulation also provides ---------------------------
+
+ATTNCC_DEVICE float shfl_xor(float value, int lane_mask) {
+  return __shfl_xor_sync(0xffffffffu, value, lane_mask);
+}
+ATTNCC_DEVICE void sync_threads() { __syncthreads(); }
+/// fp32 atomic add to global memory (dQ accumulation).
+ATTNCC_DEVICE void atomic_add(float* address, float value) { atomicAdd(address, value); }
+
+ATTNCC_DEVICE int lane_index() { return int(threadIdx.x) & 31; }
+ATTNCC_DEVICE int warp_index() { return int(threadIdx.x) >> 5; }
+
+}  // namespace attncc::cuda
