@@ -3,7 +3,7 @@
 // templates/emulation/ when the same translation unit is compiled as host C++ (the
 // cuda-emulated backend). Kernels use nothing else that is GPU-only besides the CUDA built-ins
 // the emulation header also provides (threadIdx, blockIdx, blockDim, gridDim, __syncthreads,
-// __shfl_xor_sync, atomicAdd).
+// __shfl_xor_sync, atomicAdd, atomicCAS).
 //
 // Shared memory is addressed by 32-bit byte offsets from the start of the block's dynamic shared
 // memory (the window every kernel gets, 1024-byte aligned so the 128-byte XOR swizzle of
@@ -256,6 +256,11 @@ ATTNCC_DEVICE float shfl_xor(float value, int lane_mask) {
 ATTNCC_DEVICE void sync_threads() { __syncthreads(); }
 /// fp32 atomic add to global memory (dQ accumulation).
 ATTNCC_DEVICE void atomic_add(float* address, float value) { atomicAdd(address, value); }
+/// Compare-and-swap on a global int, returning the old value (the device status flag: the
+/// first block to find inconsistent offsets records them).
+ATTNCC_DEVICE int atomic_compare_exchange(int* address, int expected, int desired) {
+  return atomicCAS(address, expected, desired);
+}
 
 ATTNCC_DEVICE int lane_index() { return int(threadIdx.x) & 31; }
 ATTNCC_DEVICE int warp_index() { return int(threadIdx.x) >> 5; }
