@@ -8,6 +8,28 @@
 namespace attncc::cuda {
 
 /// Kernels of one spec; the entry point of kernel k is "<prefix>_<kernel_suffix(k)>".
+///
+/// Launch order and grids (runtime/cuda/launch_plan.cpp; blockIdx = (x, y, z)):
+/// forward:  fill_padding, forward.  backward: fill_padding (left out with accumulate),
+///           backward_preprocess, backward_key_value, backward_query (deterministic only),
+///           backward_convert_query.
+/// - forward:             (ceil(max_query_length / tile_q), documents, heads_q); block x = query
+///                        tile of document y (Document::index order), query head z; tiles past
+///                        the document's Lq exit at once. forward_tile_shape.
+/// - backward_key_value:  (ceil(max_key_length / tile_k), documents, heads_kv); key tile x of
+///                        document y, key/value head z (all query heads of its GQA group).
+/// - backward_query:      (ceil(max_query_length / tile_q), documents, heads_q), backward tiles.
+/// - fill_padding:        (ceil(rows / kRowsPerElementwiseBlock), batch, passes),
+///                        kElementwiseThreads threads: rows [64x, 64x + 64) of batch row y,
+///                        every head. Forward: passes = 1, rows = query_rows: O = 0 and
+///                        LSE = -inf on rows outside every document. Backward: passes = 2,
+///                        rows = max(query_rows, key_rows): z = 0 dQ = 0 on such Q rows, z = 1
+///                        dK = dV = 0 on such K/V rows.
+/// - backward_preprocess, backward_convert_query: (ceil(max_query_length /
+///                        kRowsPerElementwiseBlock), documents, heads_q): rows [64x, 64x + 64)
+///                        of document y, query head z.
+/// Dynamic shared memory: forward_shared_bytes (forward), backward_shared_bytes (backward_key_value
+/// and backward_query), 0 for the element-wise kernels.
 enum KernelKind : int {
   kKernelForward = 0,          // grid (query tiles of max_query_length, documents, heads_q)
   kKernelFillPadding,          // rows outside every document: O = 0, LSE = -inf / grads = 0
