@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "compiler/spec/json_location.h"
 #include "runtime/io/host_tensor.h"
 #include "runtime/io/safetensors.h"
+#include "runtime/thread_pool.h"
 #include "tools/attncc/commands.h"
 
 namespace attncc::cli {
@@ -22,7 +25,8 @@ namespace attncc::cli {
 const CommandInfo kRunCommand = {
     "run",
     "attncc run SPEC --inputs IN.safetensors --out OUT.safetensors [--backward] "
-    "[--backend NAME] [--check] [--cache-dir DIR]",
+    "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--warmup N] [--repeat N] "
+    "[--timing-json PATH]",
     "Run a spec's kernels on tensors from a safetensors file; write the outputs to another.",
     "Inputs are read by name (shapes as in DESIGN §1; integer arrays int32, int64 accepted):\n"
     "  q, k, v                    always; dtype of the spec\n"
@@ -43,16 +47,33 @@ const CommandInfo kRunCommand = {
     "--check also runs the float64 reference on the same inputs and prints, per output, the\n"
     "largest error relative to the largest reference magnitude; the exit code is 1 if one is\n"
     "above the tolerance of the spec's dtype (fp32 1e-5, bf16 and fp16 2e-2).\n\n"
+    "Timing (for benchmarks driven from other programs, e.g. tools/bench_cpu_vs_torch.py):\n"
+    "--warmup N untimed calls, then --repeat N timed calls, of the forward and (with\n"
+    "--backward) the backward, alternating (each backward reads the o and lse of the forward\n"
+    "before it). Each call is timed alone: kernel only, without reading or writing files and\n"
+    "without the compile or cache load of Runtime::get (timed separately). The outputs written\n"
+    "are those of the last call. --timing-json PATH writes the times as JSON:\n"
+    "  {\"kernel\": HASH, \"backend\": \"cpu\", \"threads\": N, \"origin\": \"compiled\"|...,\n"
+    "   \"get_ms\": T, \"warmup\": N, \"forward_ms\": [T, ...], \"backward_ms\": [T, ...]}\n"
+    "(backward_ms is empty without --backward). --threads sets the CPU worker threads,\n"
+    "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
     "examples:\n"
     "  attncc run specs/prefix_lm_docs.json --inputs in.safetensors --out out.safetensors\n"
     "  attncc run specs/causal.json --inputs in.safetensors --out out.safetensors --backward \\\n"
-    "      --backend cpu --check\n",
+    "      --backend cpu --check\n"
+    "  attncc run specs/window.json --inputs in.safetensors --out out.safetensors --backward \\\n"
+    "      --backend cpu --threads 1 --warmup 1 --repeat 5 --timing-json times.json\n",
     {{"inputs", "IN.safetensors", "the input tensors"},
      {"out", "OUT.safetensors", "where to write the outputs (replaced atomically)"},
      {"backward", "", "also run the backward (reads do; writes dq, dk, dv)"},
      {"backend", "NAME", "cpu, cuda, cuda-emulated or auto (default: auto)"},
      {"check", "", "compare every output with the float64 reference"},
-     {"cache-dir", "DIR", "kernel disk cache (default: $ATTNCC_CACHE_DIR or ~/.cache/attncc)"}},
+     {"cache-dir", "DIR", "kernel disk cache (default: $ATTNCC_CACHE_DIR or ~/.cache/attncc)"},
+     {"threads", "N", "CPU worker threads including the caller (default: $ATTNCC_NUM_THREADS, "
+                      "else all cores)"},
+     {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
+     {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
+     {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"}},
     1,
     1,
 };
@@ -349,6 +370,18 @@ int run_run(const ParsedArguments& arguments) {
   RuntimeOptions options;
   options.backend = parse_backend(arguments.value("backend").value_or("auto"));
   options.cache_dir = arguments.value("cache-dir").value_or("");
+  if (arguments.has("threads")) {
+    options.num_threads = static_cast<int>(parse_count("threads", *arguments.value("threads")));
+    if (options.num_threads < 1) {
+      throw user_error(ErrorCode::kInvalidArgument, "--threads", "expected at least 1 thread");
+    }
+  }
+  const int64_t warmup = parse_count("warmup", arguments.value("warmup").value_or("0"));
+  const int64_t repeat = parse_count("repeat", arguments.value("repeat").value_or("1"));
+  if (repeat < 1) {
+    throw user_error(ErrorCode::kInvalidArgument, "--repeat", "expected at least 1 timed call",
+                     "use --repeat 1 (the default) for a single run");
+  }
 
   Spec spec = Spec::load(arguments.positionals[0]);
   if (backward && !spec.backward) {
@@ -372,16 +405,20 @@ int run_run(const ParsedArguments& arguments) {
   Kernel kernel = runtime.get(spec);
   const double get_ms = milliseconds_since(start);
   const RuntimeStats stats = runtime.stats();
-  double forward_ms = 0;
-  double backward_ms = 0;
+  std::vector<double> forward_times;
+  std::vector<double> backward_times;
   try {
-    start = Clock::now();
-    kernel.forward(call);
-    forward_ms = milliseconds_since(start);
-    if (backward) {
+    for (int64_t index = 0; index < warmup + repeat; ++index) {
       start = Clock::now();
-      kernel.backward(call);
-      backward_ms = milliseconds_since(start);
+      kernel.forward(call);
+      const double forward_ms = milliseconds_since(start);
+      if (index >= warmup) forward_times.push_back(forward_ms);
+      if (backward) {
+        start = Clock::now();
+        kernel.backward(call);
+        const double backward_ms = milliseconds_since(start);
+        if (index >= warmup) backward_times.push_back(backward_ms);
+      }
     }
   } catch (const Error& error) {
     // The runtime names the argument (q, cu_seqlens_k, d_o, parameters["p"]); say which file
@@ -407,16 +444,41 @@ int run_run(const ParsedArguments& arguments) {
                                              : "memory cache hit";
   std::string names;
   for (const auto& [name, tensor] : written) names += (names.empty() ? "" : ", ") + name;
-  char times[160];
+  // The median of the timed calls (the only call without --repeat).
+  auto median = [](std::vector<double> times) {
+    if (times.empty()) return 0.0;
+    std::sort(times.begin(), times.end());
+    const size_t middle = times.size() / 2;
+    return times.size() % 2 ? times[middle] : 0.5 * (times[middle - 1] + times[middle]);
+  };
+  const char* of_calls = repeat > 1 ? " (median)" : "";
+  char times[200];
   if (backward) {
-    std::snprintf(times, sizeof(times), "forward %.1f ms, backward %.1f ms", forward_ms,
-                  backward_ms);
+    std::snprintf(times, sizeof(times), "forward %.1f ms, backward %.1f ms%s",
+                  median(forward_times), median(backward_times), of_calls);
   } else {
-    std::snprintf(times, sizeof(times), "forward %.1f ms", forward_ms);
+    std::snprintf(times, sizeof(times), "forward %.1f ms%s", median(forward_times), of_calls);
   }
   std::fprintf(stderr, "attncc run: kernel %s on %s: %s in %.1f ms; %s; wrote %s to %s\n",
                kernel.hash().c_str(), backend.c_str(), origin, get_ms, times, names.c_str(),
                output_path.c_str());
+
+  if (arguments.has("timing-json")) {
+    const std::string timing_path = *arguments.value("timing-json");
+    nlohmann::json timing = {{"kernel", kernel.hash()},
+                             {"backend", backend},
+                             {"threads", resolve_thread_count(options.num_threads)},
+                             {"origin", origin},
+                             {"get_ms", get_ms},
+                             {"warmup", warmup},
+                             {"forward_ms", forward_times},
+                             {"backward_ms", backward_times}};
+    std::ofstream file(timing_path);
+    file << timing.dump(1) << "\n";
+    if (!file.flush()) {
+      throw user_error(ErrorCode::kInvalidArgument, timing_path, "cannot write the timing JSON");
+    }
+  }
 
   if (arguments.has("check") && !check_against_reference(spec, inputs, written, backward)) {
     return 1;
