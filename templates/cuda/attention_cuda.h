@@ -15,7 +15,7 @@
 
 #if defined(__CUDA_ARCH__)
 #define ATTNCC_CUDA_KERNEL(prefix, suffix, threads, function, Config, Mask)                      \
-  extern "C" __global__ void __launch_bounds__(threads)                                         \
+  extern "C" __global__ void __launch_bounds__(threads, 1)                                      \
       prefix##_##suffix(const attncc::cuda::CudaAttentionParams params) {                       \
     function<Config, Mask>(params);                                                             \
   }

@@ -69,7 +69,7 @@ constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v) {
 
 /// Backward tiles (the key/value kernel; the deterministic query kernel uses the same tiles).
 constexpr TileShape backward_tile_shape(int head_dim, int head_dim_v) {
-  return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4} : TileShape{64, 64, 4};
+  return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4} : TileShape{64, 64, 8};
 }
 
 /// Rows per block of the element-wise kernels (fill padding, preprocess, convert dQ).
