@@ -29,34 +29,36 @@ inline float* lse_pointer(float* base, const AttentionParams& params, kernel_int
   return base + (batch * params.heads_q + head) * params.query_rows + row;
 }
 
-/// Loads `rows` rows of `width` elements as fp32, multiplied by `factor`; rows past `rows` up to
-/// kRows are zero so full-tile loops never read garbage (0 * NaN would poison sums).
-template <typename Element, int kRows, int kWidth>
+/// Loads `rows` rows of `width` elements as fp32, multiplied by `factor`. With kZeroPadding,
+/// rows past `rows` up to kRows are zero so full-tile loops never read garbage (0 * NaN would
+/// poison sums); without it they are left as they are, for tiles whose padding rows no loop
+/// reads (zeroing them is most of the work of a tiny problem).
+template <typename Element, bool kZeroPadding = true, int kRows, int kWidth>
 inline void load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor, kernel_int batch,
                       kernel_int first_row, int head, kernel_int rows, float factor) {
-  for (kernel_int r = 0; r < kRows; ++r) {
-    if (r < rows) {
-      const Element* source = row_pointer<Element>(tensor, batch, first_row + r, head);
-      for (int d = 0; d < kWidth; ++d) tile[r][d] = to_float(source[d]) * factor;
-    } else {
+  for (kernel_int r = 0; r < rows; ++r) {
+    const Element* source = row_pointer<Element>(tensor, batch, first_row + r, head);
+    for (int d = 0; d < kWidth; ++d) tile[r][d] = to_float(source[d]) * factor;
+  }
+  if constexpr (kZeroPadding) {
+    for (kernel_int r = rows; r < kRows; ++r) {
       for (int d = 0; d < kWidth; ++d) tile[r][d] = 0.0f;
     }
   }
 }
 
 /// Loads rows transposed: tile[d][c] = row c, element d (for the S = Q K^T and dP = dO V^T
-/// products, whose inner loop then runs over key columns c).
+/// products, whose inner loop then runs over key columns c). Columns past `rows` are zero: a
+/// partial tile is cleared whole first, contiguously, which is far cheaper than writing the
+/// padding column by column with a stride of kColumns.
 template <typename Element, int kWidth, int kColumns>
 inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAddress& tensor,
                                  kernel_int batch, kernel_int first_row, int head,
                                  kernel_int rows) {
-  for (kernel_int c = 0; c < kColumns; ++c) {
-    if (c < rows) {
-      const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
-      for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
-    } else {
-      for (int d = 0; d < kWidth; ++d) tile[d][c] = 0.0f;
-    }
+  if (rows < kColumns) __builtin_memset(&tile[0][0], 0, sizeof(tile));
+  for (kernel_int c = 0; c < rows; ++c) {
+    const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
+    for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
   }
 }
 
@@ -127,8 +129,11 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
   alignas(64) float tanh_values[kTileK];
   float m[kTileQ];
   float l[kTileQ];
-  load_rows<Element>(q, params.q, item.batch, item.query_start + i0, head, rows, params.scale);
-  for (int r = 0; r < kTileQ; ++r) {
+  // Only rows < `rows` of q, acc, m, l are read below, and p = 0 columns (past the document
+  // end, masked) never read their row of v: no padding needs zeroing.
+  load_rows<Element, false>(q, params.q, item.batch, item.query_start + i0, head, rows,
+                            params.scale);
+  for (kernel_int r = 0; r < rows; ++r) {
     m[r] = minus_infinity;
     l[r] = 0.0f;
     for (int d = 0; d < kHeadDimV; ++d) acc[r][d] = 0.0f;
@@ -143,7 +148,8 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
       load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
                                     kv_head, columns);
-      load_rows<Element>(v, params.v, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      load_rows<Element, false>(v, params.v, item.batch, item.key_start + j0, kv_head, columns,
+                                1.0f);
       for (kernel_int r = 0; r < rows; ++r) {
         row_scores<Config, Mask>(s, tanh_values, q[r], k_transposed, params, document, head,
                                  i0 + r, j0, columns, full);
