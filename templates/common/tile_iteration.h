@@ -69,6 +69,48 @@ ATTNCC_HOST_DEVICE inline TileRanges<Mask::kIntervalCount> key_tiles_to_visit(
   return ranges;
 }
 
+/// Query tiles (of `tile_q` rows) whose rows may reach key columns [j0, j1] (inside [0, Lk)): the
+/// hull over intervals of [first tile whose last row has upper >= j0, last tile whose first row
+/// has lower <= j1], by binary search on the monotone bounds (row conditions ignored, so a
+/// superset; callers confirm each tile with key_tiles_to_visit). first > last: none.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline void query_tiles_reaching(const DocumentView& document, kernel_int j0,
+                                                    kernel_int j1, kernel_int tile_q,
+                                                    kernel_int& first, kernel_int& last) {
+  const kernel_int tiles = (document.query_length + tile_q - 1) / tile_q;
+  first = tiles;
+  last = -1;
+  for (int t = 0; t < Mask::kIntervalCount; ++t) {
+    // Smallest tile whose last row reaches j0 (upper is non-decreasing in i).
+    kernel_int low = 0, high = tiles;
+    while (low < high) {
+      kernel_int middle = low + (high - low) / 2;
+      kernel_int last_row = min_int(middle * tile_q + tile_q - 1, document.query_length - 1);
+      if (Mask::upper(t, last_row, document) >= j0) {
+        high = middle;
+      } else {
+        low = middle + 1;
+      }
+    }
+    const kernel_int interval_first = low;
+    // Smallest tile whose first row starts past j1 (lower is non-decreasing), minus one.
+    low = interval_first;
+    high = tiles;
+    while (low < high) {
+      kernel_int middle = low + (high - low) / 2;
+      if (Mask::lower(t, middle * tile_q, document) > j1) {
+        high = middle;
+      } else {
+        low = middle + 1;
+      }
+    }
+    const kernel_int interval_last = low - 1;
+    if (interval_first > interval_last) continue;
+    first = min_int(first, interval_first);
+    last = max_int(last, interval_last);
+  }
+}
+
 /// FULL tile: one exact interval covers every (i, j) of [i0, i1] x [j0, j1] on every row, so
 /// the per-element mask can be skipped.
 template <typename Mask>
