@@ -1,0 +1,780 @@
+// The SIMT emulator (see emulator.h): block scheduling over fibers, barriers, warp collectives,
+// checked shared memory and cp.async. The C interface at the end is what kernels call.
+#include "runtime/emulation/emulator.h"
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "attncc/error.h"
+#include "runtime/emulation/fiber.h"
+#include "templates/common/numeric.h"
+#include "templates/emulation/emulation_interface.h"
+
+namespace attncc::emulation {
+namespace {
+
+// Shared memory bytes nobody wrote (0xff: NaN in fp32, fp16 and bf16) and in-flight cp.async
+// destinations (0x7fc0 per 16-bit half: a quiet NaN in bf16 and, as a word, in fp32).
+constexpr unsigned char kUninitialisedByte = 0xff;
+constexpr uint16_t kInFlightHalf = 0x7fc0;
+
+enum class ThreadState { kReady, kAtBarrier, kAtCollective, kExited };
+
+enum class CollectiveKind { kNone, kShuffle, kVote, kSyncWarp, kLdmatrix, kMma };
+
+// What every lane of one warp collective must agree on.
+struct Collective {
+  CollectiveKind kind = CollectiveKind::kNone;
+  int mode = 0;       // shuffle / vote mode, ldmatrix count, mma bf16 flag
+  int parameter = 0;  // shuffle width, ldmatrix transpose
+  unsigned mask = 0;
+
+  bool operator==(const Collective&) const = default;
+};
+
+struct PendingCopy {
+  unsigned offset;
+  unsigned char bytes[16];
+};
+
+// One emulated thread. Operands of the collective it waits at are kept here so the lane that
+// completes the collective can compute every lane's result.
+struct EmulatedThread {
+  attncc_emulation_thread view{};
+  int linear = 0;  // index within the block
+  int warp = 0;
+  int lane = 0;
+  ThreadState state = ThreadState::kReady;
+  FiberContext context;
+
+  unsigned value = 0;    // shuffle value, vote predicate
+  int operand = 0;       // shuffle source lane / delta / lane mask
+  unsigned result = 0;   // shuffle or vote result
+  unsigned offset = 0;   // ldmatrix row address
+  unsigned* fragment = nullptr;
+  float* accumulator = nullptr;
+  const unsigned* a = nullptr;
+  const unsigned* b = nullptr;
+
+  std::vector<PendingCopy> copies;  // issued and not landed, in issue order
+  std::vector<size_t> group_ends;   // end (in copies) of each committed group not yet landed
+};
+
+struct WarpState {
+  Collective pending;
+  unsigned arrived = 0;
+  unsigned present = 0;     // lanes that exist (a partial last warp has fewer)
+  unsigned exited = 0;
+  unsigned at_barrier = 0;
+};
+
+// The state all blocks of one launch share.
+struct LaunchState {
+  const LaunchConfiguration* configuration = nullptr;
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::string error;  // the first failure
+};
+
+uint64_t split_mix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+const char* collective_name(const Collective& collective, char* buffer, size_t size) {
+  switch (collective.kind) {
+    case CollectiveKind::kNone: return "nothing";
+    case CollectiveKind::kShuffle: {
+      static const char* const names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
+                                          "__shfl_xor_sync"};
+      return names[collective.mode & 3];
+    }
+    case CollectiveKind::kVote: {
+      static const char* const names[] = {"__any_sync", "__all_sync", "__ballot_sync"};
+      return collective.mode >= 0 && collective.mode < 3 ? names[collective.mode] : "vote";
+    }
+    case CollectiveKind::kSyncWarp: return "__syncwarp";
+    case CollectiveKind::kLdmatrix:
+      std::snprintf(buffer, size, "ldmatrix.x%d%s", collective.mode,
+                    collective.parameter ? ".trans" : "");
+      return buffer;
+    case CollectiveKind::kMma:
+      return collective.mode ? "mma.m16n8k16.bf16" : "mma.m16n8k16.f16";
+  }
+  return "?";
+}
+
+// "0-7, 9, 12-31": lanes or threads of a bit mask, for messages (no heap: see fail()).
+void format_lanes(unsigned mask, char* buffer, size_t size) {
+  size_t used = 0;
+  buffer[0] = '\0';
+  for (int lane = 0; lane < 32; ++lane) {
+    if (!(mask >> lane & 1u)) continue;
+    int last = lane;
+    while (last + 1 < 32 && (mask >> (last + 1) & 1u)) ++last;
+    int written = last == lane
+                      ? std::snprintf(buffer + used, size - used, "%s%d", used ? ", " : "", lane)
+                      : std::snprintf(buffer + used, size - used, "%s%d-%d", used ? ", " : "",
+                                      lane, last);
+    if (written < 0 || used + size_t(written) >= size) break;
+    used += size_t(written);
+    lane = last;
+  }
+}
+
+// One OS thread's block runner, reused for every block and launch it runs.
+class BlockExecutor {
+ public:
+  void run_block(LaunchState& launch, Dim3 block_index);
+
+  EmulatedThread& current() { return *current_; }
+  bool running() const { return current_ != nullptr; }
+
+  // ---- what the C interface does for the current thread ----
+  void sync_threads();
+  void arrive(const Collective& collective);
+  unsigned char* shared_at(const char* what, unsigned offset, unsigned bytes, unsigned alignment);
+  void cp_async_16(unsigned offset, const void* source, bool valid);
+  void cp_async_commit();
+  void cp_async_wait(int pending);
+
+  /// Records the launch's first error (printf-style) and abandons the block. No heap objects
+  /// may live in the frames this abandons (their destructors never run): messages are built in
+  /// fixed buffers.
+  [[noreturn]] void fail(const EmulatedThread& culprit, const char* format, ...)
+      __attribute__((format(printf, 3, 4)));
+
+ private:
+  static void thread_main(void* argument);
+  void suspend();
+  void release(EmulatedThread& thread);
+  void complete(WarpState& warp, int warp_index);
+  void complete_shuffle(WarpState& warp, int base);
+  void complete_ldmatrix(WarpState& warp, int base);
+  void complete_mma(int base);
+  void on_exit();
+  void report_stall();
+  void land(EmulatedThread& thread, size_t groups);
+
+  LaunchState* launch_ = nullptr;
+  Dim3 block_index_;
+  FiberContext scheduler_;
+  std::vector<std::unique_ptr<FiberStack>> stacks_;
+  std::vector<EmulatedThread> threads_;
+  std::vector<WarpState> warps_;
+  std::vector<unsigned char> shared_;
+  std::vector<int> runnable_;
+  std::vector<int> batch_;
+  EmulatedThread* current_ = nullptr;
+  int barrier_arrived_ = 0;
+  int exited_ = 0;
+  bool block_failed_ = false;
+};
+
+thread_local std::unique_ptr<BlockExecutor> t_executor;
+
+BlockExecutor& executor() {
+  if (!t_executor) t_executor = std::make_unique<BlockExecutor>();
+  return *t_executor;
+}
+
+// The executor of a kernel thread calling the C interface. Called outside a launch (an entry
+// point run directly) there is no emulated thread to act for and no way to report through the
+// kernel's frames: say so and stop.
+BlockExecutor& active_executor() {
+  BlockExecutor* running = t_executor.get();
+  if (running == nullptr || !running->running()) {
+    std::fprintf(stderr,
+                 "attncc: internal error: a CUDA emulation function was called outside "
+                 "emulation::run_launch (run emulated kernels only through the emulator)\n");
+    std::abort();
+  }
+  return *running;
+}
+
+void BlockExecutor::fail(const EmulatedThread& culprit, const char* format, ...) {
+  {
+    char what[768];
+    va_list arguments;
+    va_start(arguments, format);
+    std::vsnprintf(what, sizeof what, format, arguments);
+    va_end(arguments);
+    std::lock_guard<std::mutex> lock(launch_->mutex);
+    if (!launch_->failed.exchange(true)) {
+      const LaunchConfiguration& configuration = *launch_->configuration;
+      char where[256];
+      std::snprintf(where, sizeof where,
+                    "kernel %s, block (%u, %u, %u), thread (%u, %u, %u) (warp %d, lane %d)",
+                    configuration.kernel_name.c_str(), block_index_.x, block_index_.y,
+                    block_index_.z, culprit.view.thread_index.x, culprit.view.thread_index.y,
+                    culprit.view.thread_index.z, culprit.warp, culprit.lane);
+      char seed[128];
+      std::snprintf(seed, sizeof seed,
+                    "; emulation seed %llu (ATTNCC_EMULATION_SEED=%llu replays this schedule)",
+                    static_cast<unsigned long long>(configuration.seed),
+                    static_cast<unsigned long long>(configuration.seed));
+      launch_->error = std::string("cuda emulation: error: ") + where + ": " + what + seed;
+    }
+  }
+  block_failed_ = true;
+  exit_context(scheduler_);
+}
+
+void BlockExecutor::thread_main(void* argument) {
+  BlockExecutor& self = executor();
+  start_fiber(self.scheduler_);
+  (void)argument;
+  self.launch_->configuration->entry(self.launch_->configuration->params);
+  self.on_exit();
+  exit_context(self.scheduler_);
+}
+
+void BlockExecutor::suspend() {
+  EmulatedThread& thread = *current_;
+  switch_context(thread.context, scheduler_);
+}
+
+void BlockExecutor::release(EmulatedThread& thread) {
+  thread.state = ThreadState::kReady;
+  if (&thread != current_) runnable_.push_back(thread.linear);
+}
+
+void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
+  const LaunchConfiguration& configuration = *launch.configuration;
+  launch_ = &launch;
+  block_index_ = block_index;
+  const int count = int(configuration.block.x * configuration.block.y * configuration.block.z);
+  while (int(stacks_.size()) < count) {
+    stacks_.push_back(std::make_unique<FiberStack>(default_fiber_stack_bytes()));
+  }
+  threads_.resize(size_t(count));
+  warps_.assign(size_t((count + 31) / 32), WarpState{});
+  shared_.assign(configuration.shared_bytes, kUninitialisedByte);
+  runnable_.clear();
+  barrier_arrived_ = 0;
+  exited_ = 0;
+  block_failed_ = false;
+  for (int index = 0; index < count; ++index) {
+    EmulatedThread& thread = threads_[size_t(index)];
+    thread.linear = index;
+    thread.warp = index / 32;
+    thread.lane = index % 32;
+    thread.state = ThreadState::kReady;
+    thread.copies.clear();
+    thread.group_ends.clear();
+    const unsigned x = unsigned(index) % configuration.block.x;
+    const unsigned y = unsigned(index) / configuration.block.x % configuration.block.y;
+    const unsigned z = unsigned(index) / (configuration.block.x * configuration.block.y);
+    thread.view.thread_index = {x, y, z};
+    thread.view.block_index = {block_index.x, block_index.y, block_index.z};
+    thread.view.block_dim = {configuration.block.x, configuration.block.y, configuration.block.z};
+    thread.view.grid_dim = {configuration.grid.x, configuration.grid.y, configuration.grid.z};
+    warps_[size_t(thread.warp)].present |= 1u << thread.lane;
+    make_context(thread.context, *stacks_[size_t(index)], &BlockExecutor::thread_main, nullptr);
+    runnable_.push_back(index);
+  }
+  // The order of threads between synchronisations is a pure function of seed and block, so a
+  // failure replays whichever OS thread runs the block.
+  uint64_t random = configuration.seed ^
+                    (0x2545f4914f6cdd1dull *
+                     (1 + block_index.x + uint64_t(configuration.grid.x) *
+                                              (block_index.y + uint64_t(configuration.grid.y) *
+                                                                   block_index.z)));
+  while (exited_ < count && !block_failed_ && !launch.failed.load(std::memory_order_relaxed)) {
+    if (runnable_.empty()) {
+      report_stall();
+      break;
+    }
+    batch_.swap(runnable_);
+    runnable_.clear();
+    for (size_t i = batch_.size(); i > 1; --i) {
+      std::swap(batch_[i - 1], batch_[size_t(split_mix(random) % i)]);
+    }
+    for (int index : batch_) {
+      EmulatedThread& thread = threads_[size_t(index)];
+      current_ = &thread;
+      switch_context(scheduler_, thread.context);
+      current_ = nullptr;
+      if (block_failed_) break;
+      if (thread.state == ThreadState::kReady) runnable_.push_back(index);
+    }
+  }
+  if (exited_ < count) {
+    // Threads left suspended (the launch failed): their frames are dropped with the stack.
+    for (int index = 0; index < count; ++index) {
+      if (threads_[size_t(index)].state != ThreadState::kExited) stacks_[size_t(index)]->reset_after_abandon();
+    }
+  }
+  for (EmulatedThread& thread : threads_) destroy_context(thread.context);
+  launch_ = nullptr;
+}
+
+// No thread can run and some have not finished. The checks at each barrier, collective and
+// exit catch every such case first; this is the safety net that turns a hang into an error.
+void BlockExecutor::report_stall() {
+  char message[256];
+  std::snprintf(message, sizeof message,
+                "cuda emulation: error: kernel %s, block (%u, %u, %u): no thread can make "
+                "progress (%d of %zu threads finished, %d waiting at __syncthreads); emulation "
+                "seed %llu",
+                launch_->configuration->kernel_name.c_str(), block_index_.x, block_index_.y,
+                block_index_.z, exited_, threads_.size(), barrier_arrived_,
+                static_cast<unsigned long long>(launch_->configuration->seed));
+  std::lock_guard<std::mutex> lock(launch_->mutex);
+  if (!launch_->failed.exchange(true)) launch_->error = message;
+  block_failed_ = true;
+  current_ = nullptr;
+}
+
+void BlockExecutor::on_exit() {
+  EmulatedThread& thread = *current_;
+  WarpState& warp = warps_[size_t(thread.warp)];
+  const unsigned bit = 1u << thread.lane;
+  if (warp.pending.kind != CollectiveKind::kNone && (warp.pending.mask & bit)) {
+    char name[64], lanes[160];
+    format_lanes(warp.arrived, lanes, sizeof lanes);
+    fail(thread, "the thread exited while lanes %s of its warp wait for it at %s", lanes,
+         collective_name(warp.pending, name, sizeof name));
+  }
+  if (barrier_arrived_ > 0) {
+    fail(thread, "the thread exited while %d threads of the block wait at __syncthreads "
+                 "(every thread must reach each __syncthreads)",
+         barrier_arrived_);
+  }
+  thread.state = ThreadState::kExited;
+  warp.exited |= bit;
+  ++exited_;
+}
+
+void BlockExecutor::sync_threads() {
+  EmulatedThread& thread = *current_;
+  WarpState& warp = warps_[size_t(thread.warp)];
+  if (warp.pending.kind != CollectiveKind::kNone) {
+    char name[64], lanes[160];
+    format_lanes(warp.arrived, lanes, sizeof lanes);
+    fail(thread, "divergence: the thread reached __syncthreads while lanes %s of its warp wait "
+                 "at %s",
+         lanes, collective_name(warp.pending, name, sizeof name));
+  }
+  if (exited_ > 0) {
+    fail(thread, "__syncthreads reached after %d threads of the block exited (every thread must "
+                 "reach each __syncthreads)",
+         exited_);
+  }
+  thread.state = ThreadState::kAtBarrier;
+  warp.at_barrier |= 1u << thread.lane;
+  if (++barrier_arrived_ == int(threads_.size())) {
+    barrier_arrived_ = 0;
+    for (WarpState& each : warps_) each.at_barrier = 0;
+    for (EmulatedThread& each : threads_) release(each);
+  }
+  suspend();
+}
+
+void BlockExecutor::arrive(const Collective& collective) {
+  EmulatedThread& thread = *current_;
+  WarpState& warp = warps_[size_t(thread.warp)];
+  const unsigned bit = 1u << thread.lane;
+  char name[64], other[64], lanes[160];
+  if (!(collective.mask & bit)) {
+    fail(thread, "%s with member mask 0x%08x, which leaves out the calling lane",
+         collective_name(collective, name, sizeof name), collective.mask);
+  }
+  if (warp.pending.kind == CollectiveKind::kNone) {
+    warp.pending = collective;
+    warp.arrived = 0;
+  } else if (!(warp.pending == collective)) {
+    format_lanes(warp.arrived, lanes, sizeof lanes);
+    fail(thread, "divergence: the lane reached %s (mask 0x%08x) while lanes %s of its warp wait "
+                 "at %s (mask 0x%08x)",
+         collective_name(collective, name, sizeof name), collective.mask, lanes,
+         collective_name(warp.pending, other, sizeof other), warp.pending.mask);
+  }
+  const unsigned expected = collective.mask & warp.present;
+  if ((collective.kind == CollectiveKind::kLdmatrix || collective.kind == CollectiveKind::kMma) &&
+      warp.present != 0xffffffffu) {
+    fail(thread, "%s needs all 32 lanes of the warp, but the block has %zu threads",
+         collective_name(collective, name, sizeof name), threads_.size());
+  }
+  if (expected & warp.exited) {
+    format_lanes(expected & warp.exited, lanes, sizeof lanes);
+    fail(thread, "%s waits for lanes %s, which have exited",
+         collective_name(collective, name, sizeof name), lanes);
+  }
+  if (expected & warp.at_barrier) {
+    format_lanes(expected & warp.at_barrier, lanes, sizeof lanes);
+    fail(thread, "divergence: %s waits for lanes %s, which wait at __syncthreads",
+         collective_name(collective, name, sizeof name), lanes);
+  }
+  thread.state = ThreadState::kAtCollective;
+  warp.arrived |= bit;
+  if (warp.arrived == expected) {
+    complete(warp, thread.warp);
+    const unsigned arrived = warp.arrived;
+    warp.pending = Collective{};
+    warp.arrived = 0;
+    for (int lane = 0; lane < 32; ++lane) {
+      if (arrived >> lane & 1u) release(threads_[size_t(thread.warp * 32 + lane)]);
+    }
+  }
+  suspend();
+}
+
+void BlockExecutor::complete(WarpState& warp, int warp_index) {
+  const int base = warp_index * 32;
+  const unsigned expected = warp.pending.mask & warp.present;
+  switch (warp.pending.kind) {
+    case CollectiveKind::kShuffle: complete_shuffle(warp, base); break;
+    case CollectiveKind::kVote: {
+      unsigned ballot = 0;
+      for (int lane = 0; lane < 32; ++lane) {
+        if ((expected >> lane & 1u) && threads_[size_t(base + lane)].value) ballot |= 1u << lane;
+      }
+      const unsigned result = warp.pending.mode == attncc_vote_any   ? unsigned(ballot != 0)
+                              : warp.pending.mode == attncc_vote_all ? unsigned(ballot == expected)
+                                                                     : ballot;
+      for (int lane = 0; lane < 32; ++lane) {
+        if (expected >> lane & 1u) threads_[size_t(base + lane)].result = result;
+      }
+      break;
+    }
+    case CollectiveKind::kSyncWarp:
+    case CollectiveKind::kNone: break;
+    case CollectiveKind::kLdmatrix: complete_ldmatrix(warp, base); break;
+    case CollectiveKind::kMma: complete_mma(base); break;
+  }
+}
+
+void BlockExecutor::complete_shuffle(WarpState& warp, int base) {
+  const unsigned expected = warp.pending.mask & warp.present;
+  const int width = warp.pending.parameter;
+  for (int lane = 0; lane < 32; ++lane) {
+    if (!(expected >> lane & 1u)) continue;
+    EmulatedThread& thread = threads_[size_t(base + lane)];
+    const int segment = lane & ~(width - 1);
+    int source = lane;
+    switch (warp.pending.mode) {
+      case attncc_shuffle_index: source = segment + (thread.operand & (width - 1)); break;
+      case attncc_shuffle_up:
+        if ((lane & (width - 1)) >= thread.operand) source = lane - thread.operand;
+        break;
+      case attncc_shuffle_down:
+        if ((lane & (width - 1)) + thread.operand < width) source = lane + thread.operand;
+        break;
+      case attncc_shuffle_xor: {
+        const int target = lane ^ thread.operand;
+        // Lanes of later segments (or past the warp) are not reachable: own value.
+        if (target >= 0 && target < 32 && target < segment + width) source = target;
+        break;
+      }
+      default: break;
+    }
+    if (!(expected >> source & 1u)) {
+      fail(thread, "shuffle reads lane %d, which is not in the member mask 0x%08x (the result "
+                   "would be undefined)",
+           source, warp.pending.mask);
+    }
+    thread.result = threads_[size_t(base + source)].value;
+  }
+}
+
+void BlockExecutor::complete_ldmatrix(WarpState& warp, int base) {
+  const int count = warp.pending.mode;
+  const bool transpose = warp.pending.parameter != 0;
+  // Lane 8j + r supplies the address of row r of matrix j.
+  uint16_t matrices[4][8][8];
+  EmulatedThread* const running = current_;
+  for (int matrix = 0; matrix < count; ++matrix) {
+    for (int row = 0; row < 8; ++row) {
+      current_ = &threads_[size_t(base + 8 * matrix + row)];  // errors name the supplying lane
+      const unsigned char* source = shared_at("ldmatrix row address", current_->offset, 16, 16);
+      std::memcpy(matrices[matrix][row], source, 16);
+    }
+  }
+  current_ = running;
+  for (int lane = 0; lane < 32; ++lane) {
+    EmulatedThread& thread = threads_[size_t(base + lane)];
+    const int group = lane >> 2, pair = 2 * (lane & 3);
+    for (int matrix = 0; matrix < count; ++matrix) {
+      const uint16_t low = transpose ? matrices[matrix][pair][group] : matrices[matrix][group][pair];
+      const uint16_t high =
+          transpose ? matrices[matrix][pair + 1][group] : matrices[matrix][group][pair + 1];
+      thread.fragment[matrix] = unsigned(low) | (unsigned(high) << 16);
+    }
+  }
+}
+
+float half_to_float(unsigned bits, bool bfloat16_input) {
+  return bfloat16_input ? to_float(bfloat16{kernel_uint16(bits)})
+                        : to_float(float16{kernel_uint16(bits)});
+}
+
+// D = A * B + C per the m16n8k16 fragment layouts (KERNELS.md §1): A reg r of lane (g, t) holds
+// (g + 8 (r & 1), 2t + h + 8 (r >> 1)); B reg r holds (k = 2t + h + 8r, n = g); C c_i holds
+// (g + 8 (i >> 1), 2t + (i & 1)). Products of 16-bit inputs are exact in fp32; the sums are fp32
+// in k order (the tensor core's internal order may differ in the last bits).
+void BlockExecutor::complete_mma(int base) {
+  const bool bfloat16_input = warps_[size_t(base / 32)].pending.mode != 0;
+  float a[16][16], b[16][8], c[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    const EmulatedThread& thread = threads_[size_t(base + lane)];
+    const int g = lane >> 2, t = lane & 3;
+    for (int r = 0; r < 4; ++r) {
+      for (int h = 0; h < 2; ++h) {
+        a[g + 8 * (r & 1)][2 * t + h + 8 * (r >> 1)] =
+            half_to_float(thread.a[r] >> (16 * h) & 0xffffu, bfloat16_input);
+      }
+    }
+    for (int r = 0; r < 2; ++r) {
+      for (int h = 0; h < 2; ++h) {
+        b[2 * t + h + 8 * r][g] = half_to_float(thread.b[r] >> (16 * h) & 0xffffu, bfloat16_input);
+      }
+    }
+    for (int i = 0; i < 4; ++i) c[g + 8 * (i >> 1)][2 * t + (i & 1)] = thread.accumulator[i];
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    const EmulatedThread& thread = threads_[size_t(base + lane)];
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; ++i) {
+      const int row = g + 8 * (i >> 1), column = 2 * t + (i & 1);
+      float sum = c[row][column];
+      for (int k = 0; k < 16; ++k) sum = __builtin_fmaf(a[row][k], b[k][column], sum);
+      thread.accumulator[i] = sum;
+    }
+  }
+}
+
+unsigned char* BlockExecutor::shared_at(const char* what, unsigned offset, unsigned bytes,
+                                        unsigned alignment) {
+  EmulatedThread& thread = *current_;
+  if (offset % alignment != 0) {
+    fail(thread, "misaligned %s: shared byte offset %u is not a multiple of %u", what, offset,
+         alignment);
+  }
+  if (uint64_t(offset) + bytes > shared_.size()) {
+    fail(thread, "%s of %u bytes at shared byte offset %u is outside the %zu bytes of dynamic "
+                 "shared memory of the launch",
+         what, bytes, offset, shared_.size());
+  }
+  return shared_.data() + offset;
+}
+
+void BlockExecutor::cp_async_16(unsigned offset, const void* source, bool valid) {
+  EmulatedThread& thread = *current_;
+  unsigned char* destination = shared_at("cp.async destination", offset, 16, 16);
+  if (reinterpret_cast<uintptr_t>(source) % 16 != 0) {
+    fail(thread, "misaligned cp.async source: global address %p is not 16-byte aligned", source);
+  }
+  PendingCopy copy{offset, {}};
+  // The source is read at issue: a bad address faults (or trips AddressSanitizer) here, where
+  // the kernel issued it.
+  if (valid) std::memcpy(copy.bytes, source, 16);
+  thread.copies.push_back(copy);
+  for (int half = 0; half < 8; ++half) std::memcpy(destination + 2 * half, &kInFlightHalf, 2);
+}
+
+void BlockExecutor::cp_async_commit() {
+  EmulatedThread& thread = *current_;
+  thread.group_ends.push_back(thread.copies.size());
+}
+
+void BlockExecutor::land(EmulatedThread& thread, size_t groups) {
+  const size_t end = thread.group_ends[groups - 1];
+  for (size_t index = 0; index < end; ++index) {
+    std::memcpy(shared_.data() + thread.copies[index].offset, thread.copies[index].bytes, 16);
+  }
+  thread.copies.erase(thread.copies.begin(), thread.copies.begin() + std::ptrdiff_t(end));
+  thread.group_ends.erase(thread.group_ends.begin(), thread.group_ends.begin() + std::ptrdiff_t(groups));
+  for (size_t& group_end : thread.group_ends) group_end -= end;
+}
+
+void BlockExecutor::cp_async_wait(int pending) {
+  EmulatedThread& thread = *current_;
+  if (pending < 0) fail(thread, "cp.async.wait_group %d: the count must be >= 0", pending);
+  const size_t groups = thread.group_ends.size();
+  if (groups > size_t(pending)) land(thread, groups - size_t(pending));
+}
+
+uint64_t parse_seed(const char* text, bool* valid) {
+  char* end = nullptr;
+  unsigned long long value = std::strtoull(text, &end, 0);
+  *valid = end != text && *end == '\0';
+  return value;
+}
+
+}  // namespace
+
+uint64_t launch_seed(uint64_t launch_index) {
+  if (const char* text = std::getenv("ATTNCC_EMULATION_SEED"); text != nullptr && *text) {
+    bool valid = false;
+    uint64_t seed = parse_seed(text, &valid);
+    if (!valid) {
+      throw user_error(ErrorCode::kInvalidArgument, "ATTNCC_EMULATION_SEED",
+                       "'" + std::string(text) + "' is not an unsigned integer",
+                       "set it to a seed printed by a failing emulated launch, or unset it");
+    }
+    return seed;
+  }
+  uint64_t state = launch_index;
+  return split_mix(state);
+}
+
+void run_launch(const LaunchConfiguration& configuration, ThreadPool& pool) {
+  auto refuse = [&](const std::string& message) {
+    throw user_error(ErrorCode::kInvalidArgument, "cuda emulation launch of " + configuration.kernel_name,
+                     message);
+  };
+  const Dim3& block = configuration.block;
+  const Dim3& grid = configuration.grid;
+  const uint64_t threads = uint64_t(block.x) * block.y * block.z;
+  if (configuration.entry == nullptr) refuse("no entry point");
+  if (threads == 0 || threads > kMaxThreadsPerBlock) {
+    refuse("block of " + std::to_string(threads) + " threads; CUDA allows 1 to " +
+           std::to_string(kMaxThreadsPerBlock));
+  }
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > kMaxGridYZ || grid.z > kMaxGridYZ) {
+    refuse("grid (" + std::to_string(grid.x) + ", " + std::to_string(grid.y) + ", " +
+           std::to_string(grid.z) + ") is empty or beyond CUDA's limits");
+  }
+  if (configuration.shared_bytes > kMaxSharedBytes) {
+    refuse(std::to_string(configuration.shared_bytes) + " bytes of dynamic shared memory; a block "
+           "may have at most " + std::to_string(kMaxSharedBytes));
+  }
+  LaunchState launch;
+  launch.configuration = &configuration;
+  const int64_t blocks = int64_t(grid.x) * grid.y * grid.z;
+  pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
+    BlockExecutor& runner = executor();
+    for (int64_t index = begin; index < end; ++index) {
+      if (launch.failed.load(std::memory_order_relaxed)) return;
+      Dim3 block_index{unsigned(index % grid.x), unsigned(index / grid.x % grid.y),
+                       unsigned(index / (int64_t(grid.x) * grid.y))};
+      runner.run_block(launch, block_index);
+    }
+  });
+  if (launch.failed.load()) throw Error(ErrorCode::kInternal, launch.error);
+}
+
+}  // namespace attncc::emulation
+
+// ---- the C interface of templates/emulation/emulation_interface.h ------------------------------
+
+using attncc::emulation::Collective;
+using attncc::emulation::CollectiveKind;
+using attncc::emulation::active_executor;
+
+extern "C" {
+
+const attncc_emulation_thread* attncc_emulation_current_thread() noexcept {
+  return &active_executor().current().view;
+}
+
+void attncc_emulation_sync_threads() noexcept { active_executor().sync_threads(); }
+
+void attncc_emulation_sync_warp(unsigned mask) noexcept {
+  active_executor().arrive(Collective{CollectiveKind::kSyncWarp, 0, 0, mask});
+}
+
+unsigned attncc_emulation_shuffle(unsigned mask, unsigned value, int mode, int operand,
+                                  int width) noexcept {
+  auto& runner = active_executor();
+  auto& thread = runner.current();
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0 || mode < 0 || mode > 3) {
+    runner.fail(thread, "shuffle with width %d (mode %d): the width must be a power of two from 1 "
+                        "to 32",
+                width, mode);
+  }
+  thread.value = value;
+  thread.operand = operand;
+  runner.arrive(Collective{CollectiveKind::kShuffle, mode, width, mask});
+  return runner.current().result;
+}
+
+unsigned attncc_emulation_vote(unsigned mask, int mode, int predicate) noexcept {
+  auto& runner = active_executor();
+  runner.current().value = predicate != 0;
+  runner.arrive(Collective{CollectiveKind::kVote, mode, 0, mask});
+  return runner.current().result;
+}
+
+void attncc_emulation_ldmatrix(unsigned* fragment, int count, int transpose,
+                               unsigned offset) noexcept {
+  auto& runner = active_executor();
+  auto& thread = runner.current();
+  if (count != 1 && count != 2 && count != 4) {
+    runner.fail(thread, "ldmatrix.x%d: only x1, x2 and x4 exist", count);
+  }
+  thread.fragment = fragment;
+  thread.offset = offset;
+  // .aligned: every lane of the warp takes part.
+  runner.arrive(Collective{CollectiveKind::kLdmatrix, count, transpose ? 1 : 0, 0xffffffffu});
+}
+
+void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const unsigned* b,
+                                   int bfloat16) noexcept {
+  auto& runner = active_executor();
+  auto& thread = runner.current();
+  thread.accumulator = accumulator;
+  thread.a = a;
+  thread.b = b;
+  runner.arrive(Collective{CollectiveKind::kMma, bfloat16 ? 1 : 0, 0, 0xffffffffu});
+}
+
+void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid) noexcept {
+  active_executor().cp_async_16(offset, source, valid != 0);
+}
+
+void attncc_emulation_cp_async_commit() noexcept { active_executor().cp_async_commit(); }
+
+void attncc_emulation_cp_async_wait(int pending) noexcept {
+  active_executor().cp_async_wait(pending);
+}
+
+unsigned attncc_emulation_shared_load_u32(unsigned offset) noexcept {
+  unsigned value;
+  std::memcpy(&value, active_executor().shared_at("32-bit shared load", offset, 4, 4), 4);
+  return value;
+}
+
+void attncc_emulation_shared_store_u32(unsigned offset, unsigned value) noexcept {
+  std::memcpy(active_executor().shared_at("32-bit shared store", offset, 4, 4), &value, 4);
+}
+
+void attncc_emulation_shared_store_u128(unsigned offset, unsigned x, unsigned y, unsigned z,
+                                        unsigned w) noexcept {
+  const unsigned words[4] = {x, y, z, w};
+  std::memcpy(active_executor().shared_at("128-bit shared store", offset, 16, 16), words, 16);
+}
+
+}  // extern "C"
+
+namespace attncc::emulation {
+
+std::map<std::string, void*> host_symbols() {
+  return {
+      {"attncc_emulation_current_thread", reinterpret_cast<void*>(&attncc_emulation_current_thread)},
+      {"attncc_emulation_sync_threads", reinterpret_cast<void*>(&attncc_emulation_sync_threads)},
+      {"attncc_emulation_sync_warp", reinterpret_cast<void*>(&attncc_emulation_sync_warp)},
+      {"attncc_emulation_shuffle", reinterpret_cast<void*>(&attncc_emulation_shuffle)},
+      {"attncc_emulation_vote", reinterpret_cast<void*>(&attncc_emulation_vote)},
+      {"attncc_emulation_ldmatrix", reinterpret_cast<void*>(&attncc_emulation_ldmatrix)},
+      {"attncc_emulation_mma_m16n8k16", reinterpret_cast<void*>(&attncc_emulation_mma_m16n8k16)},
+      {"attncc_emulation_cp_async_16", reinterpret_cast<void*>(&attncc_emulation_cp_async_16)},
+      {"attncc_emulation_cp_async_commit", reinterpret_cast<void*>(&attncc_emulation_cp_async_commit)},
+      {"attncc_emulation_cp_async_wait", reinterpret_cast<void*>(&attncc_emulation_cp_async_wait)},
+      {"attncc_emulation_shared_load_u32", reinterpret_cast<void*>(&attncc_emulation_shared_load_u32)},
+      {"attncc_emulation_shared_store_u32", reinterpret_cast<void*>(&attncc_emulation_shared_store_u32)},
+      {"attncc_emulation_shared_store_u128",
+       reinterpret_cast<void*>(&attncc_emulation_shared_store_u128)},
+  };
+}
+
+}  // namespace attncc::emulation
