@@ -1,15 +1,406 @@
-// CUDA forward kernel (FlashAttention-2 style) and the padding fill. STUB: being written.
+// CUDA forward kernel (FlashAttention-2, KERNELS.md §3, §5, §7) and the padding fill. One block
+// = (query tile, document, query head); warps split the query rows; Q, K, V live in swizzled
+// shared memory (tile_copy.cuh), operands come by ldmatrix, products by mma.m16n8k16 with fp32
+// accumulators; online softmax in exp2. Only the key tiles of the interval-form visit list
+// (common/tile_iteration.h) are loaded; FULL tiles skip the per-element mask.
 #pragma once
 
+#include "common/tile_iteration.h"
 #include "cuda/cuda_params.h"
+#include "cuda/document.cuh"
+#include "cuda/launch_shape.h"
 #include "cuda/ptx.h"
+#include "cuda/tile_copy.cuh"
 
 namespace attncc::cuda {
 
-template <typename Config, typename Mask>
-ATTNCC_DEVICE void forward(const CudaAttentionParams& params) { (void)params; }
+constexpr float kLog2E = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
 
+/// tanh through one ex2 (relative error ~1e-7 where tanh.approx has ~5e-4, which soft-capped
+/// logits of magnitude 30-50 would turn into visible errors): 1 - 2 / (e^(2x) + 1), exact at
+/// the saturated ends (e^(2x) = inf gives 1, 0 gives -1). The backward uses it too, so its
+/// chain rule sees the same tanh as the forward.
+ATTNCC_DEVICE float softcap_tanh(float x) {
+  return 1.0f - 2.0f / (fast_exp2(x * (2.0f * kLog2E)) + 1.0f);
+}
+
+/// Maximum that propagates NaN (a NaN score must reach O and LSE, as on the CPU backend,
+/// instead of vanishing from the row max; max.f32 would drop it).
+ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
+
+/// The logit of a raw score q.k in log2 units, before the mask: scale, then softcap
+/// s = cap * tanh(s / cap), then ALiBi slope * (j - i - (Lk - Lq)) (the CPU template's and the
+/// reference's order), times log2(e). Without score mods this is one multiply by
+/// scale * log2(e) (KERNELS.md §5.2; multiplying before subtracting the max avoids the FFMA
+/// residual of §8.3).
+template <typename Config>
+ATTNCC_DEVICE float logit_log2(float raw, const AttentionParams& attention, float scale_log2,
+                               float alibi_slope, kernel_int alibi_offset) {
+  if constexpr (!Config::kSoftcap && !Config::kAlibi) {
+    (void)attention;
+    (void)alibi_slope;
+    (void)alibi_offset;
+    return raw * scale_log2;
+  } else {
+    (void)scale_log2;
+    float s = raw * attention.scale;
+    if constexpr (Config::kSoftcap) s = attention.softcap * softcap_tanh(s / attention.softcap);
+    if constexpr (Config::kAlibi) s += alibi_slope * float(alibi_offset);
+    return s * kLog2E;
+  }
+}
+
+/// Stores two adjacent 16-bit elements (column even, so the 4 bytes are aligned).
+template <typename Element>
+ATTNCC_DEVICE void store_pair(Element* destination, float low, float high) {
+  *reinterpret_cast<uint32*>(destination) = pack_pair<Element>(low, high);
+}
+
+ATTNCC_DEVICE float* lse_address(float* base, const AttentionParams& attention, kernel_int batch,
+                                 int head, kernel_int row) {
+  return base + (batch * attention.heads_q + head) * attention.query_rows + row;
+}
+
+/// The forward's dynamic shared memory: the Q tile, then one K and one V tile. (Checked at class
+/// scope: launch_shape.h's constexpr functions are host functions to nvcc.)
+template <typename Config>
+struct ForwardSharedLayout {
+  using QTile = SharedTile<Config::kForwardTileQ, Config::kHeadDim>;
+  using KTile = SharedTile<Config::kForwardTileK, Config::kHeadDim>;
+  using VTile = SharedTile<Config::kForwardTileK, Config::kHeadDimV>;
+  static constexpr uint32 kQBase = 0;
+  static constexpr uint32 kKBase = kQBase + QTile::kBytes;
+  static constexpr uint32 kVBase = kKBase + KTile::kBytes;
+  static_assert(kVBase + VTile::kBytes ==
+                    forward_shared_bytes(Config::kHeadDim, Config::kHeadDimV),
+                "the shared layout must match launch_shape.h");
+  static_assert(kKBase % 1024 == 0 && kVBase % 1024 == 0, "swizzled tiles need 1024-byte bases");
+};
+
+/// Forward of one (query tile blockIdx.x, document blockIdx.y, query head blockIdx.z). Per row
+/// r owned by a lane (rows g and g + 8 of each of the warp's m16 tiles), over the key tiles
+/// visited so far: row_max = max logit in log2 units (-inf: none attended), row_sum = this
+/// lane's part of sum exp2(x - row_max) (the quad's four parts add up at the end), acc_o = sum
+/// exp2(x - row_max) * v over this lane's columns. Rows no key reaches end with row_sum = 0:
+/// O = 0, LSE = -inf (DESIGN §2; FA2 writes +inf there, we follow the contract).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void fill_padding(const CudaAttentionParams& params) { (void)params; }
+ATTNCC_DEVICE void forward(const CudaAttentionParams& params) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kForwardTileQ;
+  constexpr int kTileK = Config::kForwardTileK;
+  constexpr int kWarps = Config::kForwardWarps;
+  constexpr int kThreads = Config::kForwardThreads;
+  constexpr int kHeadDim = Config::kHeadDim;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  constexpr int kRowsPerWarp = kTileQ / kWarps;
+  constexpr int kMTiles = kRowsPerWarp / 16;  // m16 tiles per warp
+  constexpr int kNTiles = kTileK / 8;         // n8 tiles of S
+  constexpr int kOTiles = kHeadDimV / 8;      // n8 tiles of O
+  static_assert(kRowsPerWarp % 16 == 0 && kTileK % 16 == 0, "tiles must be whole mma tiles");
+  static_assert(kThreads == 32 * kWarps, "one warp is 32 threads");
+  using Layout = ForwardSharedLayout<Config>;
+  using QTile = typename Layout::QTile;
+  using KTile = typename Layout::KTile;
+  using VTile = typename Layout::VTile;
+  constexpr uint32 kQBase = Layout::kQBase;
+  constexpr uint32 kKBase = Layout::kKBase;
+  constexpr uint32 kVBase = Layout::kVBase;
+
+  const AttentionParams& attention = params.attention;
+  const DocumentBlock document = locate_document(params, kernel_int(blockIdx.y));
+  const kernel_int i0 = kernel_int(blockIdx.x) * kTileQ;
+  if (i0 >= document.query_length) return;  // the grid covers max_query_length
+  // An inconsistent document has no keys: its rows get O = 0, LSE = -inf, nothing is read.
+  const DocumentView view{document.query_length, document.consistent ? document.key_length : 0,
+                          document.parameters};
+  const kernel_int rows = min_int(kTileQ, view.query_length - i0);
+  const kernel_int i1 = i0 + rows - 1;
+  const int head = int(blockIdx.z);
+  const int kv_head = head / (attention.heads_q / attention.heads_kv);
+  const int thread = int(threadIdx.x);
+  const int lane = lane_index();
+  const int warp_row0 = warp_index() * kRowsPerWarp;
+  const int quad_row = lane >> 2;        // g: rows g and g + 8 of an m16 tile
+  const int quad_column = 2 * (lane & 3);  // 2t: columns 2t, 2t + 1 of an n8 tile
+  const float minus_infinity = negative_infinity();
+  const float scale_log2 = attention.scale * kLog2E;
+  const float alibi_slope = Config::kAlibi ? attention.alibi_slopes[head] : 0.0f;
+
+  float acc_o[kMTiles][kOTiles][4];
+  float row_max[kMTiles][2];
+  float row_sum[kMTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      row_max[mt][half] = minus_infinity;
+      row_sum[mt][half] = 0.0f;
+    }
+#pragma unroll
+    for (int ot = 0; ot < kOTiles; ++ot) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc_o[mt][ot][c] = 0.0f;
+    }
+  }
+
+  const TileRanges<Mask::kIntervalCount> ranges =
+      key_tiles_to_visit<Mask>(view, i0, i1, kTileK);
+  if (ranges.count > 0) {
+    const kernel_int batch = document.batch;
+    const kernel_int key_start = document.key_start;
+    int range = 0;
+    kernel_int key_tile = ranges.first[0];
+    load_tile_async<kTileQ, kHeadDim, kThreads, Element>(
+        kQBase, attention.q, batch, document.query_start + i0, head, rows, thread);
+    load_tile_async<kTileK, kHeadDim, kThreads, Element>(
+        kKBase, attention.k, batch, key_start + key_tile * kTileK, kv_head,
+        min_int(kTileK, view.key_length - key_tile * kTileK), thread);
+    cp_async_commit();
+    for (;;) {
+      const kernel_int j0 = key_tile * kTileK;
+      const kernel_int columns = min_int(kTileK, view.key_length - j0);
+      cp_async_wait<0>();
+      sync_threads();  // K (and Q) landed for everyone; every warp is done with the old V
+      load_tile_async<kTileK, kHeadDimV, kThreads, Element>(kVBase, attention.v, batch,
+                                                            key_start + j0, kv_head, columns,
+                                                            thread);
+      cp_async_commit();
+
+      // S = Q K^T for the warp's rows, raw (unscaled) scores in fp32.
+      float acc_s[kMTiles][kNTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+          for (int c = 0; c < 4; ++c) acc_s[mt][nt][c] = 0.0f;
+        }
+      }
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        uint32 a[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          ldmatrix_x4(a[mt], ldmatrix_a_offset<QTile>(kQBase, warp_row0 + 16 * mt, 16 * kk, lane));
+        }
+#pragma unroll
+        for (int np = 0; np < kNTiles / 2; ++np) {
+          uint32 b[4];
+          ldmatrix_x4(b, ldmatrix_b_offset<KTile>(kKBase, 16 * np, 16 * kk, lane));
+          const uint32 b_low[2] = {b[0], b[1]};
+          const uint32 b_high[2] = {b[2], b[3]};
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_m16n8k16<Element>(acc_s[mt][2 * np], a[mt], b_low);
+            mma_m16n8k16<Element>(acc_s[mt][2 * np + 1], a[mt], b_high);
+          }
+        }
+      }
+
+      cp_async_wait<0>();
+      sync_threads();  // V landed for everyone; every warp is done with K
+      // Advance the visit list and prefetch the next K while this tile's softmax and P V run.
+      bool has_next = true;
+      if (key_tile < ranges.last[range]) {
+        ++key_tile;
+      } else if (range + 1 < ranges.count) {
+        ++range;
+        key_tile = ranges.first[range];
+      } else {
+        has_next = false;
+      }
+      if (has_next) {
+        load_tile_async<kTileK, kHeadDim, kThreads, Element>(
+            kKBase, attention.k, batch, key_start + key_tile * kTileK, kv_head,
+            min_int(kTileK, view.key_length - key_tile * kTileK), thread);
+        cp_async_commit();
+      }
+
+      // Logits in log2 units; -inf where masked or past the document end.
+      const bool full = tile_is_full<Mask>(view, i0, i1, j0, j0 + columns - 1);
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const kernel_int i = i0 + warp_row0 + 16 * mt + quad_row + 8 * half;
+          const kernel_int alibi_base = j0 - i - (view.key_length - view.query_length);
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              const int column = 8 * nt + quad_column + e;
+              float& score = acc_s[mt][nt][2 * half + e];
+              score = logit_log2<Config>(score, attention, scale_log2, alibi_slope,
+                                         alibi_base + column);
+              if (column >= columns) score = minus_infinity;
+            }
+          }
+          if (!full) {
+            const RowRanges<Mask> row_ranges(view, i);
+#pragma unroll
+            for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+              for (int e = 0; e < 2; ++e) {
+                const kernel_int j = j0 + 8 * nt + quad_column + e;
+                if (!attends<Mask>(row_ranges, view, i, j)) acc_s[mt][nt][2 * half + e] = minus_infinity;
+              }
+            }
+          }
+        }
+      }
+
+      // Online softmax (KERNELS.md §5.3, §5.6): the quad holds a row, so xor 1 and 2 reduce it.
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          float tile_max = minus_infinity;
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt) {
+            tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half]);
+            tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half + 1]);
+          }
+          tile_max = max_nan(tile_max, shfl_xor(tile_max, 1));
+          tile_max = max_nan(tile_max, shfl_xor(tile_max, 2));
+          const float new_max = max_nan(row_max[mt][half], tile_max);
+          // Nothing attended yet: subtract 0, not -inf (-inf - -inf is NaN); p and alpha are 0.
+          const float subtrahend = new_max == minus_infinity ? 0.0f : new_max;
+          const float alpha = fast_exp2(row_max[mt][half] - subtrahend);
+          row_max[mt][half] = new_max;
+          float sum = 0.0f;
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              float& score = acc_s[mt][nt][2 * half + e];
+              score = fast_exp2(score - subtrahend);
+              sum += score;
+            }
+          }
+          row_sum[mt][half] = row_sum[mt][half] * alpha + sum;
+#pragma unroll
+          for (int ot = 0; ot < kOTiles; ++ot) {
+            acc_o[mt][ot][2 * half] *= alpha;
+            acc_o[mt][ot][2 * half + 1] *= alpha;
+          }
+        }
+      }
+
+      // O += P V: P goes from the S accumulators straight into A fragments (KERNELS.md §5.4).
+#pragma unroll
+      for (int q = 0; q < kTileK / 16; ++q) {
+        uint32 a[kMTiles][4];
+#pragma unroll
+        for (int mt = 0; mt < kMTiles; ++mt) {
+          a[mt][0] = pack_pair<Element>(acc_s[mt][2 * q][0], acc_s[mt][2 * q][1]);
+          a[mt][1] = pack_pair<Element>(acc_s[mt][2 * q][2], acc_s[mt][2 * q][3]);
+          a[mt][2] = pack_pair<Element>(acc_s[mt][2 * q + 1][0], acc_s[mt][2 * q + 1][1]);
+          a[mt][3] = pack_pair<Element>(acc_s[mt][2 * q + 1][2], acc_s[mt][2 * q + 1][3]);
+        }
+#pragma unroll
+        for (int dp = 0; dp < kHeadDimV / 16; ++dp) {
+          uint32 b[4];
+          ldmatrix_x4_trans(b, ldmatrix_a_offset<VTile>(kVBase, 16 * q, 16 * dp, lane));
+          const uint32 b_low[2] = {b[0], b[1]};
+          const uint32 b_high[2] = {b[2], b[3]};
+#pragma unroll
+          for (int mt = 0; mt < kMTiles; ++mt) {
+            mma_m16n8k16<Element>(acc_o[mt][2 * dp], a[mt], b_low);
+            mma_m16n8k16<Element>(acc_o[mt][2 * dp + 1], a[mt], b_high);
+          }
+        }
+      }
+      if (!has_next) break;
+    }
+  }
+
+  // Epilogue: O = acc_o / l, LSE = ln 2 * (row_max + log2 l); l = 0 (no key attended) gives
+  // O = 0 and LSE = -inf; a NaN l (NaN input) stays NaN.
+#pragma unroll
+  for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float l = row_sum[mt][half];
+      l += shfl_xor(l, 1);
+      l += shfl_xor(l, 2);
+      const int row = warp_row0 + 16 * mt + quad_row + 8 * half;
+      if (row >= rows) continue;
+      const bool empty = l == 0.0f;
+      const float inverse = empty ? 0.0f : 1.0f / l;
+      const kernel_int sequence_row = document.query_start + i0 + row;
+      Element* out = static_cast<Element*>(attention.o.data) +
+                     document.batch * attention.o.stride_batch +
+                     sequence_row * attention.o.stride_row +
+                     kernel_int(head) * attention.o.stride_head;
+#pragma unroll
+      for (int ot = 0; ot < kOTiles; ++ot) {
+        store_pair<Element>(out + 8 * ot + quad_column, acc_o[mt][ot][2 * half] * inverse,
+                            acc_o[mt][ot][2 * half + 1] * inverse);
+      }
+      if (attention.lse != nullptr && (lane & 3) == 0) {
+        *lse_address(attention.lse, attention, document.batch, head, sequence_row) =
+            empty ? minus_infinity : kLn2 * (row_max[mt][half] + fast_log2(l));
+      }
+    }
+  }
+}
+
+/// Writes the rows that belong to no document (DESIGN §1 "Coverage"). Grid (row blocks of
+/// kRowsPerElementwiseBlock over max(query_rows, key_rows), batch, passes), kElementwiseThreads
+/// threads. gridDim.z == 1: the forward fill, O = 0 and LSE = -inf on Q rows outside every
+/// document. gridDim.z == 2: the backward fill, blockIdx.z 0 writes dQ = 0 on such Q rows and
+/// blockIdx.z 1 dK = dV = 0 on such K/V rows; nothing when params.attention.accumulate (rows
+/// nobody attends are left unchanged, DESIGN §5).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE void fill_padding(const CudaAttentionParams& params) {
+  using Element = typename Config::Element;
+  const AttentionParams& attention = params.attention;
+  const bool forward_fill = gridDim.z == 1;
+  if (!forward_fill && attention.accumulate) return;
+  const bool query_side = forward_fill || blockIdx.z == 0;
+  const kernel_int batch = kernel_int(blockIdx.y);
+  const kernel_int sequence_rows = query_side ? attention.query_rows : params.key_rows;
+  const kernel_int first = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
+  const kernel_int last = min_int(first + kRowsPerElementwiseBlock, sequence_rows);
+  const int thread = int(threadIdx.x);
+  const int heads = query_side ? attention.heads_q : attention.heads_kv;
+  // Each (tensor, width) to clear on this side: O (Dv) or dQ (D); dK (D) and dV (Dv).
+  const TensorAddress* tensors[2];
+  int widths[2];
+  int tensor_count = 0;
+  if (forward_fill) {
+    tensors[tensor_count] = &attention.o;
+    widths[tensor_count++] = Config::kHeadDimV;
+  } else if (query_side) {
+    tensors[tensor_count] = &attention.dq;
+    widths[tensor_count++] = Config::kHeadDim;
+  } else {
+    tensors[tensor_count] = &attention.dk;
+    widths[tensor_count++] = Config::kHeadDim;
+    tensors[tensor_count] = &attention.dv;
+    widths[tensor_count++] = Config::kHeadDimV;
+  }
+  for (kernel_int row = first; row < last; ++row) {
+    if (row_in_document(params, query_side, batch, row)) continue;  // uniform over the block
+    for (int which = 0; which < tensor_count; ++which) {
+      const TensorAddress& tensor = *tensors[which];
+      const int pairs_per_head = widths[which] / 2;
+      for (int index = thread; index < heads * pairs_per_head; index += kElementwiseThreads) {
+        const int head = index / pairs_per_head;
+        const int pair = index % pairs_per_head;
+        Element* destination = static_cast<Element*>(tensor.data) + batch * tensor.stride_batch +
+                               row * tensor.stride_row + kernel_int(head) * tensor.stride_head +
+                               2 * pair;
+        *reinterpret_cast<uint32*>(destination) = 0u;
+      }
+    }
+    if (forward_fill && attention.lse != nullptr) {
+      for (int head = thread; head < heads; head += kElementwiseThreads) {
+        *lse_address(attention.lse, attention, batch, head, row) = negative_infinity();
+      }
+    }
+  }
+}
 
 }  // namespace attncc::cuda

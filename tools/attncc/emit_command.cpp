@@ -1,4 +1,5 @@
-// `attncc emit SPEC --target cpu`: the generated kernel source of a spec (what the JIT compiles),
+// `attncc emit SPEC --target cpu|cuda`: the generated kernel source of a spec (what the JIT or
+// NVRTC compiles),
 // printed or written to a file, for reading, diffing between commits, and bug reports.
 #include <cstdio>
 #include <fstream>
@@ -6,6 +7,7 @@
 #include "attncc/interval_form.h"
 #include "attncc/spec.h"
 #include "compiler/emit/lower_to_cpu.h"
+#include "compiler/emit/lower_to_cuda.h"
 #include "compiler/spec/json_location.h"
 #include "tools/attncc/commands.h"
 
@@ -13,17 +15,21 @@ namespace attncc::cli {
 
 const CommandInfo kEmitCommand = {
     "emit",
-    "attncc emit SPEC [--target cpu] [--out FILE]",
+    "attncc emit SPEC [--target cpu|cuda] [--out FILE]",
     "Print the generated kernel source of a spec (the translation unit the JIT compiles).",
     "The CPU target gives the C++ translation unit that the CPU backend compiles with Clang:\n"
     "the generated Config and Mask (from the spec's canonical mask and its interval form) and\n"
     "the entry points named after the spec hash, instantiating templates/cpu/. It includes the\n"
     "embedded templates by name, so it is for reading and diffing, not for a standalone build.\n"
-    "The CUDA target is not available yet.\n\n"
+    "The CUDA target gives the translation unit that NVRTC compiles (and the cuda-emulated\n"
+    "backend compiles as host C++): Config with the tile shapes, the same Mask with every\n"
+    "function marked ATTNCC_HOST_DEVICE, and ATTNCC_CUDA_ENTRY_POINTS naming one kernel per\n"
+    "pass after the spec hash, instantiating templates/cuda/. fp32 specs are not supported there.\n\n"
     "examples:\n"
     "  attncc emit specs/causal.json\n"
-    "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n",
-    {{"target", "TARGET", "cpu (default); cuda is not available yet"},
+    "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n"
+    "  attncc emit specs/doc_packed_causal.json --target cuda --out doc_packed_causal.cu\n",
+    {{"target", "TARGET", "cpu (default) or cuda"},
      {"out", "FILE", "write the source to FILE instead of standard output"}},
     1,
     1,
@@ -31,12 +37,7 @@ const CommandInfo kEmitCommand = {
 
 int run_emit(const ParsedArguments& arguments) {
   const std::string target = arguments.value("target").value_or("cpu");
-  if (target == "cuda") {
-    throw user_error(ErrorCode::kUnsupported, "--target cuda",
-                     "the CUDA backend is not available yet",
-                     "use --target cpu to see the generated CPU source");
-  }
-  if (target != "cpu") {
+  if (target != "cpu" && target != "cuda") {
     std::string hint = edit_distance(target, "cpu") <= 2    ? "did you mean 'cpu'? "
                        : edit_distance(target, "cuda") <= 2 ? "did you mean 'cuda'? "
                                                             : "";
@@ -45,7 +46,8 @@ int run_emit(const ParsedArguments& arguments) {
   }
   // Load before touching --out, so a bad spec leaves no empty output file behind.
   Spec spec = Spec::load(arguments.positionals[0]);
-  std::string source = lower_to_cpu(spec, build_interval_form(spec.mask));
+  const IntervalForm form = build_interval_form(spec.mask);
+  std::string source = target == "cuda" ? lower_to_cuda(spec, form) : lower_to_cpu(spec, form);
   if (!arguments.has("out")) {
     std::fputs(source.c_str(), stdout);
     return 0;
