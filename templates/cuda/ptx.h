@@ -187,6 +187,14 @@ ATTNCC_DEVICE float fast_tanh(float x) {
   return y;
 }
 
+/// `value` unchanged, but unknown to the compiler: an address computed from it is not loop
+/// invariant, so ptxas recomputes it where used instead of keeping every such address of a
+/// fully unrolled loop nest in registers across the kernel's outer loops (and then spilling).
+ATTNCC_DEVICE uint32 opaque(uint32 value) {
+  asm volatile("" : "+r"(value));
+  return value;
+}
+
 #else  // host C++: the cuda-emulated backend (templates/emulation/cuda_emulation.h)
 
 ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
@@ -241,6 +249,8 @@ ATTNCC_DEVICE void shared_store_u32(uint32 offset, uint32 value) {
 ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z, uint32 w) {
   emulation::shared_store_u128(offset, x, y, z, w);
 }
+
+ATTNCC_DEVICE uint32 opaque(uint32 value) { return value; }
 
 ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }
 ATTNCC_DEVICE float fast_log2(float x) { return __builtin_log2f(x); }
