@@ -1,21 +1,502 @@
-// CUDA backward kernels (FlashAttention-2 style). STUB: being written.
+// CUDA backward kernels (FlashAttention-2 style, KERNELS.md §6-8), run in this order:
+//   backward_preprocess     grid (ceil(max_query_length / kRowsPerElementwiseBlock), documents,
+//                           heads_q): delta = rowsum(dO * O) from the stored O; zeroes the fp32
+//                           dQ accumulator rows (atomic mode)
+//   backward_key_value      grid (ceil(max_key_length / tile_k), documents, heads_kv): dK, dV of
+//                           one key tile over every query tile and GQA query head reaching it;
+//                           dQ += dS K by fp32 atomics into the accumulator (atomic mode)
+//   backward_query          grid (ceil(max_query_length / tile_q), documents, heads_q),
+//                           deterministic mode only: dQ of one query tile, no atomics
+//   backward_convert_query  grid as preprocess, atomic mode only: dq = accumulator * scale
+// Each kernel returns at once in the mode it is not for, so a launch plan may launch all four.
+// Blocks whose tile starts past their document's end exit at once (grids come from host-side
+// upper bounds, DESIGN §5).
 #pragma once
 
+#include "common/tile_iteration.h"
+#include "cuda/attention_forward.cuh"
+#include "cuda/backward_tiles.cuh"
 #include "cuda/cuda_params.h"
+#include "cuda/document.cuh"
+#include "cuda/launch_shape.h"
 #include "cuda/ptx.h"
+#include "cuda/tile_copy.cuh"
 
 namespace attncc::cuda {
 
-template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_preprocess(const CudaAttentionParams& params) { (void)params; }
+/// Tiles, warp roles and shared-memory map of the backward kernels of one Config.
+template <typename Config>
+struct BackwardShape {
+  using Element = typename Config::Element;
+  static constexpr int kHeadDim = Config::kHeadDim;
+  static constexpr int kHeadDimV = Config::kHeadDimV;
+  static constexpr TileShape kTile = backward_tile_shape(kHeadDim, kHeadDimV);
+  static constexpr int kTileQ = kTile.tile_q;
+  static constexpr int kTileK = kTile.tile_k;
+  static constexpr int kWarps = kTile.warps;
+  static constexpr int kThreads = 32 * kWarps;
+  static_assert(Config::kBackwardTileQ == kTileQ && Config::kBackwardTileK == kTileK &&
+                    Config::kBackwardThreads == kThreads,
+                "the generated Config must use launch_shape.h's backward tiles");
+
+  // S, dP, P, dS: warp w owns query rows 16 * (w % kQueryGroups) + [0, 16) and kScoreKeys keys
+  // from kScoreKeys * (w / kQueryGroups).
+  static constexpr int kQueryGroups = kTileQ / 16;
+  static_assert(kWarps % kQueryGroups == 0, "whole 16-row groups per warp");
+  static constexpr int kScoreKeys = kTileK / (kWarps / kQueryGroups);
+  static constexpr int kScoreTiles = kScoreKeys / 8;
+  // dQ: the same row group, columns kQueryColumns * (w / kQueryGroups) + [0, kQueryColumns).
+  static constexpr int kQueryColumns = kHeadDim / (kWarps / kQueryGroups);
+  // dK, dV: warp w owns keys 16 * (w % kKeyGroups) + [0, 16) and a 1 / kKeySplits share of the
+  // columns.
+  static constexpr int kKeyGroups = kTileK / 16;
+  static_assert(kWarps % kKeyGroups == 0, "whole 16-key groups per warp");
+  static constexpr int kKeySplits = kWarps / kKeyGroups;
+  static constexpr int kKeyColumns = kHeadDim / kKeySplits;
+  static constexpr int kValueColumns = kHeadDimV / kKeySplits;
+  static_assert(kScoreKeys % 16 == 0 && kQueryColumns % 16 == 0 && kKeyColumns % 16 == 0 &&
+                    kValueColumns % 16 == 0,
+                "every warp tile is whole pairs of n8 mma tiles");
+
+  using QueryTile = SharedTile<kTileQ, kHeadDim>;
+  using OutputGradientTile = SharedTile<kTileQ, kHeadDimV>;
+  using KeyTile = SharedTile<kTileK, kHeadDim>;
+  using ValueTile = SharedTile<kTileK, kHeadDimV>;
+  using ScoreTile = SharedTile<kTileQ, kTileK>;  // P and dS, [query][key]
+
+  // Shared memory (byte offsets; every tile a multiple of 1024 bytes, so each starts aligned
+  // for the swizzle): the query tile's Q and dO, the key tile's K and V, P and dS of the pair
+  // as [query][key] 16-bit tiles, and the query rows' LSE * log2(e) and delta.
+  static constexpr uint32 kQuery = 0;
+  static constexpr uint32 kOutputGradient = kQuery + tile_bytes(kTileQ, kHeadDim);
+  static constexpr uint32 kKey = kOutputGradient + tile_bytes(kTileQ, kHeadDimV);
+  static constexpr uint32 kValue = kKey + tile_bytes(kTileK, kHeadDim);
+  static constexpr uint32 kProbabilities = kValue + tile_bytes(kTileK, kHeadDimV);
+  static constexpr uint32 kScoreGradients = kProbabilities + tile_bytes(kTileQ, kTileK);
+  static constexpr uint32 kLseLog2 = kScoreGradients + tile_bytes(kTileQ, kTileK);
+  static constexpr uint32 kDelta = kLseLog2 + 4u * kTileQ;
+  static_assert(kDelta + 4u * kTileQ == backward_shared_bytes(kHeadDim, kHeadDimV),
+                "launch_shape.h's backward_shared_bytes must match this map");
+};
+
+// ---- addressing ------------------------------------------------------------------------------
+
+template <typename Element>
+ATTNCC_DEVICE Element* tensor_row(const TensorAddress& tensor, kernel_int batch, kernel_int row,
+                                  int head) {
+  return static_cast<Element*>(tensor.data) + batch * tensor.stride_batch +
+         row * tensor.stride_row + kernel_int(head) * tensor.stride_head;
+}
+
+/// The fp32 dQ accumulator is [batch * query_rows, heads_q, head_dim].
+template <typename Config>
+ATTNCC_DEVICE float* query_gradient_accumulator(const CudaAttentionParams& params,
+                                                kernel_int batch, kernel_int row, int head) {
+  return params.dq_accumulator +
+         ((batch * params.attention.query_rows + row) * params.attention.heads_q + head) *
+             Config::kHeadDim;
+}
+
+// ---- pieces of the backward tile step -----------------------------------------------------
+
+/// Starts the copies of one query tile's Q and dO (rows past `rows` zero) and stores its rows'
+/// LSE * log2(e) and delta; rows past `rows` get LSE = -inf, so their P is 0.
+template <typename Config>
+ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
+                                   const DocumentBlock& document, int head, kernel_int i0,
+                                   kernel_int rows) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  const kernel_int first_row = document.query_start + i0;
+  const int thread = int(threadIdx.x);
+  load_tile_async<Shape::kTileQ, Shape::kHeadDim, Shape::kThreads, Element>(
+      Shape::kQuery, params.attention.q, document.batch, first_row, head, rows, thread);
+  load_tile_async<Shape::kTileQ, Shape::kHeadDimV, Shape::kThreads, Element>(
+      Shape::kOutputGradient, params.attention.d_o, document.batch, first_row, head, rows,
+      thread);
+  for (int r = int(threadIdx.x); r < Shape::kTileQ; r += Shape::kThreads) {
+    float lse = negative_infinity();
+    float delta = 0.0f;
+    if (r < rows) {
+      lse = *lse_address(params.attention.lse, params.attention, document.batch, head,
+                         first_row + r);
+      delta = *lse_address(params.attention.delta, params.attention, document.batch, head,
+                           first_row + r);
+    }
+    shared_store_f32(Shape::kLseLog2 + 4u * uint32(r), lse * kLog2E);
+    shared_store_f32(Shape::kDelta + 4u * uint32(r), delta);
+  }
+}
+
+/// Starts the copies of one key tile's K and V (keys past `columns` zero).
+template <typename Config>
+ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
+                                 const DocumentBlock& document, int kv_head, kernel_int j0,
+                                 kernel_int columns) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  const kernel_int first_row = document.key_start + j0;
+  const int thread = int(threadIdx.x);
+  load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element>(
+      Shape::kKey, params.attention.k, document.batch, first_row, kv_head, columns, thread);
+  load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element>(
+      Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
+}
+
+/// For the (query tile, key tile) pair in shared memory, this warp's part of
+/// dS = P * (dO V^T - delta) (times 1 - tanh^2 with softcap), P = exp(score - LSE) recomputed
+/// from S = Q K^T with the forward's score mods and mask: dS (and P when kStoreProbabilities)
+/// go to shared memory as 16-bit [query][key] tiles. P = 0 exactly for masked pairs, keys past
+/// `columns`, rows with LSE = -inf (empty or padding rows), and dS = 0 wherever P = 0 (even if
+/// dP is NaN), as the CPU kernels.
+template <typename Config, typename Mask, bool kStoreProbabilities>
+ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
+                                   const DocumentView& document, int head, kernel_int i0,
+                                   kernel_int j0, kernel_int columns, bool full) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  constexpr int kTiles = Shape::kScoreTiles;
+  const int warp = warp_index();
+  const int lane = lane_index();
+  const int row0 = 16 * (warp % Shape::kQueryGroups);
+  const int key0 = Shape::kScoreKeys * (warp / Shape::kQueryGroups);
+
+  // dP first, then S: both live at once, and P, dS then overwrite them in place.
+  float gradients[kTiles][4];
+  zero_fragments(gradients);
+  warp_gemm<Element, typename Shape::OutputGradientTile, kRowMajor, typename Shape::ValueTile,
+            kRowMajor, Shape::kHeadDimV, kTiles>(gradients, Shape::kOutputGradient, row0, Shape::kValue, key0);
+  float scores[kTiles][4];
+  zero_fragments(scores);
+  warp_gemm<Element, typename Shape::QueryTile, kRowMajor, typename Shape::KeyTile, kRowMajor,
+            Shape::kHeadDim, kTiles>(scores, Shape::kQuery, row0, Shape::kKey, key0);
+
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  const float minus_infinity = negative_infinity();
+  float lse_log2[2];
+  float delta[2];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const uint32 r = uint32(row0 + g + 8 * half);
+    lse_log2[half] = shared_load_f32(Shape::kLseLog2 + 4u * r);
+    delta[half] = shared_load_f32(Shape::kDelta + 4u * r);
+  }
+  const kernel_int i_low = i0 + row0 + g;
+  const RowRanges<Mask> ranges[2] = {RowRanges<Mask>(document, i_low),
+                                     RowRanges<Mask>(document, i_low + 8)};
+  const float scale = params.attention.scale;
+  const float scale_log2 = scale * kLog2E;
+  [[maybe_unused]] const float softcap = params.attention.softcap;
+  [[maybe_unused]] const float slope =
+      Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
+  // ALiBi's j - i - (Lk - Lq) at this lane's first element.
+  [[maybe_unused]] const kernel_int alibi_base =
+      j0 + key0 + 2 * t - i_low - (document.key_length - document.query_length);
+
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int half = e >> 1;
+      const int c = key0 + 8 * n + 2 * t + (e & 1);
+      float exponent;  // score * log2(e)
+      [[maybe_unused]] float tanh_value = 0.0f;
+      const kernel_int alibi_offset = alibi_base + 8 * n + (e & 1) - 8 * half;
+      if constexpr (Config::kSoftcap) {
+        // logit_log2's steps, keeping tanh for the chain rule.
+        tanh_value = softcap_tanh(scores[n][e] * scale / softcap);
+        float score = softcap * tanh_value;
+        if constexpr (Config::kAlibi) score += slope * float(alibi_offset);
+        exponent = score * kLog2E;
+      } else {
+        exponent = logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
+                                      alibi_offset);
+      }
+      bool masked = c >= columns;
+      if (!full) {
+        masked |= !attends<Mask>(ranges[half], document, i_low + 8 * half, j0 + c);
+      }
+      const float p = (masked || lse_log2[half] == minus_infinity)
+                          ? 0.0f
+                          : fast_exp2(exponent - lse_log2[half]);
+      float ds = p == 0.0f ? 0.0f : p * (gradients[n][e] - delta[half]);
+      if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
+      scores[n][e] = p;
+      gradients[n][e] = ds;
+    }
+  }
+
+#pragma unroll
+  for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      // Pairs lie inside one 16-byte chunk, so the swizzle moves them whole.
+      const uint32 offset =
+          Shape::ScoreTile::chunk_offset(row0 + g + 8 * half, key0 + 8 * n) + 4u * uint32(t);
+      shared_store_u32(Shape::kScoreGradients + offset,
+                       pack_pair<Element>(gradients[n][2 * half], gradients[n][2 * half + 1]));
+      if constexpr (kStoreProbabilities) {
+        shared_store_u32(Shape::kProbabilities + offset,
+                         pack_pair<Element>(scores[n][2 * half], scores[n][2 * half + 1]));
+      }
+    }
+  }
+}
+
+/// Writes a warp's [16 x 8*kTiles] fragment tile (rows row0 + ..., columns col0 + ...) times
+/// `factor` into rows first_row + r of `tensor`, rows r < valid_rows only; adds to the stored
+/// values when accumulating.
+template <typename Element, int kTiles>
+ATTNCC_DEVICE void store_fragments(const TensorAddress& tensor, kernel_int batch,
+                                   kernel_int first_row, int head, int row0, int col0,
+                                   kernel_int valid_rows, const float (&accumulator)[kTiles][4],
+                                   float factor, bool accumulate) {
+  const int lane = lane_index();
+  const int g = lane >> 2;
+  const int t = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int r = row0 + g + 8 * half;
+    if (r >= valid_rows) continue;
+    Element* row = tensor_row<Element>(tensor, batch, first_row + r, head) + col0 + 2 * t;
+#pragma unroll
+    for (int n = 0; n < kTiles; ++n) {
+      Element* out = row + 8 * n;
+      float low = accumulator[n][2 * half] * factor;
+      float high = accumulator[n][2 * half + 1] * factor;
+      if (accumulate) {
+        low += to_float(out[0]);
+        high += to_float(out[1]);
+      }
+      const uint32 packed = pack_pair<Element>(low, high);
+      out[0].bits = kernel_uint16(packed & 0xffffu);
+      out[1].bits = kernel_uint16(packed >> 16);
+    }
+  }
+}
+
+/// Atomic mode: dQ accumulator rows of the query tile += dS K (unscaled), this warp's rows and
+/// columns, in chunks of 32 columns to keep registers for the dK, dV accumulators.
+template <typename Config>
+ATTNCC_DEVICE void add_query_gradient(const CudaAttentionParams& params,
+                                      const DocumentBlock& document, int head, kernel_int i0,
+                                      kernel_int rows) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  constexpr int kChunk = Shape::kQueryColumns % 32 == 0 ? 32 : 16;
+  const int warp = warp_index();
+  const int lane = lane_index();
+  const int row0 = 16 * (warp % Shape::kQueryGroups);
+  const int col0 = Shape::kQueryColumns * (warp / Shape::kQueryGroups);
+  const int g = lane >> 2;
+  const int t = lane & 3;
+#pragma unroll 1
+  for (int chunk = col0; chunk < col0 + Shape::kQueryColumns; chunk += kChunk) {
+    float accumulator[kChunk / 8][4];
+    zero_fragments(accumulator);
+    warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile, kTransposed,
+              Shape::kTileK, kChunk / 8>(accumulator, Shape::kScoreGradients, row0, Shape::kKey, chunk);
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = row0 + g + 8 * half;
+      if (r >= rows) continue;
+      float* row = query_gradient_accumulator<Config>(params, document.batch,
+                                                       document.query_start + i0 + r, head) +
+                   chunk + 2 * t;
+#pragma unroll
+      for (int n = 0; n < kChunk / 8; ++n) {
+        atomic_add(row + 8 * n, accumulator[n][2 * half]);
+        atomic_add(row + 8 * n + 1, accumulator[n][2 * half + 1]);
+      }
+    }
+  }
+}
+
+// ---- kernels -------------------------------------------------------------------------------
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) { (void)params; }
+ATTNCC_DEVICE void backward_preprocess(const CudaAttentionParams& params) {
+  using Element = typename Config::Element;
+  const DocumentBlock document = locate_document(params, blockIdx.y);
+  const kernel_int i0 = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
+  if (i0 >= document.query_length) return;
+  const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
+  const int head = int(blockIdx.z);
+  const kernel_int first_row = document.query_start + i0;
+  const int lane = lane_index();
+  // One warp per row: lanes stride over the columns, then a butterfly sum.
+  for (kernel_int r = warp_index(); r < rows; r += kElementwiseThreads / 32) {
+    const Element* o = tensor_row<Element>(params.attention.o, document.batch, first_row + r, head);
+    const Element* d_o =
+        tensor_row<Element>(params.attention.d_o, document.batch, first_row + r, head);
+    float sum = 0.0f;
+    for (int d = lane; d < Config::kHeadDimV; d += 32) sum += to_float(o[d]) * to_float(d_o[d]);
+#pragma unroll
+    for (int mask = 16; mask > 0; mask >>= 1) sum += shfl_xor(sum, mask);
+    if (lane == 0) {
+      *lse_address(params.attention.delta, params.attention, document.batch, head,
+                   first_row + r) = sum;
+    }
+  }
+  if (params.deterministic) return;
+  for (kernel_int index = threadIdx.x; index < rows * Config::kHeadDim;
+       index += kElementwiseThreads) {
+    const kernel_int r = index / Config::kHeadDim;
+    query_gradient_accumulator<Config>(params, document.batch, first_row + r,
+                                       head)[index % Config::kHeadDim] = 0.0f;
+  }
+}
+
+/// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
+/// (unscaled), each warp holding its keys x columns share in fp32 fragments.
+template <typename Config, typename Mask>
+ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  const DocumentBlock block_document = locate_document(params, blockIdx.y);
+  const DocumentView document = block_document.view();
+  const kernel_int j0 = kernel_int(blockIdx.x) * Shape::kTileK;
+  if (j0 >= document.key_length) return;
+  const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
+  const kernel_int j1 = j0 + columns - 1;
+  const int kv_head = int(blockIdx.z);
+  const int group = params.attention.heads_q / params.attention.heads_kv;
+  const kernel_int key_tile = kernel_int(blockIdx.x);
+
+  load_key_tile<Config>(params, block_document, kv_head, j0, columns);
+  cp_async_commit();
+
+  const int warp = warp_index();
+  const int key_row0 = 16 * (warp % Shape::kKeyGroups);
+  const int split = warp / Shape::kKeyGroups;
+  float dk[Shape::kKeyColumns / 8][4];
+  float dv[Shape::kValueColumns / 8][4];
+  zero_fragments(dk);
+  zero_fragments(dv);
+
+  kernel_int first_tile;
+  kernel_int last_tile;
+  query_tiles_reaching<Mask>(document, j0, j1, Shape::kTileQ, first_tile, last_tile);
+  if (!block_document.consistent) last_tile = first_tile - 1;  // read no Q, dO: dK = dV = 0
+  for (kernel_int query_tile = first_tile; query_tile <= last_tile; ++query_tile) {
+    const kernel_int i0 = query_tile * Shape::kTileQ;
+    const kernel_int rows = min_int(Shape::kTileQ, document.query_length - i0);
+    const kernel_int i1 = i0 + rows - 1;
+    // Exactly the pairs the forward visited (the reaching range is a superset).
+    const TileRanges<Mask::kIntervalCount> visits =
+        key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
+    bool visited = false;
+    for (int range = 0; range < visits.count; ++range) {
+      visited |= visits.first[range] <= key_tile && key_tile <= visits.last[range];
+    }
+    if (!visited) continue;
+    const bool full = tile_is_full<Mask>(document, i0, i1, j0, j1);
+    for (int member = 0; member < group; ++member) {
+      const int head = kv_head * group + member;
+      sync_threads();  // every warp is done with the previous Q, dO, P, dS
+      load_query_tile<Config>(params, block_document, head, i0, rows);
+      cp_async_commit();
+      cp_async_wait<0>();
+      sync_threads();
+      score_gradients<Config, Mask, true>(params, document, head, i0, j0, columns, full);
+      sync_threads();  // P and dS of every warp are in shared memory
+      warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::OutputGradientTile,
+                kTransposed, Shape::kTileQ, Shape::kValueColumns / 8>(dv, Shape::kProbabilities, key_row0, Shape::kOutputGradient,
+                            split * Shape::kValueColumns);
+      warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::QueryTile,
+                kTransposed, Shape::kTileQ, Shape::kKeyColumns / 8>(dk, Shape::kScoreGradients, key_row0, Shape::kQuery,
+                            split * Shape::kKeyColumns);
+      if (!params.deterministic) {
+        add_query_gradient<Config>(params, block_document, head, i0, rows);
+      }
+    }
+  }
+  cp_async_wait<0>();  // the K, V copies when no query tile reached the key tile
+
+  // Keys nobody attends hold exact zeros here (every P and dS for them was 0).
+  const kernel_int first_key = block_document.key_start + j0;
+  const bool accumulate = params.attention.accumulate != 0;
+  store_fragments<Element>(params.attention.dk, block_document.batch, first_key, kv_head,
+                           key_row0, split * Shape::kKeyColumns, columns, dk,
+                           params.attention.scale, accumulate);
+  store_fragments<Element>(params.attention.dv, block_document.batch, first_key, kv_head,
+                           key_row0, split * Shape::kValueColumns, columns, dv, 1.0f,
+                           accumulate);
+}
+
+/// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) {
+  using Shape = BackwardShape<Config>;
+  using Element = typename Config::Element;
+  if (!params.deterministic) return;
+  const DocumentBlock block_document = locate_document(params, blockIdx.y);
+  const DocumentView document = block_document.view();
+  const kernel_int i0 = kernel_int(blockIdx.x) * Shape::kTileQ;
+  if (i0 >= document.query_length) return;
+  const kernel_int rows = min_int(Shape::kTileQ, document.query_length - i0);
+  const kernel_int i1 = i0 + rows - 1;
+  const int head = int(blockIdx.z);
+  const int kv_head = head / (params.attention.heads_q / params.attention.heads_kv);
+
+  load_query_tile<Config>(params, block_document, head, i0, rows);
+  cp_async_commit();
+
+  const int warp = warp_index();
+  const int row0 = 16 * (warp % Shape::kQueryGroups);
+  const int col0 = Shape::kQueryColumns * (warp / Shape::kQueryGroups);
+  float dq[Shape::kQueryColumns / 8][4];
+  zero_fragments(dq);
+
+  TileRanges<Mask::kIntervalCount> visits =
+      key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
+  if (!block_document.consistent) visits.count = 0;  // read no K, V: dQ = 0
+  for (int range = 0; range < visits.count; ++range) {
+    for (kernel_int key_tile = visits.first[range]; key_tile <= visits.last[range];
+         ++key_tile) {
+      const kernel_int j0 = key_tile * Shape::kTileK;
+      const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
+      const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+      sync_threads();  // every warp is done with the previous K, V, dS
+      load_key_tile<Config>(params, block_document, kv_head, j0, columns);
+      cp_async_commit();
+      cp_async_wait<0>();
+      sync_threads();
+      score_gradients<Config, Mask, false>(params, document, head, i0, j0, columns, full);
+      sync_threads();  // dS of every warp is in shared memory
+      warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile,
+                kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(dq, Shape::kScoreGradients, row0, Shape::kKey, col0);
+    }
+  }
+  cp_async_wait<0>();  // the Q, dO copies when no key tile was visited
+  store_fragments<Element>(params.attention.dq, block_document.batch,
+                           block_document.query_start + i0, head, row0, col0, rows, dq,
+                           params.attention.scale, params.attention.accumulate != 0);
+}
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) { (void)params; }
-
-template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_convert_query(const CudaAttentionParams& params) { (void)params; }
+ATTNCC_DEVICE void backward_convert_query(const CudaAttentionParams& params) {
+  using Element = typename Config::Element;
+  if (params.deterministic) return;
+  const DocumentBlock document = locate_document(params, blockIdx.y);
+  const kernel_int i0 = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
+  if (i0 >= document.query_length) return;
+  const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
+  const int head = int(blockIdx.z);
+  const kernel_int first_row = document.query_start + i0;
+  const float scale = params.attention.scale;
+  const bool accumulate = params.attention.accumulate != 0;
+  for (kernel_int index = threadIdx.x; index < rows * Config::kHeadDim;
+       index += kElementwiseThreads) {
+    const kernel_int r = index / Config::kHeadDim;
+    const int d = int(index % Config::kHeadDim);
+    float value =
+        query_gradient_accumulator<Config>(params, document.batch, first_row + r, head)[d] * scale;
+    Element* out = tensor_row<Element>(params.attention.dq, document.batch, first_row + r, head);
+    if (accumulate) value += to_float(out[d]);
+    out[d] = from_float<Element>(value);
+  }
+}
 
 }  // namespace attncc::cuda
