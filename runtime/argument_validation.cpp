@@ -143,11 +143,11 @@ std::vector<int64_t> read_integers(const std::string& name, const TensorRef& ten
     fail(name, "dtype is " + std::string(scalar_type_name(tensor.dtype)) + "; expected int32 (or int64)");
   }
   check_device(name, tensor, device);
-  if (device != DeviceKind::kCpu) {
-    internal_error(__FILE__, __LINE__, "device-side offsets are read by the kernels, not here");
-  }
   check_data_pointer(name, tensor);
   check_extent(name, tensor);
+  // Device arrays are read by the kernels, never by the host (DESIGN §5 "sync-free launches"):
+  // only their dtype, shape and pointer are checked here.
+  if (device != DeviceKind::kCpu) return {};
   std::vector<int64_t> strides = tensor.effective_strides();
   std::vector<int64_t> values;
   values.reserve(static_cast<size_t>(tensor.numel()));
@@ -274,6 +274,43 @@ LayoutShape build_layout_shape(const Spec& spec, const AttentionArguments& argum
   return shape;
 }
 
+// Documents of a call whose offset arrays stay on the device: from the arrays' shapes.
+int64_t device_document_count(const Spec& spec, const AttentionArguments& arguments) {
+  switch (spec.layout) {
+    case Layout::kDense: return arguments.q.shape[0];
+    case Layout::kVarlen: return arguments.cu_seqlens_q.numel() - 1;
+    case Layout::kDocPacked: return arguments.cu_seq.shape[0] * (arguments.cu_seq.shape[1] - 1);
+  }
+  return 0;
+}
+
+// The array lengths enumerate_documents checks on the host, for arrays left on the device.
+void check_device_array_lengths(const Spec& spec, const AttentionArguments& arguments) {
+  auto expect_length = [](const char* name, const TensorRef& tensor, int64_t length,
+                          const std::string& reason) {
+    if (tensor.given() && tensor.numel() != length) {
+      fail(name, "has " + std::to_string(tensor.numel()) + " entries, expected " +
+                     std::to_string(length), reason);
+    }
+  };
+  switch (spec.layout) {
+    case Layout::kDense:
+      expect_length("seqlens_q", arguments.seqlens_q, arguments.q.shape[0], "one length per batch row");
+      expect_length("seqlens_k", arguments.seqlens_k, arguments.q.shape[0], "one length per batch row");
+      break;
+    case Layout::kVarlen: {
+      const int64_t entries = arguments.cu_seqlens_q.numel();
+      if (entries < 1) fail("cu_seqlens_q", "is empty", "pass [N + 1] prefix sums starting at 0");
+      const std::string reason = "[N + 1] entries like cu_seqlens_q";
+      expect_length("cu_seqlens_k", arguments.cu_seqlens_k, entries, reason);
+      expect_length("cu_seqlens_q_padded", arguments.cu_seqlens_q_padded, entries, reason);
+      expect_length("cu_seqlens_k_padded", arguments.cu_seqlens_k_padded, entries, reason);
+      break;
+    }
+    case Layout::kDocPacked: break;  // cu_seq's shape is checked by build_layout_shape
+  }
+}
+
 // Per-document parameter values in slot (name) order, with the primitives' argument ranges
 // checked for every document (e.g. chunk($c) needs c >= 1).
 std::vector<kernel_int> read_parameters(const Spec& spec, const AttentionArguments& arguments,
@@ -293,7 +330,9 @@ std::vector<kernel_int> read_parameters(const Spec& spec, const AttentionArgumen
          nearest.empty() ? "remove it" : "did you mean '" + nearest + "'?");
   }
   const int64_t documents = static_cast<int64_t>(problem.documents.size());
-  const int64_t expected_length = document_count(problem.shape);
+  const int64_t expected_length = device == DeviceKind::kCpu
+                                      ? document_count(problem.shape)
+                                      : device_document_count(spec, arguments);
   std::vector<kernel_int> values(static_cast<size_t>(documents) * spec.parameters.size());
   int slot = 0;
   for (const auto& [name, per_document] : spec.parameters) {
@@ -307,8 +346,8 @@ std::vector<kernel_int> read_parameters(const Spec& spec, const AttentionArgumen
     }
     std::vector<int64_t> given = read_array(argument, found->second, device, 1);
     int64_t want = per_document ? expected_length : 1;
-    if (static_cast<int64_t>(given.size()) != want) {
-      fail(argument, "has " + std::to_string(given.size()) + " values; expected " +
+    if (found->second.numel() != want) {
+      fail(argument, "has " + std::to_string(found->second.numel()) + " values; expected " +
                          std::to_string(want) +
                          (per_document ? " (one per document: " +
                                              std::string(spec.layout == Layout::kDocPacked
@@ -387,7 +426,11 @@ ValidatedProblem validate_arguments(const Spec& spec, const AttentionArguments& 
   }
   if (problem.heads_q > INT32_MAX) fail("q", "has too many heads");
   problem.shape = build_layout_shape(spec, arguments, device);
-  problem.documents = enumerate_documents(problem.shape);
+  if (device == DeviceKind::kCpu) {
+    problem.documents = enumerate_documents(problem.shape);
+  } else {
+    check_device_array_lengths(spec, arguments);  // their contents: the kernels' status flag
+  }
 
   // O, LSE: written by the forward, read by the backward.
   std::vector<int64_t> o_expected = arguments.q.shape;

@@ -28,6 +28,9 @@ struct ValidatedProblem {
 
 /// Checks everything the pass reads and writes; throws Error(kInvalidArgument) naming the
 /// argument, the index, the value and the fix. `device` is where the backend needs tensors.
+/// For DeviceKind::kCuda the offset and parameter arrays are not read (the kernels check their
+/// contents and report through the device status): only their dtype, shape and pointer are
+/// checked, and `documents` and `parameter_values` stay empty.
 ValidatedProblem validate_arguments(const Spec& spec, const AttentionArguments& arguments,
                                     Pass pass, DeviceKind device);
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "attncc/spec.h"
+
 namespace attncc {
 
 const EmbeddedFile* find_embedded_template(std::string_view path) {
@@ -11,6 +13,17 @@ const EmbeddedFile* find_embedded_template(std::string_view path) {
   auto found = std::find_if(files.begin(), files.end(),
                             [&](const EmbeddedFile& file) { return file.path == path; });
   return found == files.end() ? nullptr : &*found;
+}
+
+const std::string& embedded_templates_hash() {
+  static const std::string hash = [] {
+    std::string all;
+    for (const EmbeddedFile& file : embedded_templates()) {
+      all += std::string(file.path) + '\0' + std::string(file.contents) + '\0';
+    }
+    return hash128_hex(all);
+  }();
+  return hash;
 }
 
 }  // namespace attncc

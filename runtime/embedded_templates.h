@@ -4,6 +4,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace attncc {
@@ -19,5 +20,8 @@ std::span<const EmbeddedFile> embedded_templates();
 
 /// The embedded file at `path` (relative to templates/), or nullptr if there is none.
 const EmbeddedFile* find_embedded_template(std::string_view path);
+
+/// A hash of every embedded path and its contents (part of every compiled kernel's cache key).
+const std::string& embedded_templates_hash();
 
 }  // namespace attncc

@@ -3,12 +3,15 @@
 #include "attncc/runtime.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
 
 #include "runtime/cache/disk_cache.h"
 #include "runtime/cpu/cpu_kernel.h"
+#include "runtime/cuda/cuda_kernel.h"
+#include "runtime/cuda/driver_api.h"
 #include "runtime/kernel_implementation.h"
 #include "runtime/thread_pool.h"
 
@@ -69,8 +72,11 @@ class Runtime::State {
   static Backend resolve(Backend requested) {
     switch (requested) {
       case Backend::kAuto:
-      case Backend::kCpu: return Backend::kCpu;  // CUDA joins auto-selection with its backend
+        return cuda_driver::device_available() ? Backend::kCuda : Backend::kCpu;
+      case Backend::kCpu: return Backend::kCpu;
       case Backend::kCuda:
+        cuda_driver::driver();  // throws the clear "no driver / no device" error
+        return Backend::kCuda;
       case Backend::kCudaEmulated:
         throw user_error(ErrorCode::kUnsupported, "backend " + std::string(backend_name(requested)),
                          "is not available in this build of attncc yet", "use the cpu backend");
@@ -85,12 +91,28 @@ class Runtime::State {
   }
 
   std::shared_ptr<const KernelImplementation> build(const Spec& spec) {
-    auto kernel = build_cpu_kernel(spec, disk && disk->enabled() ? disk.get() : nullptr, pool, counters);
+    DiskCache* cache = disk && disk->enabled() ? disk.get() : nullptr;
+    auto kernel = backend == Backend::kCuda ? build_cuda_kernel(spec, cuda_bundle(), cache, counters)
+                                            : build_cpu_kernel(spec, cache, pool, counters);
     print_warnings();
     return kernel;
   }
 
+  // The bundle of RuntimeOptions::bundle_dir (else $ATTNCC_BUNDLE_DIR), opened on first use.
+  const CudaBundle* cuda_bundle() {
+    std::call_once(bundle_opened, [&] {
+      std::string directory = options.bundle_dir;
+      if (const char* variable = std::getenv("ATTNCC_BUNDLE_DIR"); directory.empty() && variable) {
+        directory = variable;
+      }
+      if (!directory.empty()) bundle = std::make_unique<CudaBundle>(CudaBundle::open(directory));
+    });
+    return bundle.get();
+  }
+
   RuntimeOptions options;
+  std::once_flag bundle_opened;
+  std::unique_ptr<CudaBundle> bundle;
   Backend backend = Backend::kCpu;
   ThreadPool pool;
   std::unique_ptr<DiskCache> disk;

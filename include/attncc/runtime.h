@@ -31,6 +31,9 @@ struct RuntimeOptions {
   bool disk_cache = true;            ///< false = memory only
   int64_t disk_cache_max_bytes = int64_t{1} << 30;  ///< least-recently-used eviction above this
   int num_threads = 0;               ///< CPU worker threads; 0 = $ATTNCC_NUM_THREADS, else all cores
+  /// CUDA: directory of an `attncc compile` bundle (kernels compiled ahead of time, read-only);
+  /// kernels found there load without NVRTC. Empty = $ATTNCC_BUNDLE_DIR, else none.
+  std::string bundle_dir;
 };
 
 /// Everything a forward or backward call reads and writes. Shapes per DESIGN §1 for the spec's
@@ -68,7 +71,11 @@ class Kernel {
  public:
   /// Validates the arguments (throws Error(kInvalidArgument) naming the argument, index, value
   /// and fix) and computes O and LSE. Every element of o and lse is written. `stream` is a
-  /// CUstream for CUDA, ignored on the CPU.
+  /// CUstream (equivalently a cudaStream_t) for CUDA, nullptr = the legacy default stream; it is
+  /// borrowed, not owned, and must belong to the primary context of the tensors' device. CUDA
+  /// calls are asynchronous on that stream (they never synchronise; workspaces are
+  /// stream-ordered allocations); offsets that a kernel finds inconsistent are reported by the
+  /// next call on this kernel, or by this one when ATTNCC_VALIDATE=1. Ignored on the CPU.
   void forward(const AttentionArguments& arguments, void* stream = nullptr) const;
   /// Computes dq, dk, dv from q, k, v, o, lse, d_o (does not rerun the forward). Every element
   /// is written (or left unchanged where nothing attends when accumulate is set).

@@ -19,17 +19,6 @@ namespace {
 constexpr int kCpuTemplateVersion = 1;
 constexpr int kCacheFormatVersion = 1;
 
-const std::string& embedded_templates_hash() {
-  static const std::string hash = [] {
-    std::string all;
-    for (const EmbeddedFile& file : embedded_templates()) {
-      all += std::string(file.path) + '\0' + std::string(file.contents) + '\0';
-    }
-    return hash128_hex(all);
-  }();
-  return hash;
-}
-
 JitOptions cpu_jit_options() {
   JitOptions options;
   options.file_name = "generated.cpp";

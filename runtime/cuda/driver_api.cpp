@@ -66,6 +66,8 @@ const LoadedDriver& loaded_driver() {
     bind(api.memory_free, "cuMemFree_v2");
     bind(api.memory_allocate_async, "cuMemAllocAsync");
     bind(api.memory_free_async, "cuMemFreeAsync");
+    bind(api.memory_allocate_host, "cuMemAllocHost_v2");
+    bind(api.memory_free_host, "cuMemFreeHost");
     bind(api.memset_d32_async, "cuMemsetD32Async");
     bind(api.memcpy_host_to_device, "cuMemcpyHtoD_v2");
     bind(api.memcpy_device_to_host, "cuMemcpyDtoH_v2");

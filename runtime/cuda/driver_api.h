@@ -54,6 +54,8 @@ struct Api {
   Result (*memory_free)(DevicePointer) = nullptr;
   Result (*memory_allocate_async)(DevicePointer*, size_t, Stream) = nullptr;
   Result (*memory_free_async)(DevicePointer, Stream) = nullptr;
+  Result (*memory_allocate_host)(void**, size_t) = nullptr;  // pinned
+  Result (*memory_free_host)(void*) = nullptr;
   Result (*memset_d32_async)(DevicePointer, unsigned, size_t, Stream) = nullptr;
   Result (*memcpy_host_to_device)(DevicePointer, const void*, size_t) = nullptr;
   Result (*memcpy_device_to_host)(void*, DevicePointer, size_t) = nullptr;

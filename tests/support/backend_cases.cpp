@@ -261,7 +261,17 @@ std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random) {
   return cases;
 }
 
-void check_backend_case(const Kernel& kernel, const BackendCase& test_case) {
+void check_backend_case(const Kernel& kernel, const BackendCase& test_case,
+                        const PassRunner& runner) {
+  auto run = [&](const AttentionArguments& arguments, bool backward) {
+    if (runner) {
+      runner(kernel, arguments, backward);
+    } else if (backward) {
+      kernel.backward(arguments);
+    } else {
+      kernel.forward(arguments);
+    }
+  };
   const Spec& spec = kernel.spec();
   const ReferenceInputs& inputs = test_case.inputs;
   const ReferenceOutputs expected = reference_attention(spec, inputs);
@@ -312,7 +322,7 @@ void check_backend_case(const Kernel& kernel, const BackendCase& test_case) {
   }
 
   SCOPED_TRACE(test_case.description);
-  kernel.forward(arguments);
+  run(arguments, false);
   const double tolerance = backend_tolerance(spec.dtype);
   compare("o", o, expected.o, tolerance);
   compare("lse", lse, expected.lse, spec.dtype == DType::kFloat32 ? 1e-5 : 1e-2);
@@ -329,7 +339,7 @@ void check_backend_case(const Kernel& kernel, const BackendCase& test_case) {
   arguments.dq = dq.ref();
   arguments.dk = dk.ref();
   arguments.dv = dv.ref();
-  kernel.backward(arguments);
+  run(arguments, true);
   compare("dq", dq, expected.dq, tolerance);
   const std::vector<bool> attended = attended_key_rows(spec, inputs);
   compare("dk", dk, expected.dk, tolerance, attended, inputs.heads_kv * spec.head_dim);

@@ -2,6 +2,7 @@
 // poisoned outputs, and the comparison with the float64 reference (DESIGN §1-2 contract).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,12 +26,19 @@ std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random);
 /// Tolerance on max |kernel - reference| / max |reference| per output: fp32 1e-5, else 2e-2.
 double backend_tolerance(DType dtype);
 
+/// Runs one pass of `kernel` on arguments whose tensors are host buffers and leaves the outputs
+/// in those buffers. The default calls kernel.forward / kernel.backward directly; device
+/// backends copy the buffers to the device and back (support/cuda_device_buffers.h).
+using PassRunner = std::function<void(const Kernel& kernel, const AttentionArguments& host,
+                                      bool backward)>;
+
 /// Runs forward (and backward when the spec has it) of `kernel` on `test_case` with every
 /// output poisoned (NaN) first, and checks against the reference: relative error within
 /// tolerance for O, LSE, dQ, dK, dV; no NaN anywhere; LSE = -inf exactly where the reference's
 /// is; dK/dV exactly 0 where the reference's are exactly 0 (keys nobody attends). Adds gtest
 /// failures naming the output and the worst element.
-void check_backend_case(const Kernel& kernel, const BackendCase& test_case);
+void check_backend_case(const Kernel& kernel, const BackendCase& test_case,
+                        const PassRunner& runner = {});
 
 /// The spec with another dtype / head dims (both D and Dv), re-parsed from its canonical text.
 Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim);

@@ -1,0 +1,210 @@
+// The CUDA backend's kernel (see cuda_kernel.h). Workspaces (delta, the dQ accumulator, the
+// device status) are stream-ordered allocations on the caller's stream, so a call never
+// synchronises; the device status is copied to pinned host memory after the last launch and
+// checked at the start of the next call on this kernel, or at once (with a stream
+// synchronisation) when ATTNCC_VALIDATE=1.
+#include "runtime/cuda/cuda_kernel.h"
+
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include "compiler/emit/lower_to_cuda.h"
+#include "runtime/argument_validation.h"
+#include "runtime/cuda/cuda_arguments.h"
+#include "runtime/cuda/driver_api.h"
+#include "runtime/cuda/launch_plan.h"
+
+namespace attncc {
+namespace {
+
+namespace driver = cuda_driver;
+
+bool environment_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::string(value) == "1";
+}
+
+// Dynamic shared memory each entry point is launched with (launch_shape.h), set as its maximum
+// once at module load.
+unsigned shared_bytes_of(cuda::KernelKind kind, const Spec& spec) {
+  switch (kind) {
+    case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
+    case cuda::kKernelBackwardKeyValue:
+    case cuda::kKernelBackwardQuery: return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
+    default: return 0;
+  }
+}
+
+// Pinned host copies of the device status of recent calls: a ring, so calls in flight on any
+// stream never share a slot unless more than kSlots are outstanding.
+constexpr int kStatusSlots = 64;
+
+struct LoadedModule {
+  driver::Module module = nullptr;
+  std::array<driver::Function, cuda::kKernelCount> functions{};
+  volatile cuda::DeviceStatus* status_slots = nullptr;  // pinned, kStatusSlots entries
+};
+
+class CudaKernel final : public KernelImplementation {
+ public:
+  CudaKernel(const Spec& spec, CudaBinary binary, RuntimeCounters& counters)
+      : KernelImplementation(spec, Backend::kCuda, counters),
+        binary_(std::move(binary)),
+        prefix_(cuda_entry_prefix(spec_)) {}
+
+  void forward(const AttentionArguments& arguments, void* stream) const override {
+    run(arguments, stream, /*backward=*/false);
+    counters_.forward_launches.fetch_add(1);
+  }
+
+  void backward(const AttentionArguments& arguments, void* stream) const override {
+    run(arguments, stream, /*backward=*/true);
+    counters_.backward_launches.fetch_add(1);
+  }
+
+ private:
+  void run(const AttentionArguments& arguments, void* stream_handle, bool backward) const {
+    validate_arguments(spec_, arguments, backward ? Pass::kBackward : Pass::kForward,
+                       DeviceKind::kCuda);
+    check_cuda_alignment(spec_, arguments, backward);
+    const int ordinal = arguments.q.device_index;
+    check_cuda_pointers(arguments, backward, ordinal);
+    CudaLaunchPlan plan =
+        backward ? plan_cuda_backward(spec_, arguments,
+                                      spec_.deterministic || environment_flag("ATTNCC_DETERMINISTIC"))
+                 : plan_cuda_forward(spec_, arguments);
+
+    driver::ContextScope scope(ordinal);
+    const driver::Api& api = driver::driver();
+    const LoadedModule& loaded = module_for(ordinal);
+    check_earlier_calls(loaded);
+    auto stream = static_cast<driver::Stream>(stream_handle);
+
+    // Stream-ordered workspaces: freed after the last launch in stream order, never waited on.
+    auto allocate = [&](size_t bytes) -> driver::DevicePointer {
+      driver::DevicePointer pointer = 0;
+      if (bytes > 0) driver::check(api.memory_allocate_async(&pointer, bytes, stream), "cuMemAllocAsync");
+      return pointer;
+    };
+    const driver::DevicePointer status = allocate(plan.workspace.status_bytes);
+    const driver::DevicePointer delta = allocate(plan.workspace.delta_bytes);
+    const driver::DevicePointer dq_accumulator = allocate(plan.workspace.dq_accumulator_bytes);
+    driver::check(api.memset_d32_async(status, 0, plan.workspace.status_bytes / 4, stream),
+                  "cuMemsetD32Async");
+    bind_workspace(plan, reinterpret_cast<float*>(delta), reinterpret_cast<float*>(dq_accumulator),
+                   reinterpret_cast<cuda::DeviceStatus*>(status));
+
+    for (const CudaLaunch& launch : plan.launches) {
+      void* parameters[] = {&plan.params};
+      driver::check(api.launch_kernel(loaded.functions[launch.kind], launch.grid.x, launch.grid.y,
+                                      launch.grid.z, launch.block.x, launch.block.y,
+                                      launch.block.z, launch.shared_bytes, stream, parameters,
+                                      nullptr),
+                    ("cuLaunchKernel of " + describe(launch)).c_str());
+    }
+
+    const int slot = next_slot_.fetch_add(1) % kStatusSlots;
+    volatile cuda::DeviceStatus* host_status = loaded.status_slots + slot;
+    host_status->error = 0;
+    driver::check(api.memcpy_device_to_host_async(const_cast<cuda::DeviceStatus*>(host_status),
+                                                  status, sizeof(cuda::DeviceStatus), stream),
+                  "cuMemcpyDtoHAsync");
+    for (driver::DevicePointer pointer : {dq_accumulator, delta, status}) {
+      if (pointer != 0) driver::check(api.memory_free_async(pointer, stream), "cuMemFreeAsync");
+    }
+    if (environment_flag("ATTNCC_VALIDATE")) {
+      driver::check(api.stream_synchronize(stream), "cuStreamSynchronize");
+      check_earlier_calls(loaded);
+    }
+  }
+
+  // Throws the first error a finished earlier call left in the status ring (and clears it).
+  void check_earlier_calls(const LoadedModule& loaded) const {
+    for (int slot = 0; slot < kStatusSlots; ++slot) {
+      volatile cuda::DeviceStatus* status = loaded.status_slots + slot;
+      if (status->error == 0) continue;
+      cuda::DeviceStatus copy;
+      copy.error = status->error;
+      copy.document = status->document;
+      copy.query_start = status->query_start;
+      copy.query_length = status->query_length;
+      copy.key_start = status->key_start;
+      copy.key_length = status->key_length;
+      status->error = 0;
+      throw device_status_error(copy);
+    }
+  }
+
+  // The module of this kernel on device `ordinal` (loaded on first use; the primary context of
+  // `ordinal` is current).
+  const LoadedModule& module_for(int ordinal) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::unique_ptr<LoadedModule>& loaded = modules_[ordinal];
+    if (loaded) return *loaded;
+    const driver::Api& api = driver::driver();
+    if (binary_.is_cubin && cuda_device_target(ordinal).name != binary_.target) {
+      throw user_error(ErrorCode::kUnsupported, "cuda:" + std::to_string(ordinal),
+                       "is a " + cuda_device_target(ordinal).name + " device but the kernel of spec " +
+                           hash_ + " was built for " + binary_.target,
+                       "use one Runtime per GPU architecture");
+    }
+    auto module = std::make_unique<LoadedModule>();
+    driver::check(api.module_load_data(&module->module, binary_.image.data()), "cuModuleLoadData");
+    const int optin = driver::device_attribute(ordinal, driver::kAttributeMaxSharedMemoryPerBlockOptin);
+    for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
+      const std::string name = prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
+      driver::check(api.module_get_function(&module->functions[kind], module->module, name.c_str()),
+                    ("cuModuleGetFunction " + name).c_str());
+      const unsigned shared = shared_bytes_of(static_cast<cuda::KernelKind>(kind), spec_);
+      if (shared > static_cast<unsigned>(optin)) {
+        throw user_error(ErrorCode::kUnsupported, "cuda:" + std::to_string(ordinal),
+                         name + " needs " + std::to_string(shared) +
+                             " bytes of shared memory; the device allows " + std::to_string(optin),
+                         "use a smaller head dim or a newer GPU");
+      }
+      if (shared > 48 * 1024) {  // above 48 KB a kernel must opt in
+        driver::check(api.function_set_attribute(module->functions[kind],
+                                                 driver::kFunctionAttributeMaxDynamicSharedSizeBytes,
+                                                 static_cast<int>(shared)),
+                      "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
+      }
+    }
+    void* slots = nullptr;
+    driver::check(api.memory_allocate_host(&slots, kStatusSlots * sizeof(cuda::DeviceStatus)),
+                  "cuMemAllocHost");
+    module->status_slots = static_cast<volatile cuda::DeviceStatus*>(slots);
+    for (int slot = 0; slot < kStatusSlots; ++slot) module->status_slots[slot].error = 0;
+    loaded = std::move(module);
+    return *loaded;
+  }
+
+  CudaBinary binary_;
+  std::string prefix_;
+  mutable std::mutex mutex_;
+  // Modules and pinned slots live as long as the process's primary contexts: never unloaded,
+  // since a Runtime held in a static may be destroyed after the driver's own teardown.
+  mutable std::map<int, std::unique_ptr<LoadedModule>> modules_;
+  mutable std::atomic<int> next_slot_{0};
+};
+
+}  // namespace
+
+CudaTarget cuda_device_target(int ordinal) {
+  driver::Capability capability = driver::device_capability(ordinal);
+  return cuda_target_for_device(capability.major, capability.minor);
+}
+
+std::shared_ptr<const KernelImplementation> build_cuda_kernel(const Spec& spec,
+                                                              const CudaBundle* bundle,
+                                                              DiskCache* disk,
+                                                              RuntimeCounters& counters) {
+  driver::driver();  // the clear "no driver / no device" error before any compile
+  const CudaTarget target = cuda_device_target(0);
+  CudaBinary binary = find_or_compile_cuda_binary(spec, target, bundle, disk, counters);
+  return std::make_shared<CudaKernel>(spec, std::move(binary), counters);
+}
+
+}  // namespace attncc

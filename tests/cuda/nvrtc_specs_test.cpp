@@ -1,0 +1,99 @@
+// NVRTC compiles every spec in specs/ x head dims {64, 128} x {fp16, bf16} for sm_80 and sm_90a
+// (one program with all entry points, as the runtime compiles it) and ptxas reports 0 spill
+// bytes for every entry point; registers, stack and compile time are printed per kernel (CI
+// logs are the record). One ctest test per (spec, dtype, head dim, arch). No GPU needed.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "attncc/spec.h"
+#include "cuda/launch_shape.h"
+#include "compiler/emit/lower_to_cuda.h"
+#include "runtime/cuda/cuda_binary.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "support/backend_cases.h"
+#include "support/files.h"
+
+namespace attncc {
+namespace {
+
+struct Variant {
+  std::string spec_path;
+  DType dtype;
+  int head_dim;
+  std::string arch;
+};
+
+std::vector<Variant> all_variants() {
+  std::vector<Variant> variants;
+  for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
+    for (DType dtype : {DType::kBFloat16, DType::kFloat16}) {
+      for (int head_dim : {64, 128}) {
+        for (const char* arch : {"sm_80", "sm_90a"}) variants.push_back({path, dtype, head_dim, arch});
+      }
+    }
+  }
+  return variants;
+}
+
+std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
+  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
+                     std::string(dtype_name(info.param.dtype)) + "_d" +
+                     std::to_string(info.param.head_dim) + "_" + info.param.arch;
+  for (char& character : name) {
+    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
+  }
+  return name;
+}
+
+unsigned dynamic_shared_bytes(const std::string& function, const Spec& spec) {
+  auto ends_with = [&](const char* suffix) {
+    std::string tail = std::string("_") + suffix;
+    return function.size() >= tail.size() &&
+           function.compare(function.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (ends_with(cuda::kernel_suffix(cuda::kKernelForward))) {
+    return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
+  }
+  if (ends_with(cuda::kernel_suffix(cuda::kKernelBackwardKeyValue)) ||
+      ends_with(cuda::kernel_suffix(cuda::kKernelBackwardQuery))) {
+    return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
+  }
+  return 0;
+}
+
+class NvrtcSpecs : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
+  std::string reason;
+  if (!nvrtc_available(&reason)) GTEST_SKIP() << reason;
+  const Variant& variant = GetParam();
+  Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
+                                               variant.head_dim);
+  double seconds = 0;
+  CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &seconds);
+  EXPECT_TRUE(binary.is_cubin);
+  ASSERT_EQ(binary.reports.size(), static_cast<size_t>(cuda::kKernelCount))
+      << "one ptxas report per entry point";
+  std::printf("%s: NVRTC %.2f s for %d entry points\n", variant_name({variant, 0}).c_str(),
+              seconds, static_cast<int>(cuda::kKernelCount));
+  const std::string prefix = cuda_entry_prefix(spec) + "_";
+  for (const PtxasKernelReport& report : binary.reports) {
+    std::printf("  %s\n",
+                describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec)).c_str());
+    EXPECT_EQ(report.function.rfind(prefix, 0), 0u) << report.function;
+    EXPECT_EQ(report.arch, variant.arch);
+    EXPECT_EQ(report.spill_store_bytes, 0) << report.function << " spills";
+    EXPECT_EQ(report.spill_load_bytes, 0) << report.function << " spills";
+    EXPECT_LE(report.registers, 255);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, NvrtcSpecs, ::testing::ValuesIn(all_variants()), variant_name);
+
+}  // namespace
+}  // namespace attncc
