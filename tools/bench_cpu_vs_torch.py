@@ -25,7 +25,8 @@ Times: one warm-up call, then up to --repeat timed calls, fewer once a measureme
 sample). Printed as median (min-max) in ms. 'fwd' is the forward alone (PyTorch under
 no_grad); 'f+b' is forward plus backward (attncc: the sum of one forward and one backward call;
 PyTorch: the forward with autograd plus .backward(dO)). Speed-up = PyTorch time / attncc time
-(above 1: attncc is faster). GFLOP/s count attended (i, j) pairs only, FlashAttention's
+(above 1: attncc is faster); xcpu is the same ratio of the medians of the process's CPU
+time per call (all threads), which leaves out the time other jobs held the cores. GFLOP/s count attended (i, j) pairs only, FlashAttention's
 convention: forward 4*D FLOP per pair and head, backward 10*D (so f+b 14*D); PyTorch's masked
 SDPA computes every pair but is credited with the same attended pairs. '%pk' is that rate over
 the machine's fp32 FMA peak, measured in the same run by a small C probe (clang -O3
@@ -391,12 +392,18 @@ class Problem:
 # --- timing ----------------------------------------------------------------------------------
 
 class Samples:
-    def __init__(self, times, single_over_budget=False):
+    """Wall-clock times of the timed calls, and the process's CPU time over each (all threads)."""
+
+    def __init__(self, times, cpu_times, single_over_budget=False):
         self.times = list(times)
+        self.cpu_times = list(cpu_times)
         self.single_over_budget = single_over_budget
 
     def median(self):
         return statistics.median(self.times)
+
+    def cpu_median(self):
+        return statistics.median(self.cpu_times)
 
     def text(self):
         return "%.1f (%.1f-%.1f) x%d%s" % (
@@ -406,6 +413,7 @@ class Samples:
     def json(self):
         return {"median_ms": self.median(), "min_ms": min(self.times), "max_ms": max(self.times),
                 "runs": len(self.times), "samples_ms": self.times,
+                "cpu_median_ms": self.cpu_median(), "cpu_samples_ms": self.cpu_times,
                 "single_run_over_budget": self.single_over_budget}
 
 
@@ -428,19 +436,27 @@ class CpuMeter:
         self.wall += after[1] - before[1]
 
 
-def measure(function, repeat, budget, warm_up_seconds, meter):
-    """Timed calls of function() after a warm-up that took warm_up_seconds (already done)."""
-    if warm_up_seconds > budget:
-        return Samples([warm_up_seconds * 1e3], single_over_budget=True)
-    times, used = [], warm_up_seconds
+def timed(function):
+    """Calls function(); returns (its result, (wall seconds, process CPU seconds))."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = function()
+    return result, (time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def measure(function, repeat, budget, warm_up, meter):
+    """Timed calls of function() after a warm-up (already done) that took warm_up = (wall, cpu)
+    seconds."""
+    if warm_up[0] > budget:
+        return Samples([warm_up[0] * 1e3], [warm_up[1] * 1e3], single_over_budget=True)
+    times, cpu_times, used = [], [], warm_up[0]
     while len(times) < repeat and (not times or used < budget):
         before = CpuMeter.now()
-        function()
-        after = CpuMeter.now()
-        meter.add(before, after)
-        times.append((after[1] - before[1]) * 1e3)
-        used += after[1] - before[1]
-    return Samples(times)
+        _, (wall, cpu) = timed(function)
+        meter.add(before, CpuMeter.now())
+        times.append(wall * 1e3)
+        cpu_times.append(cpu * 1e3)
+        used += wall
+    return Samples(times, cpu_times)
 
 
 def relative_error(actual, expected):
@@ -476,16 +492,19 @@ def time_attncc(args, problem, spec_path, inputs, directory, meter):
     first_forward, first_backward = first["forward_ms"][0], first["backward_ms"][0]
     first_total = (first_forward + first_backward) / 1e3
     if first_total > args.budget:
-        forward = Samples([first_forward], True)
-        both = Samples([first_forward + first_backward], True)
+        forward = Samples([first_forward], first["forward_cpu_ms"], True)
+        both = Samples([first_forward + first_backward],
+                       [first["forward_cpu_ms"][0] + first["backward_cpu_ms"][0]], True)
     else:
         repeat = max(1, min(args.repeat, int(args.budget / first_total) - 1))
         before = CpuMeter.now()
         timing, _ = run_attncc(args, spec_path, inputs, directory, "timed", 1, repeat)
         after = CpuMeter.now()
         meter.add(before, after)
-        forward = Samples(timing["forward_ms"])
-        both = Samples([f + b for f, b in zip(timing["forward_ms"], timing["backward_ms"])])
+        forward = Samples(timing["forward_ms"], timing["forward_cpu_ms"])
+        both = Samples([f + b for f, b in zip(timing["forward_ms"], timing["backward_ms"])],
+                       [f + b for f, b in zip(timing["forward_cpu_ms"],
+                                              timing["backward_cpu_ms"])])
     outputs = read_safetensors(out)
     return forward, both, outputs, first
 
@@ -653,21 +672,15 @@ def main():
                 result["sdpa_backend"] = torch.nn.attention.SDPBackend(backend).name
             except Exception:  # an internal helper: its absence changes nothing measured
                 result["sdpa_backend"] = "unknown"
-            start = time.perf_counter()
-            with torch.no_grad():
-                o = function(q, k, v)
-            warm = time.perf_counter() - start
-            errors_forward, ok_forward = check(name, o)
-
             def forward_only():
                 with torch.no_grad():
-                    function(q, k, v)
+                    return function(q, k, v)
+            o, warm = timed(forward_only)
+            errors_forward, ok_forward = check(name, o)
             result["fwd"] = (measure(forward_only, args.repeat, args.budget, warm, meter)
                              if ok_forward else None)
             both_call = forward_and_backward(function)
-            start = time.perf_counter()
-            o, grads = both_call()
-            warm = time.perf_counter() - start
+            (o, grads), warm = timed(both_call)
             errors, ok = check(name, o, grads)
             result["f+b"] = (measure(both_call, args.repeat, args.budget, warm, meter)
                              if ok else None)
@@ -697,9 +710,7 @@ def main():
                 function = flex_attention
                 o = function(q, k, v, block_mask=block_mask)
             # The first call (compilation) is not a fair warm-up time: run once more.
-            start = time.perf_counter()
-            o = function(q, k, v, block_mask=block_mask)
-            warm = time.perf_counter() - start
+            o, warm = timed(lambda: function(q, k, v, block_mask=block_mask))
             errors, ok = check("flex", o)
             result["fwd"] = (measure(lambda: function(q, k, v, block_mask=block_mask),
                                      args.repeat, args.budget, warm, meter) if ok else None)
@@ -719,6 +730,8 @@ def main():
                 if samples is None:
                     continue
                 result[part + "_speedup"] = samples.median() / attncc_samples.median()
+                result[part + "_speedup_cpu_time"] = (samples.cpu_median() /
+                                                      attncc_samples.cpu_median())
                 result[part + "_gflops"] = flop / samples.median() / 1e6
                 result[part] = samples
         report["results"].append(entry)
@@ -760,8 +773,10 @@ def print_table(report, args):
                "" if peak["threads"] == 1 else "s", peak["gflops"]))
     print("times in ms: median (min-max) xN timed runs after 1 warm-up (* = one run, longer than "
           "the budget); fwd = forward, f+b = forward + backward")
-    print("x = speed-up = PyTorch time / attncc time (above 1: attncc faster); GF/s on attended "
-          "pairs only: fwd 4*D, f+b 14*D FLOP per pair and head; %pk = attncc GF/s / FMA peak")
+    print("x = speed-up = PyTorch time / attncc time, medians (above 1: attncc faster); xcpu = the "
+          "same with process CPU time instead of wall time (robust to other jobs on the cores)")
+    print("GF/s (attncc, wall time) on attended pairs only: fwd 4*D, f+b 14*D FLOP per pair and "
+          "head; %pk = that GF/s / the FMA peak")
     print("baselines: sdpa_mask = scaled_dot_product_attention(attn_mask=bool [S,S]); "
           "sdpa_causal = is_causal=True (causal only);")
     flex_modes = sorted({entry["baselines"]["flex"]["mode"] for entry in report["results"]
@@ -776,7 +791,7 @@ def print_table(report, args):
                                                       "attncc %s ms" % part, "GF/s", "%pk")
         names = ["sdpa_mask", "sdpa_causal"] + (["flex"] if part == "fwd" else [])
         for name in names:
-            header += "  %-26s %6s" % (name + " ms", "x")
+            header += "  %-26s %5s %5s" % (name + " ms", "x", "xcpu")
         header += "  max_err"
         print(header)
         for entry in report["results"]:
@@ -790,7 +805,7 @@ def print_table(report, args):
             for name in names:
                 result = entry["baselines"].get(name)
                 if result is None:
-                    line += "  %-26s %6s" % ("-", "-")
+                    line += "  %-26s %5s %5s" % ("-", "-", "-")
                     continue
                 errors = result["errors"]
                 if part == "fwd":
@@ -799,9 +814,11 @@ def print_table(report, args):
                     worst = max([worst] + list(errors.values()))
                 samples = result.get(part)
                 if samples is None:
-                    line += "  %-26s %6s" % ("MISMATCH" if not result["ok"] else "n/a", "-")
+                    line += "  %-26s %5s %5s" % ("MISMATCH" if not result["ok"] else "n/a", "-",
+                                                  "-")
                 else:
-                    line += "  %-26s %6.2f" % (samples.text(), result[part + "_speedup"])
+                    line += "  %-26s %5.2f %5.2f" % (samples.text(), result[part + "_speedup"],
+                                                     result[part + "_speedup_cpu_time"])
             line += "  %.1e" % worst
             print(line)
     if report["not_run"]:

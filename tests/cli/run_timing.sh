@@ -37,11 +37,13 @@ python3 - "$work/timing.json" <<'PY' || fail "timing JSON"
 import json, sys
 timing = json.load(open(sys.argv[1]))
 assert set(timing) == {"kernel", "backend", "threads", "origin", "get_ms", "warmup",
-                       "forward_ms", "backward_ms"}, timing
+                       "forward_ms", "backward_ms", "forward_cpu_ms", "backward_cpu_ms"}, timing
 assert timing["backend"] == "cpu" and timing["threads"] == 1 and timing["warmup"] == 2, timing
 assert timing["origin"] == "disk cache hit", timing
 assert len(timing["forward_ms"]) == 3 and len(timing["backward_ms"]) == 3, timing
 assert all(t > 0 for t in timing["forward_ms"] + timing["backward_ms"]), timing
+assert len(timing["forward_cpu_ms"]) == 3 and len(timing["backward_cpu_ms"]) == 3, timing
+assert all(t >= 0 for t in timing["forward_cpu_ms"] + timing["backward_cpu_ms"]), timing
 assert len(timing["kernel"]) > 8 and timing["get_ms"] >= 0, timing
 PY
 
@@ -52,6 +54,7 @@ python3 - "$work/fwd.json" <<'PY' || fail "forward-only timing JSON"
 import json, sys
 timing = json.load(open(sys.argv[1]))
 assert len(timing["forward_ms"]) == 2 and timing["backward_ms"] == [], timing
+assert len(timing["forward_cpu_ms"]) == 2 and timing["backward_cpu_ms"] == [], timing
 assert timing["threads"] == 2 and timing["warmup"] == 0, timing
 PY
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -54,8 +55,11 @@ const CommandInfo kRunCommand = {
     "without the compile or cache load of Runtime::get (timed separately). The outputs written\n"
     "are those of the last call. --timing-json PATH writes the times as JSON:\n"
     "  {\"kernel\": HASH, \"backend\": \"cpu\", \"threads\": N, \"origin\": \"compiled\"|...,\n"
-    "   \"get_ms\": T, \"warmup\": N, \"forward_ms\": [T, ...], \"backward_ms\": [T, ...]}\n"
-    "(backward_ms is empty without --backward). --threads sets the CPU worker threads,\n"
+    "   \"get_ms\": T, \"warmup\": N, \"forward_ms\": [T, ...], \"backward_ms\": [T, ...],\n"
+    "   \"forward_cpu_ms\": [T, ...], \"backward_cpu_ms\": [T, ...]}\n"
+    "(wall-clock times; *_cpu_ms the process's CPU time over the same calls, all threads: on a\n"
+    "shared machine it leaves out the time other jobs held the cores; the backward lists are\n"
+    "empty without --backward). --threads sets the CPU worker threads,\n"
     "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
     "examples:\n"
     "  attncc run specs/prefix_lm_docs.json --inputs in.safetensors --out out.safetensors\n"
@@ -356,6 +360,14 @@ double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// CPU time of the whole process (all threads), in ms: on a shared machine a call's wall time
+// includes the time other jobs held the core; its CPU time does not.
+double process_cpu_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return 1e3 * static_cast<double>(now.tv_sec) + 1e-6 * static_cast<double>(now.tv_nsec);
+}
+
 }  // namespace
 
 int run_run(const ParsedArguments& arguments) {
@@ -405,19 +417,27 @@ int run_run(const ParsedArguments& arguments) {
   Kernel kernel = runtime.get(spec);
   const double get_ms = milliseconds_since(start);
   const RuntimeStats stats = runtime.stats();
-  std::vector<double> forward_times;
-  std::vector<double> backward_times;
+  std::vector<double> forward_times, forward_cpu_times;
+  std::vector<double> backward_times, backward_cpu_times;
   try {
     for (int64_t index = 0; index < warmup + repeat; ++index) {
+      double cpu_start = process_cpu_ms();
       start = Clock::now();
       kernel.forward(call);
       const double forward_ms = milliseconds_since(start);
-      if (index >= warmup) forward_times.push_back(forward_ms);
+      if (index >= warmup) {
+        forward_times.push_back(forward_ms);
+        forward_cpu_times.push_back(process_cpu_ms() - cpu_start);
+      }
       if (backward) {
+        cpu_start = process_cpu_ms();
         start = Clock::now();
         kernel.backward(call);
         const double backward_ms = milliseconds_since(start);
-        if (index >= warmup) backward_times.push_back(backward_ms);
+        if (index >= warmup) {
+          backward_times.push_back(backward_ms);
+          backward_cpu_times.push_back(process_cpu_ms() - cpu_start);
+        }
       }
     }
   } catch (const Error& error) {
@@ -472,7 +492,9 @@ int run_run(const ParsedArguments& arguments) {
                              {"get_ms", get_ms},
                              {"warmup", warmup},
                              {"forward_ms", forward_times},
-                             {"backward_ms", backward_times}};
+                             {"backward_ms", backward_times},
+                             {"forward_cpu_ms", forward_cpu_times},
+                             {"backward_cpu_ms", backward_cpu_times}};
     std::ofstream file(timing_path);
     file << timing.dump(1) << "\n";
     if (!file.flush()) {
