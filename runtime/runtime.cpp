@@ -12,6 +12,7 @@
 #include "runtime/cpu/cpu_kernel.h"
 #include "runtime/cuda/cuda_kernel.h"
 #include "runtime/cuda/driver_api.h"
+#include "runtime/emulation/emulated_kernel.h"
 #include "runtime/kernel_implementation.h"
 #include "runtime/thread_pool.h"
 
@@ -74,12 +75,10 @@ class Runtime::State {
       case Backend::kAuto:
         return cuda_driver::device_available() ? Backend::kCuda : Backend::kCpu;
       case Backend::kCpu: return Backend::kCpu;
+      case Backend::kCudaEmulated: return Backend::kCudaEmulated;
       case Backend::kCuda:
         cuda_driver::driver();  // throws the clear "no driver / no device" error
         return Backend::kCuda;
-      case Backend::kCudaEmulated:
-        throw user_error(ErrorCode::kUnsupported, "backend " + std::string(backend_name(requested)),
-                         "is not available in this build of attncc yet", "use the cpu backend");
     }
     return Backend::kCpu;
   }
@@ -93,7 +92,9 @@ class Runtime::State {
   std::shared_ptr<const KernelImplementation> build(const Spec& spec) {
     DiskCache* cache = disk && disk->enabled() ? disk.get() : nullptr;
     auto kernel = backend == Backend::kCuda ? build_cuda_kernel(spec, cuda_bundle(), cache, counters)
-                                            : build_cpu_kernel(spec, cache, pool, counters);
+                  : backend == Backend::kCudaEmulated
+                      ? build_emulated_cuda_kernel(spec, cache, pool, counters)
+                      : build_cpu_kernel(spec, cache, pool, counters);
     print_warnings();
     return kernel;
   }

@@ -1,0 +1,154 @@
+// The cuda-emulated backend (see emulated_kernel.h): lower_to_cuda -> Clang (host C++, the
+// emulation header instead of PTX) -> object file (disk cache) -> ORC -> one entry point per
+// KernelKind, run over the emulator in the launch plan's order.
+#include "runtime/emulation/emulated_kernel.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "attncc/interval_form.h"
+#include "compiler/emit/lower_to_cuda.h"
+#include "runtime/argument_validation.h"
+#include "runtime/cpu/cpu_kernel.h"
+#include "runtime/cuda/launch_plan.h"
+#include "runtime/embedded_templates.h"
+#include "runtime/emulation/emulator.h"
+#include "runtime/llvm/clang_jit.h"
+
+namespace attncc {
+namespace {
+
+JitOptions emulation_jit_options() {
+  JitOptions options;
+  options.file_name = "generated_cuda.cpp";
+  for (const EmbeddedFile& file : embedded_templates()) {
+    options.headers[std::string(file.path)] = std::string(file.contents);
+  }
+  options.host_symbols = emulation::host_symbols();
+  // Run time is fiber switching and the emulated collectives, not the kernels' own arithmetic:
+  // -O1 compiles about twice as fast as -O3 and runs the emulated kernels about as fast.
+  options.optimization_level = 1;
+  return options;
+}
+
+// The CPU key covers spec, source, templates, compiler and host; the prefix keeps the two
+// backends' entries apart.
+std::string emulation_cache_key(const Spec& spec, const std::string& source) {
+  return "cuda-emulated " + cpu_cache_key(spec, source);
+}
+
+bool no_compile_asserted() {
+  const char* value = std::getenv("ATTNCC_ASSERT_NO_COMPILE");
+  return value != nullptr && std::string(value) == "1";
+}
+
+// $ATTNCC_DETERMINISTIC=1: the backward computes dQ in its own pass instead of fp32 atomics.
+bool deterministic_backward() {
+  const char* value = std::getenv("ATTNCC_DETERMINISTIC");
+  return value != nullptr && std::string(value) == "1";
+}
+
+class EmulatedCudaKernel final : public KernelImplementation {
+ public:
+  EmulatedCudaKernel(const Spec& spec, std::unique_ptr<JitModule> module, ThreadPool& pool,
+                     RuntimeCounters& counters)
+      : KernelImplementation(spec, Backend::kCudaEmulated, counters),
+        module_(std::move(module)),
+        pool_(pool),
+        prefix_(cuda_entry_prefix(spec_)) {
+    for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
+      entries_[kind] = module_->lookup_function<void(const void*)>(
+          prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind)));
+    }
+  }
+
+  void forward(const AttentionArguments& arguments, void*) const override {
+    validate_arguments(spec_, arguments, Pass::kForward, DeviceKind::kCpu);
+    run(plan_cuda_forward(spec_, arguments));
+    counters_.forward_launches.fetch_add(1);
+  }
+
+  void backward(const AttentionArguments& arguments, void*) const override {
+    validate_arguments(spec_, arguments, Pass::kBackward, DeviceKind::kCpu);
+    run(plan_cuda_backward(spec_, arguments, deterministic_backward()));
+    counters_.backward_launches.fetch_add(1);
+  }
+
+ private:
+  // The executor: host "device memory" for the workspaces, then every launch in order.
+  void run(CudaLaunchPlan plan) const {
+    std::vector<float> delta(plan.workspace.delta_bytes / sizeof(float));
+    std::vector<float> dq_accumulator(plan.workspace.dq_accumulator_bytes / sizeof(float));
+    cuda::DeviceStatus status{};
+    bind_workspace(plan, delta.data(), dq_accumulator.data(), &status);
+    for (size_t index = 0; index < plan.launches.size(); ++index) {
+      const CudaLaunch& launch = plan.launches[index];
+      emulation::LaunchConfiguration configuration;
+      configuration.kernel_name = prefix_ + "_" + launch.suffix();
+      configuration.entry = entries_[launch.kind];
+      configuration.grid = {launch.grid.x, launch.grid.y, launch.grid.z};
+      configuration.block = {launch.block.x, launch.block.y, launch.block.z};
+      configuration.shared_bytes = launch.shared_bytes;
+      configuration.params = &plan.params;
+      configuration.seed = emulation::launch_seed(index);
+      emulation::run_launch(configuration, pool_);
+    }
+    if (status.error != 0) {
+      throw user_error(
+          ErrorCode::kInvalidArgument, "offsets",
+          "document " + std::to_string(status.document) + " is inconsistent with the tensors: "
+              "query rows [" + std::to_string(status.query_start) + ", " +
+              std::to_string(status.query_start + status.query_length) + "), key rows [" +
+              std::to_string(status.key_start) + ", " +
+              std::to_string(status.key_start + status.key_length) +
+              ") (the kernels wrote zeros for it)",
+          "check the layout's offset arrays against the tensors' sequence lengths");
+    }
+  }
+
+  std::unique_ptr<JitModule> module_;
+  ThreadPool& pool_;
+  std::string prefix_;
+  emulation::EntryPoint entries_[cuda::kKernelCount] = {};
+};
+
+}  // namespace
+
+std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(const Spec& spec,
+                                                                       DiskCache* disk,
+                                                                       ThreadPool& pool,
+                                                                       RuntimeCounters& counters) {
+  const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask));
+  const std::string key = emulation_cache_key(spec, source);
+  const JitOptions options = emulation_jit_options();
+  if (disk != nullptr) {
+    if (std::optional<std::string> object = disk->load(key)) {
+      try {
+        auto kernel = std::make_shared<EmulatedCudaKernel>(spec, load_object(*object, options),
+                                                           pool, counters);
+        counters.disk_hits.fetch_add(1);
+        return kernel;
+      } catch (const Error& error) {
+        std::fprintf(stderr,
+                     "attncc: warning: cached emulated CUDA kernel for spec %s did not load (%s); "
+                     "rebuilding\n",
+                     spec_hash(spec).c_str(), error.what());
+      }
+    }
+  }
+  if (no_compile_asserted()) {
+    throw Error(ErrorCode::kInternal,
+                "attncc: ATTNCC_ASSERT_NO_COMPILE=1 but the emulated CUDA kernel of spec " +
+                    spec_hash(spec) + " is not in the cache (" +
+                    (disk ? disk->directory() : std::string("no disk cache")) +
+                    ") and would be compiled");
+  }
+  std::string object = compile_cpp_to_object(source, options);
+  counters.compiles.fetch_add(1);
+  if (disk != nullptr) disk->store(key, object);
+  return std::make_shared<EmulatedCudaKernel>(spec, load_object(object, options), pool, counters);
+}
+
+}  // namespace attncc
