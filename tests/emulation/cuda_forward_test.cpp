@@ -1,0 +1,89 @@
+// The CUDA forward kernel (templates/cuda/attention_forward.cuh) and the padding fill, run on the
+// cuda-emulated backend against the float64 reference: every bf16/fp16-capable spec in specs/
+// (fp32 specs run in bf16), forward only, at every head dim the CUDA target supports, on the
+// edge-biased cases of backend_cases.h (sentinels, 1-token documents, Lq != Lk, GQA, padding).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "attncc/runtime.h"
+#include "support/backend_cases.h"
+#include "support/files.h"
+
+namespace attncc {
+namespace {
+
+struct Variant {
+  std::string spec_path;
+  DType dtype;
+  int head_dim;
+};
+
+std::vector<Variant> all_variants() {
+  std::vector<Variant> variants;
+  for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
+    variants.push_back({path, DType::kBFloat16, 64});
+    variants.push_back({path, DType::kFloat16, 128});
+  }
+  // The other head dims (tile shapes and page layouts of their own) on a few masks.
+  for (const char* name : {"causal", "prefix_lm_docs", "softcap_alibi", "doc_packed_sentinels"}) {
+    for (int head_dim : {32, 96, 256}) {
+      variants.push_back({testing::source_path("specs") + "/" + name + ".json",
+                          DType::kBFloat16, head_dim});
+    }
+  }
+  return variants;
+}
+
+std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
+  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
+                     std::string(dtype_name(info.param.dtype)) + "_d" +
+                     std::to_string(info.param.head_dim);
+  for (char& character : name) {
+    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
+  }
+  return name;
+}
+
+// The spec without its backward, so check_backend_case checks the forward outputs only.
+Spec forward_only(const Spec& spec) {
+  nlohmann::json object = nlohmann::json::parse(spec.canonical_text());
+  object["backward"] = false;
+  Spec result = Spec::parse(object.dump(), spec.name + " (forward only)");
+  result.name = spec.name;
+  return result;
+}
+
+Runtime& test_runtime() {
+  static Runtime runtime([] {
+    RuntimeOptions options;
+    options.backend = Backend::kCudaEmulated;
+    options.disk_cache = false;
+    return options;
+  }());
+  return runtime;
+}
+
+class CudaForwardEmulated : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(CudaForwardEmulated, MatchesTheReferenceOnEdgeCases) {
+  const Variant& variant = GetParam();
+  Spec spec = forward_only(testing::with_dtype_and_head_dim(Spec::load(variant.spec_path),
+                                                            variant.dtype, variant.head_dim));
+  Kernel kernel = test_runtime().get(spec);
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  testing::TestRandom random(seed);
+  for (const testing::BackendCase& test_case : testing::backend_cases(spec, random)) {
+    SCOPED_TRACE(test_case.description);
+    testing::check_backend_case(kernel, test_case);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, CudaForwardEmulated, ::testing::ValuesIn(all_variants()),
+                         variant_name);
+
+}  // namespace
+}  // namespace attncc
