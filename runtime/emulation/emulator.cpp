@@ -162,6 +162,7 @@ class BlockExecutor {
   void complete_mma(int base);
   void on_exit();
   void report_stall();
+  void order_round(uint64_t& random);
   void land(EmulatedThread& thread, size_t groups);
 
   LaunchState* launch_ = nullptr;
@@ -173,6 +174,8 @@ class BlockExecutor {
   std::vector<unsigned char> shared_;
   std::vector<int> runnable_;
   std::vector<int> batch_;
+  std::vector<int> warp_order_;
+  std::vector<int> warp_ready_;  // per warp: ready threads, then slots (order_round)
   EmulatedThread* current_ = nullptr;
   int barrier_arrived_ = 0;
   int exited_ = 0;
@@ -257,6 +260,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
   }
   threads_.resize(size_t(count));
   warps_.assign(size_t((count + 31) / 32), WarpState{});
+  warp_ready_.assign(warps_.size(), 0);
   shared_.assign(configuration.shared_bytes, kUninitialisedByte);
   runnable_.clear();
   barrier_arrived_ = 0;
@@ -293,11 +297,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
       report_stall();
       break;
     }
-    batch_.swap(runnable_);
-    runnable_.clear();
-    for (size_t i = batch_.size(); i > 1; --i) {
-      std::swap(batch_[i - 1], batch_[size_t(split_mix(random) % i)]);
-    }
+    order_round(random);
     for (int index : batch_) {
       EmulatedThread& thread = threads_[size_t(index)];
       current_ = &thread;
@@ -315,6 +315,40 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
   }
   for (EmulatedThread& thread : threads_) destroy_context(thread.context);
   launch_ = nullptr;
+}
+
+// The next round: the ready threads warp by warp, warps in random order, lanes of each warp in
+// random order. Whole warps rather than interleaved lanes: on the GPU a warp's lanes advance
+// together, and a warp that runs entirely before another is what exposes a missing barrier (the
+// first warp reads what the second has not written yet) on every schedule where the reader
+// comes first, instead of only when a writer lane happens to be last.
+void BlockExecutor::order_round(uint64_t& random) {
+  auto shuffle = [&random](int* first, size_t count) {
+    for (size_t i = count; i > 1; --i) std::swap(first[i - 1], first[split_mix(random) % i]);
+  };
+  warp_order_.clear();
+  for (int index : runnable_) {
+    const int warp = threads_[size_t(index)].warp;
+    if (warp_ready_[size_t(warp)]++ == 0) warp_order_.push_back(warp);
+  }
+  shuffle(warp_order_.data(), warp_order_.size());
+  // Counting sort by the warp's position in the shuffled order, then shuffle within each warp.
+  size_t start = 0;
+  for (int warp : warp_order_) {
+    const int count = warp_ready_[size_t(warp)];
+    warp_ready_[size_t(warp)] = int(start);  // now the next free slot of the warp
+    start += size_t(count);
+  }
+  batch_.resize(runnable_.size());
+  for (int index : runnable_) batch_[size_t(warp_ready_[size_t(threads_[size_t(index)].warp)]++)] = index;
+  start = 0;
+  for (int warp : warp_order_) {
+    const size_t end = size_t(warp_ready_[size_t(warp)]);
+    shuffle(batch_.data() + start, end - start);
+    start = end;
+    warp_ready_[size_t(warp)] = 0;
+  }
+  runnable_.clear();
 }
 
 // No thread can run and some have not finished. The checks at each barrier, collective and
