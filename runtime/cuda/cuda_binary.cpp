@@ -25,6 +25,26 @@ bool no_compile_asserted() {
 
 }  // namespace
 
+unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec) {
+  switch (kind) {
+    case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
+    case cuda::kKernelBackwardKeyValue:
+    case cuda::kKernelBackwardQuery: return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
+    default: return 0;
+  }
+}
+
+unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec) {
+  for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
+    const std::string tail = std::string("_") + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
+    if (entry_point.size() >= tail.size() &&
+        entry_point.compare(entry_point.size() - tail.size(), tail.size(), tail) == 0) {
+      return dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec);
+    }
+  }
+  return 0;
+}
+
 std::string encode_cuda_binary(const CudaBinary& binary) {
   nlohmann::json header = {{"target", binary.target},
                            {"cubin", binary.is_cubin},
@@ -74,17 +94,17 @@ std::string cuda_cache_key(const Spec& spec, const std::string& source, const Cu
 namespace {
 
 CudaBinary compile_source(const Spec& spec, const std::string& source, const CudaTarget& target,
-                          double* seconds) {
+                          CudaCompileTime* time) {
   CudaCompileResult compiled = compile_cuda(source, target, "attncc_" + spec_hash(spec) + ".cu");
-  if (seconds != nullptr) *seconds = compiled.seconds;
+  if (time != nullptr) *time = {compiled.seconds, compiled.cpu_seconds};
   return CudaBinary{target.name, compiled.is_cubin, std::move(compiled.image),
                     std::move(compiled.reports)};
 }
 
 }  // namespace
 
-CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target, double* seconds) {
-  return compile_source(spec, lower_to_cuda(spec, build_interval_form(spec.mask)), target, seconds);
+CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target, CudaCompileTime* time) {
+  return compile_source(spec, lower_to_cuda(spec, build_interval_form(spec.mask)), target, time);
 }
 
 CudaBinary find_or_compile_cuda_binary(const Spec& spec, const CudaTarget& target,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attncc/spec.h"
+#include "templates/cuda/launch_shape.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/ptxas_report.h"
 
@@ -28,6 +29,11 @@ struct CudaBinary {
 std::string encode_cuda_binary(const CudaBinary& binary);
 CudaBinary decode_cuda_binary(std::string_view payload);
 
+/// Dynamic shared memory the kernel of `kind` is launched with (launch_shape.h; 0 for the
+/// element-wise kernels), and the same for an entry point by name ("<prefix>_<suffix>").
+unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec);
+unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec);
+
 /// Bump when the CUDA templates' contract with the generated source changes.
 constexpr int kCudaTemplateVersion = 1;
 
@@ -35,10 +41,17 @@ constexpr int kCudaTemplateVersion = 1;
 /// version and options, target. Throws Error(kUnsupported) without libnvrtc.
 std::string cuda_cache_key(const Spec& spec, const std::string& source, const CudaTarget& target);
 
-/// Lowers `spec` and compiles it with NVRTC (all entry points in one program). `seconds` gets the
+/// Where NVRTC spent a compile: wall time and this thread's CPU time (they differ on a busy
+/// machine).
+struct CudaCompileTime {
+  double seconds = 0;
+  double cpu_seconds = 0;
+};
+
+/// Lowers `spec` and compiles it with NVRTC (all entry points in one program). `time` gets the
 /// NVRTC time when not null. Throws like lower_to_cuda and compile_cuda.
 CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target,
-                               double* seconds = nullptr);
+                               CudaCompileTime* time = nullptr);
 
 /// The binary of `spec` for `target`: from `bundle` (ahead-of-time, needs no NVRTC), else from
 /// `disk`, else compiled (and stored in `disk`). Counts compiles and disk hits in `counters`.

@@ -27,17 +27,6 @@ bool environment_flag(const char* name) {
   return value != nullptr && std::string(value) == "1";
 }
 
-// Dynamic shared memory each entry point is launched with (launch_shape.h), set as its maximum
-// once at module load.
-unsigned shared_bytes_of(cuda::KernelKind kind, const Spec& spec) {
-  switch (kind) {
-    case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
-    case cuda::kKernelBackwardKeyValue:
-    case cuda::kKernelBackwardQuery: return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
-    default: return 0;
-  }
-}
-
 // Pinned host copies of the device status of recent calls: a ring, so calls in flight on any
 // stream never share a slot unless more than kSlots are outstanding.
 constexpr int kStatusSlots = 64;
@@ -158,7 +147,7 @@ class CudaKernel final : public KernelImplementation {
       const std::string name = prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
       driver::check(api.module_get_function(&module->functions[kind], module->module, name.c_str()),
                     ("cuModuleGetFunction " + name).c_str());
-      const unsigned shared = shared_bytes_of(static_cast<cuda::KernelKind>(kind), spec_);
+      const unsigned shared = dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec_);
       if (shared > static_cast<unsigned>(optin)) {
         throw user_error(ErrorCode::kUnsupported, "cuda:" + std::to_string(ordinal),
                          name + " needs " + std::to_string(shared) +

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 
 #include "attncc/error.h"
 #include "runtime/cuda/shared_library.h"
@@ -123,6 +124,12 @@ struct ProgramGuard {
   }
 };
 
+double thread_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
 int number_after(std::string_view text, std::string_view prefix) {
   if (text.rfind(prefix, 0) != 0 || text.size() == prefix.size()) return -1;
   int value = 0;
@@ -200,6 +207,7 @@ CudaCompileResult compile_cuda(std::string_view source, const CudaTarget& target
   const Nvrtc& api = require_nvrtc();
   const NvrtcHeaders& headers = nvrtc_headers();
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = thread_cpu_seconds();
 
   ProgramGuard guard{api};
   const std::string source_text(source);
@@ -250,6 +258,7 @@ CudaCompileResult compile_cuda(std::string_view source, const CudaTarget& target
   }
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.cpu_seconds = thread_cpu_seconds() - cpu_start;
   return result;
 }
 

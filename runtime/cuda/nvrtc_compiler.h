@@ -44,6 +44,7 @@ struct CudaCompileResult {
   std::vector<PtxasKernelReport> reports;
   std::string log;         ///< NVRTC's program log (warnings and the ptxas report)
   double seconds = 0;      ///< wall time of nvrtcCompileProgram and fetching the image
+  double cpu_seconds = 0;  ///< CPU time of this thread meanwhile (NVRTC compiles on it)
 };
 
 /// Compiles `source` (includes resolved from the embedded templates only). Thread-safe: one

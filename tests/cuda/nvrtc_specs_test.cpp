@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "attncc/spec.h"
-#include "cuda/launch_shape.h"
+#include "templates/cuda/launch_shape.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/cuda/cuda_binary.h"
 #include "runtime/cuda/nvrtc_compiler.h"
@@ -50,22 +50,6 @@ std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
   return name;
 }
 
-unsigned dynamic_shared_bytes(const std::string& function, const Spec& spec) {
-  auto ends_with = [&](const char* suffix) {
-    std::string tail = std::string("_") + suffix;
-    return function.size() >= tail.size() &&
-           function.compare(function.size() - tail.size(), tail.size(), tail) == 0;
-  };
-  if (ends_with(cuda::kernel_suffix(cuda::kKernelForward))) {
-    return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
-  }
-  if (ends_with(cuda::kernel_suffix(cuda::kKernelBackwardKeyValue)) ||
-      ends_with(cuda::kernel_suffix(cuda::kKernelBackwardQuery))) {
-    return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
-  }
-  return 0;
-}
-
 class NvrtcSpecs : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
@@ -74,13 +58,14 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
   const Variant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
-  double seconds = 0;
-  CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &seconds);
+  CudaCompileTime time;
+  CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &time);
   EXPECT_TRUE(binary.is_cubin);
   ASSERT_EQ(binary.reports.size(), static_cast<size_t>(cuda::kKernelCount))
       << "one ptxas report per entry point";
-  std::printf("%s: NVRTC %.2f s for %d entry points\n", variant_name({variant, 0}).c_str(),
-              seconds, static_cast<int>(cuda::kKernelCount));
+  std::printf("%s: NVRTC %.2f s (%.2f s CPU) for %d entry points\n",
+              variant_name({variant, 0}).c_str(), time.seconds, time.cpu_seconds,
+              static_cast<int>(cuda::kKernelCount));
   const std::string prefix = cuda_entry_prefix(spec) + "_";
   for (const PtxasKernelReport& report : binary.reports) {
     std::printf("  %s\n",

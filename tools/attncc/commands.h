@@ -39,4 +39,7 @@ int run_demo(const ParsedArguments& arguments);
 extern const CommandInfo kCacheCommand;
 int run_cache(const ParsedArguments& arguments);
 
+extern const CommandInfo kCompileCommand;
+int run_compile(const ParsedArguments& arguments);
+
 }  // namespace attncc::cli

@@ -17,6 +17,7 @@ const Command kCommands[] = {
     {&kCheckCommand, run_check},
     {&kExplainCommand, run_explain},
     {&kEmitCommand, run_emit},
+    {&kCompileCommand, run_compile},
     {&kBenchCommand, run_bench},
     {&kTestgenCommand, run_testgen},
     {&kRunCommand, run_run},

@@ -1,0 +1,36 @@
+# attncc compile: the ptxas report per entry point (0 spills), a bundle of one file per spec x
+# architecture plus manifest.json; bad architectures, fp32 specs and a missing libnvrtc are user
+# errors (exit 1) that say what to do.
+source "$(dirname "$0")/lib.sh"
+spec=$source_dir/specs/causal.json
+expect_exit 0 -- "$attncc" check --json "$spec"
+hash=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))[0]['hash'])" "$work/out")
+
+expect_exit 0 -- "$attncc" compile "$spec" --arch sm_80 --out "$work/bundle" --fail-on-spills
+expect_contains "$out" "$hash sm_80: CUBIN in" "compile line"
+expect_contains "$out" "attncc_${hash}_forward (sm_80): " "forward report"
+expect_contains "$out" "attncc_${hash}_backward_key_value (sm_80): " "backward report"
+expect_contains "$out" "0 B spill stores, 0 B spill loads" "spill columns"
+expect_contains "$out" "0 entry points spill" "spill summary"
+[[ -f $work/bundle/manifest.json ]] || fail "no manifest.json"
+[[ -f $work/bundle/$hash.sm_80.attncc-cuda ]] || fail "no kernel file"
+python3 - "$work/bundle/manifest.json" "$hash" <<'PY' || fail "manifest contents"
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+[kernel] = manifest["kernels"]
+assert kernel["hash"] == sys.argv[2] and kernel["target"] == "sm_80" and kernel["image"] == "cubin"
+assert len(kernel["reports"]) == 6, kernel["reports"]
+assert all(r["spill_store_bytes"] == 0 and r["spill_load_bytes"] == 0 for r in kernel["reports"])
+PY
+
+expect_exit 1 -- "$attncc" compile "$spec" --arch sm_75
+expect_contains "$err" "--arch: error: unknown CUDA architecture 'sm_75'; use sm_80" "old arch"
+expect_exit 1 -- "$attncc" compile "$source_dir/specs/strided_opaque.json" --arch sm_80
+expect_contains "$err" "fp32 is not supported by the CUDA backend" "fp32 spec"
+expect_exit 1 -- env ATTNCC_NVRTC_LIBRARY=$work/no/libnvrtc.so.13 "$attncc" compile "$spec"
+expect_contains "$err" "nvrtc: error: cannot load libnvrtc.so.13" "missing NVRTC"
+expect_contains "$err" "install the CUDA toolkit's NVRTC" "missing NVRTC hint"
+[[ ! -e $work/no ]] || fail "a failed compile created files"
+expect_exit 0 -- "$attncc" compile --help
+expect_contains "$out" "ATTNCC_BUNDLE_DIR" "compile --help names the bundle variable"
+finish
