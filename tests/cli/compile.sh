@@ -31,6 +31,15 @@ expect_exit 1 -- env ATTNCC_NVRTC_LIBRARY=$work/no/libnvrtc.so.13 "$attncc" comp
 expect_contains "$err" "nvrtc: error: cannot load libnvrtc.so.13" "missing NVRTC"
 expect_contains "$err" "install the CUDA toolkit's NVRTC" "missing NVRTC hint"
 [[ ! -e $work/no ]] || fail "a failed compile created files"
+# Without a driver, asking for the CUDA backend says what is missing (on a GPU machine the run
+# itself is exercised by tools/gpu_check.sh).
+if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
+  expect_exit 0 -- "$attncc" testgen "$spec" --cases 1 --seed 3 --out "$work/case"
+  expect_exit 1 -- "$attncc" run "$spec" --inputs "$work/case/case_0000.safetensors" \
+    --out "$work/out.safetensors" --backend cuda
+  expect_contains "$err" "backend cuda: error: cannot load the CUDA driver library libcuda.so.1" \
+    "run --backend cuda without a driver"
+fi
 expect_exit 0 -- "$attncc" compile --help
 expect_contains "$out" "ATTNCC_BUNDLE_DIR" "compile --help names the bundle variable"
 finish
