@@ -65,17 +65,25 @@ struct BackwardShape {
   using ScoreTile = SharedTile<kTileQ, kTileK>;  // P and dS, [query][key]
 
   // Shared memory (byte offsets; every tile a multiple of 1024 bytes, so each starts aligned
-  // for the swizzle): the query tile's Q and dO, the key tile's K and V, P and dS of the pair
-  // as [query][key] 16-bit tiles, and the query rows' LSE * log2(e) and delta.
+  // for the swizzle): kQueryBuffers buffers of the query side (Q and dO tiles; buffer b at b *
+  // kQueryBufferBytes), so that with two the key/value kernel loads the next query tile while
+  // it computes on this one; the key tile's K and V; P and dS of the pair as [query][key]
+  // 16-bit tiles; then per buffer the query rows' LSE * log2(e) and delta (b *
+  // kStatisticsBufferBytes further).
+  static constexpr int kQueryBuffers = backward_query_buffers(kHeadDim, kHeadDimV);
   static constexpr uint32 kQuery = 0;
   static constexpr uint32 kOutputGradient = kQuery + tile_bytes(kTileQ, kHeadDim);
-  static constexpr uint32 kKey = kOutputGradient + tile_bytes(kTileQ, kHeadDimV);
+  static constexpr uint32 kQueryBufferBytes =
+      tile_bytes(kTileQ, kHeadDim) + tile_bytes(kTileQ, kHeadDimV);
+  static constexpr uint32 kKey = uint32(kQueryBuffers) * kQueryBufferBytes;
   static constexpr uint32 kValue = kKey + tile_bytes(kTileK, kHeadDim);
   static constexpr uint32 kProbabilities = kValue + tile_bytes(kTileK, kHeadDimV);
   static constexpr uint32 kScoreGradients = kProbabilities + tile_bytes(kTileQ, kTileK);
   static constexpr uint32 kLseLog2 = kScoreGradients + tile_bytes(kTileQ, kTileK);
   static constexpr uint32 kDelta = kLseLog2 + 4u * kTileQ;
-  static_assert(kDelta + 4u * kTileQ == backward_shared_bytes(kHeadDim, kHeadDimV),
+  static constexpr uint32 kStatisticsBufferBytes = 8u * kTileQ;
+  static_assert(kLseLog2 + uint32(kQueryBuffers) * kStatisticsBufferBytes ==
+                    backward_shared_bytes(kHeadDim, kHeadDimV),
                 "launch_shape.h's backward_shared_bytes must match this map");
 };
 
@@ -99,21 +107,24 @@ ATTNCC_DEVICE float* query_gradient_accumulator(const CudaAttentionParams& param
 
 // ---- pieces of the backward tile step -----------------------------------------------------
 
-/// Starts the copies of one query tile's Q and dO (rows past `rows` zero) and stores its rows'
-/// LSE * log2(e) and delta; rows past `rows` get LSE = -inf, so their P is 0.
+/// Starts the copies of one query tile's Q and dO into query-side buffer `buffer` (rows past
+/// `rows` zero) and stores its rows' LSE * log2(e) and delta; rows past `rows` get LSE = -inf,
+/// so their P is 0.
 template <typename Config>
 ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
                                    const DocumentBlock& document, int head, kernel_int i0,
-                                   kernel_int rows) {
+                                   kernel_int rows, int buffer) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   const kernel_int first_row = document.query_start + i0;
   const int thread = int(threadIdx.x);
+  const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
+  const uint32 statistics = uint32(buffer) * Shape::kStatisticsBufferBytes;
   load_tile_async<Shape::kTileQ, Shape::kHeadDim, Shape::kThreads, Element>(
-      Shape::kQuery, params.attention.q, document.batch, first_row, head, rows, thread);
+      tiles + Shape::kQuery, params.attention.q, document.batch, first_row, head, rows, thread);
   load_tile_async<Shape::kTileQ, Shape::kHeadDimV, Shape::kThreads, Element>(
-      Shape::kOutputGradient, params.attention.d_o, document.batch, first_row, head, rows,
-      thread);
+      tiles + Shape::kOutputGradient, params.attention.d_o, document.batch, first_row, head,
+      rows, thread);
   for (int r = int(threadIdx.x); r < Shape::kTileQ; r += Shape::kThreads) {
     float lse = negative_infinity();
     float delta = 0.0f;
@@ -123,8 +134,8 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
       delta = *lse_address(params.attention.delta, params.attention, document.batch, head,
                            first_row + r);
     }
-    shared_store_f32(Shape::kLseLog2 + 4u * uint32(r), lse * kLog2E);
-    shared_store_f32(Shape::kDelta + 4u * uint32(r), delta);
+    shared_store_f32(statistics + Shape::kLseLog2 + 4u * uint32(r), lse * kLog2E);
+    shared_store_f32(statistics + Shape::kDelta + 4u * uint32(r), delta);
   }
 }
 
@@ -143,7 +154,8 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
       Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
 }
 
-/// For the (query tile, key tile) pair in shared memory, this warp's part of
+/// For the (query tile in query-side buffer `buffer`, key tile) pair in shared memory, this
+/// warp's part of
 /// dS = P * (dO V^T - delta) (times 1 - tanh^2 with softcap), P = exp(score - LSE) recomputed
 /// from S = Q K^T with the forward's score mods and mask: dS (and P when kStoreProbabilities)
 /// go to shared memory as 16-bit [query][key] tiles. P = 0 exactly for masked pairs, keys past
@@ -152,10 +164,13 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
 template <typename Config, typename Mask, bool kStoreProbabilities>
 ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
                                    const DocumentView& document, int head, kernel_int i0,
-                                   kernel_int j0, kernel_int columns, bool full) {
+                                   kernel_int j0, kernel_int columns, bool full,
+                                   int buffer) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   constexpr int kTiles = Shape::kScoreTiles;
+  const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
+  const uint32 statistics = uint32(buffer) * Shape::kStatisticsBufferBytes;
   const int warp = warp_index();
   const int lane = lane_index();
   const int row0 = 16 * (warp % Shape::kQueryGroups);
@@ -165,11 +180,12 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
   float gradients[kTiles][4];
   zero_fragments(gradients);
   warp_gemm<Element, typename Shape::OutputGradientTile, kRowMajor, typename Shape::ValueTile,
-            kRowMajor, Shape::kHeadDimV, kTiles>(gradients, Shape::kOutputGradient, row0, Shape::kValue, key0);
+            kRowMajor, Shape::kHeadDimV, kTiles>(
+      gradients, tiles + Shape::kOutputGradient, row0, Shape::kValue, key0);
   float scores[kTiles][4];
   zero_fragments(scores);
   warp_gemm<Element, typename Shape::QueryTile, kRowMajor, typename Shape::KeyTile, kRowMajor,
-            Shape::kHeadDim, kTiles>(scores, Shape::kQuery, row0, Shape::kKey, key0);
+            Shape::kHeadDim, kTiles>(scores, tiles + Shape::kQuery, row0, Shape::kKey, key0);
 
   const int g = lane >> 2;
   const int t = lane & 3;
@@ -179,8 +195,8 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const uint32 r = uint32(row0 + g + 8 * half);
-    lse_log2[half] = shared_load_f32(Shape::kLseLog2 + 4u * r);
-    delta[half] = shared_load_f32(Shape::kDelta + 4u * r);
+    lse_log2[half] = shared_load_f32(statistics + Shape::kLseLog2 + 4u * r);
+    delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
   const kernel_int i_low = i0 + row0 + g;
   const RowRanges<Mask> ranges[2] = {RowRanges<Mask>(document, i_low),
@@ -296,7 +312,8 @@ ATTNCC_DEVICE void add_query_gradient(const CudaAttentionParams& params,
     float accumulator[kChunk / 8][4];
     zero_fragments(accumulator);
     warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile, kTransposed,
-              Shape::kTileK, kChunk / 8>(accumulator, Shape::kScoreGradients, row0, Shape::kKey, chunk);
+              Shape::kTileK, kChunk / 8>(accumulator, Shape::kScoreGradients, row0, Shape::kKey,
+                                         chunk);
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int r = row0 + g + 8 * half;
@@ -363,8 +380,39 @@ ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) {
   const int kv_head = int(blockIdx.z);
   const int group = params.attention.heads_q / params.attention.heads_kv;
   const kernel_int key_tile = kernel_int(blockIdx.x);
+  kernel_int first_tile;
+  kernel_int last_tile;
+  query_tiles_reaching<Mask>(document, j0, j1, Shape::kTileQ, first_tile, last_tile);
+  if (!block_document.consistent) last_tile = first_tile - 1;  // read no Q, dO: dK = dV = 0
+  // The next query tile from `tile` on that visits this key tile (the pairs the forward
+  // visited; the reaching range is a superset), or last_tile + 1.
+  auto next_visiting_tile = [&](kernel_int tile) {
+    for (; tile <= last_tile; ++tile) {
+      const kernel_int i0 = tile * Shape::kTileQ;
+      const kernel_int i1 = min_int(i0 + Shape::kTileQ, document.query_length) - 1;
+      const TileRanges<Mask::kIntervalCount> visits =
+          key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
+      for (int range = 0; range < visits.count; ++range) {
+        if (visits.first[range] <= key_tile && key_tile <= visits.last[range]) return tile;
+      }
+    }
+    return tile;
+  };
+  auto tile_rows = [&](kernel_int tile) {
+    return min_int(Shape::kTileQ, document.query_length - tile * Shape::kTileQ);
+  };
 
+  // Work items are (query tile, query head of the group). With two query-side buffers each
+  // item's Q, dO, LSE and delta load into one while the item before computes on the other;
+  // with one they load after it.
+  kernel_int query_tile = next_visiting_tile(first_tile);
+  int member = 0;
+  int buffer = 0;
   load_key_tile<Config>(params, block_document, kv_head, j0, columns);
+  if (query_tile <= last_tile) {
+    load_query_tile<Config>(params, block_document, kv_head * group, query_tile * Shape::kTileQ,
+                            tile_rows(query_tile), buffer);
+  }
   cp_async_commit();
 
   const int warp = warp_index();
@@ -375,41 +423,48 @@ ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) {
   zero_fragments(dk);
   zero_fragments(dv);
 
-  kernel_int first_tile;
-  kernel_int last_tile;
-  query_tiles_reaching<Mask>(document, j0, j1, Shape::kTileQ, first_tile, last_tile);
-  if (!block_document.consistent) last_tile = first_tile - 1;  // read no Q, dO: dK = dV = 0
-  for (kernel_int query_tile = first_tile; query_tile <= last_tile; ++query_tile) {
+  while (query_tile <= last_tile) {
     const kernel_int i0 = query_tile * Shape::kTileQ;
-    const kernel_int rows = min_int(Shape::kTileQ, document.query_length - i0);
-    const kernel_int i1 = i0 + rows - 1;
-    // Exactly the pairs the forward visited (the reaching range is a superset).
-    const TileRanges<Mask::kIntervalCount> visits =
-        key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
-    bool visited = false;
-    for (int range = 0; range < visits.count; ++range) {
-      visited |= visits.first[range] <= key_tile && key_tile <= visits.last[range];
+    const kernel_int rows = tile_rows(query_tile);
+    const bool full = tile_is_full<Mask>(document, i0, i0 + rows - 1, j0, j1);
+    const int head = kv_head * group + member;
+    kernel_int next_tile = query_tile;
+    int next_member = member + 1;
+    if (next_member == group) {
+      next_member = 0;
+      next_tile = next_visiting_tile(query_tile + 1);
     }
-    if (!visited) continue;
-    const bool full = tile_is_full<Mask>(document, i0, i1, j0, j1);
-    for (int member = 0; member < group; ++member) {
-      const int head = kv_head * group + member;
-      sync_threads();  // every warp is done with the previous Q, dO, P, dS
-      load_query_tile<Config>(params, block_document, head, i0, rows);
+    cp_async_wait<0>();
+    // This item's tiles have landed, and every warp is done with the other buffer, P and dS.
+    sync_threads();
+    if (Shape::kQueryBuffers == 2 && next_tile <= last_tile) {
+      load_query_tile<Config>(params, block_document, kv_head * group + next_member,
+                              next_tile * Shape::kTileQ, tile_rows(next_tile), buffer ^ 1);
       cp_async_commit();
-      cp_async_wait<0>();
-      sync_threads();
-      score_gradients<Config, Mask, true>(params, document, head, i0, j0, columns, full);
-      sync_threads();  // P and dS of every warp are in shared memory
-      warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::OutputGradientTile,
-                kTransposed, Shape::kTileQ, Shape::kValueColumns / 8>(dv, Shape::kProbabilities, key_row0, Shape::kOutputGradient,
-                            split * Shape::kValueColumns);
-      warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::QueryTile,
-                kTransposed, Shape::kTileQ, Shape::kKeyColumns / 8>(dk, Shape::kScoreGradients, key_row0, Shape::kQuery,
-                            split * Shape::kKeyColumns);
-      if (!params.deterministic) {
-        add_query_gradient<Config>(params, block_document, head, i0, rows);
-      }
+    }
+    score_gradients<Config, Mask, true>(params, document, head, i0, j0, columns, full, buffer);
+    sync_threads();  // P and dS of every warp are in shared memory
+    const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
+    warp_gemm<Element, typename Shape::ScoreTile, kTransposed,
+              typename Shape::OutputGradientTile, kTransposed, Shape::kTileQ,
+              Shape::kValueColumns / 8>(dv, Shape::kProbabilities, key_row0,
+                                        tiles + Shape::kOutputGradient,
+                                        split * Shape::kValueColumns);
+    warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::QueryTile,
+              kTransposed, Shape::kTileQ, Shape::kKeyColumns / 8>(
+        dk, Shape::kScoreGradients, key_row0, tiles + Shape::kQuery, split * Shape::kKeyColumns);
+    if (!params.deterministic) {
+      add_query_gradient<Config>(params, block_document, head, i0, rows);
+    }
+    query_tile = next_tile;
+    member = next_member;
+    if (Shape::kQueryBuffers == 2) {
+      buffer ^= 1;
+    } else if (query_tile <= last_tile) {
+      sync_threads();  // every warp is done with this item's Q, dO, P and dS
+      load_query_tile<Config>(params, block_document, kv_head * group + member,
+                              query_tile * Shape::kTileQ, tile_rows(query_tile), buffer);
+      cp_async_commit();
     }
   }
   cp_async_wait<0>();  // the K, V copies when no query tile reached the key tile
@@ -440,7 +495,7 @@ ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) {
   const int head = int(blockIdx.z);
   const int kv_head = head / (params.attention.heads_q / params.attention.heads_kv);
 
-  load_query_tile<Config>(params, block_document, head, i0, rows);
+  load_query_tile<Config>(params, block_document, head, i0, rows, 0);
   cp_async_commit();
 
   const int warp = warp_index();
@@ -463,10 +518,11 @@ ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) {
       cp_async_commit();
       cp_async_wait<0>();
       sync_threads();
-      score_gradients<Config, Mask, false>(params, document, head, i0, j0, columns, full);
+      score_gradients<Config, Mask, false>(params, document, head, i0, j0, columns, full, 0);
       sync_threads();  // dS of every warp is in shared memory
       warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile,
-                kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(dq, Shape::kScoreGradients, row0, Shape::kKey, col0);
+                kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(
+          dq, Shape::kScoreGradients, row0, Shape::kKey, col0);
     }
   }
   cp_async_wait<0>();  // the Q, dO copies when no key tile was visited

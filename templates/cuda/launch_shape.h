@@ -87,13 +87,27 @@ constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v) {
          tile_bytes(shape.tile_k, head_dim_v);
 }
 
-/// Dynamic shared memory of the backward key/value (and query) kernel: Q, dO, K, V, P, dS
-/// tiles plus LSE and delta of the query tile.
+/// Query-side buffers of the backward key/value kernel: two (the next query tile's Q, dO, LSE
+/// and delta load while this one computes) where they fit in 99 KB, the most a block gets on
+/// sm_86/89; one at d256.
+constexpr int backward_query_buffers(int head_dim, int head_dim_v) {
+  TileShape shape = backward_tile_shape(head_dim, head_dim_v);
+  const unsigned query_side = tile_bytes(shape.tile_q, head_dim) +
+                              tile_bytes(shape.tile_q, head_dim_v) +
+                              2u * 4u * unsigned(shape.tile_q);
+  const unsigned rest = tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v) +
+                        2u * tile_bytes(shape.tile_q, shape.tile_k);
+  return 2u * query_side + rest <= 99u * 1024u ? 2 : 1;
+}
+
+/// Dynamic shared memory of the backward key/value (and query) kernel: the query-side buffers
+/// (Q and dO tiles, LSE and delta of the query tile), K, V, P and dS tiles.
 constexpr unsigned backward_shared_bytes(int head_dim, int head_dim_v) {
   TileShape shape = backward_tile_shape(head_dim, head_dim_v);
-  return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_q, head_dim_v) +
+  const unsigned buffers = unsigned(backward_query_buffers(head_dim, head_dim_v));
+  return buffers * (tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_q, head_dim_v)) +
          tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v) +
-         2u * tile_bytes(shape.tile_q, shape.tile_k) + 2u * 4u * unsigned(shape.tile_q);
+         2u * tile_bytes(shape.tile_q, shape.tile_k) + buffers * 2u * 4u * unsigned(shape.tile_q);
 }
 
 }  // namespace attncc::cuda
