@@ -3,7 +3,7 @@
 // matrix product, ldmatrix x1/x2/x4 with and without .trans on a known matrix, shuffles and votes,
 // cp.async visibility, and the errors (shared memory out of bounds or misaligned, divergent
 // barriers and collectives). Kernels are plain C++ functions over templates/cuda/ptx.h, run
-// through emulation::run_launch; one test goes through the in-process Clang as the backend does.
+// through emulation::run_launch (emulated_jit_test.cpp compiles one with the in-process Clang).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,9 +14,7 @@
 
 #include "attncc/error.h"
 #include "cuda/ptx.h"
-#include "runtime/embedded_templates.h"
 #include "runtime/emulation/emulator.h"
-#include "runtime/llvm/clang_jit.h"
 #include "runtime/thread_pool.h"
 
 namespace attncc {
@@ -439,47 +437,6 @@ TEST(EmulatedLaunch, EveryThreadOfEveryBlockRunsWithItsIndices) {
   EXPECT_EQ(index_errors, 0);
   // Each of the 30 blocks adds its index once per thread (32 threads).
   EXPECT_EQ(sum, 32.0f * (29.0f * 30.0f / 2.0f));
-}
-
-// ---- a kernel compiled by the in-process Clang, as the backend compiles them -----------------------
-
-TEST(EmulatedJit, KernelCompiledByTheJitRunsOnTheEmulator) {
-  JitOptions options;
-  for (const EmbeddedFile& file : embedded_templates()) {
-    options.headers[std::string(file.path)] = std::string(file.contents);
-  }
-  options.host_symbols = emulation::host_symbols();
-  const std::string source = R"(
-#include "cuda/ptx.h"
-struct Params { float* out; };
-extern "C" void jit_kernel(const void* raw) {
-  const Params& params = *static_cast<const Params*>(raw);
-  using namespace attncc::cuda;
-  const int lane = lane_index();
-  // Lane l stores 16 bytes of the identity row l % 8 of an 8x8 fp16 matrix; ldmatrix of it and
-  // an mma with A = B = ones rows give row sums.
-  shared_store_u128(16 * lane, lane % 8 == 0 ? 0x3c00u : 0u, 0, 0, 0);
-  sync_threads();
-  uint32 b[2];
-  ldmatrix_x2_trans(b, 16 * (lane % 16));
-  uint32 a[4] = {0x3c003c00u, 0x3c003c00u, 0x3c003c00u, 0x3c003c00u};
-  float accumulator[4] = {0, 0, 0, 0};
-  mma_m16n8k16<attncc::float16>(accumulator, a, b);
-  float total = accumulator[0] + accumulator[1] + accumulator[2] + accumulator[3];
-  for (int mask = 1; mask < 32; mask <<= 1) total += shfl_xor(total, mask);
-  params.out[threadIdx.x] = total;
-}
-)";
-  std::unique_ptr<JitModule> module = compile_cpp(source, options);
-  auto entry = module->lookup_function<void(const void*)>("jit_kernel");
-  std::vector<float> out(32, std::nanf(""));
-  struct {
-    float* out;
-  } params{out.data()};
-  launch(entry, &params, {1, 1, 1}, {32, 1, 1}, 512);
-  // B (16x8, k x n) holds a 1 at (k = 0, n = 0) and (k = 8, n = 0): every row of A*B has 2 in
-  // column 0, so the 16x8 result sums to 32.
-  for (float value : out) EXPECT_EQ(value, 32.0f);
 }
 
 }  // namespace
