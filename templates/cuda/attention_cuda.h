@@ -5,6 +5,12 @@
 // On the device each is an `extern "C" __global__` kernel taking the CudaAttentionParams by
 // value. Compiled as host C++ (the cuda-emulated backend) each is an `extern "C"` function taking
 // a pointer to the CudaAttentionParams, which the emulator runs once per emulated thread.
+//
+// NVRTC options (runtime/cuda/nvrtc_compiler.cpp, part of the cache key): --std=c++20
+// -default-device -ftz=true -prec-div=false -prec-sqrt=false -fmad=true, i.e. --use_fast_math
+// without its libm substitution: FMA contraction is on (write __fmul_rn where s*c - m*c must stay
+// unfused), denormals flush to zero, '/' and sqrt are approximate. Ask the runtime's owner to
+// change them; the ex2/lg2/tanh approximations are explicit in ptx.h either way.
 #pragma once
 
 #include "cuda/ptx.h"
