@@ -28,9 +28,10 @@ PyTorch: the forward with autograd plus .backward(dO)). Speed-up = PyTorch time 
 (above 1: attncc is faster); xcpu is the same ratio of the medians of the process's CPU
 time per call (all threads), which leaves out the time other jobs held the cores. GFLOP/s count attended (i, j) pairs only, FlashAttention's
 convention: forward 4*D FLOP per pair and head, backward 10*D (so f+b 14*D); PyTorch's masked
-SDPA computes every pair but is credited with the same attended pairs. '%pk' is that rate over
-the machine's fp32 FMA peak, measured in the same run by a small C probe (clang -O3
--march=native, 12 independent vector FMA chains per thread, best of 5).
+SDPA computes every pair but is credited with the same attended pairs. 'GF/s' divides by wall
+time; 'cGF/s' by the process CPU time (all threads), the rate while the code was on a core;
+'%pk' is cGF/s over one core's fp32 FMA peak per CPU second, measured in the same run by a small
+C probe (clang -O3 -march=native, 12 independent vector FMA chains per thread, best of 5).
 
 Single thread by default: ATTNCC_NUM_THREADS=1 / `attncc run --threads 1` and
 torch.set_num_threads(1); --threads N for more. The machine may be shared: the header gives the
@@ -90,8 +91,10 @@ FMA_PROBE = r"""
 typedef float vec __attribute__((vector_size(LANES * 4)));
 static long iterations;
 static volatile float sink_value;
-static void* chains(void* unused) {
-  (void)unused;
+static double thread_cpu_seconds[256];
+static void* chains(void* slot) {
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
   vec a[CHAINS], b, c;
   for (int l = 0; l < LANES; ++l) { b[l] = 0.999f; c[l] = 1e-3f * l; }
   for (int j = 0; j < CHAINS; ++j) for (int l = 0; l < LANES; ++l) a[j][l] = j + l;
@@ -102,24 +105,33 @@ static void* chains(void* unused) {
   float s = 0;
   for (int j = 0; j < CHAINS; ++j) for (int l = 0; l < LANES; ++l) s += a[j][l];
   sink_value = s;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+  *(double*)slot = (c1.tv_sec - c0.tv_sec) + 1e-9 * (c1.tv_nsec - c0.tv_nsec);
   return NULL;
 }
 int main(int argc, char** argv) {
   int threads = atoi(argv[1]);
   iterations = atol(argv[2]);
-  double best = 0;
+  double best = 0, best_core = 0;
+  const double flop_per_thread = 2.0 * LANES * CHAINS * (double)iterations;
   for (int trial = 0; trial < 5; ++trial) {
     pthread_t ids[256];
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int t = 0; t < threads; ++t) pthread_create(&ids[t], NULL, chains, NULL);
+    for (int t = 0; t < threads; ++t) {
+      pthread_create(&ids[t], NULL, chains, &thread_cpu_seconds[t]);
+    }
     for (int t = 0; t < threads; ++t) pthread_join(ids[t], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    double gflops = 2.0 * LANES * CHAINS * (double)iterations * threads / seconds / 1e9;
+    double gflops = flop_per_thread * threads / seconds / 1e9;
     if (gflops > best) best = gflops;
+    double cpu = 0;
+    for (int t = 0; t < threads; ++t) cpu += thread_cpu_seconds[t];
+    double core = flop_per_thread * threads / cpu / 1e9;  /* per CPU second: one core's rate */
+    if (core > best_core) best_core = core;
   }
-  printf("%d %.3f\n", LANES, best);
+  printf("%d %.3f %.3f\n", LANES, best, best_core);
   return 0;
 }
 """
@@ -174,6 +186,8 @@ def parse_arguments():
                         help="fail instead of creating the virtual environment")
     parser.add_argument("--no-flex", action="store_true", help="leave out flex_attention")
     parser.add_argument("--seed", type=int, default=1234, help="input seed (default 1234)")
+    parser.add_argument("--table-from", metavar="PATH",
+                        help="measure nothing: print the tables of a --json file again")
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the specs, inputs and outputs in DIR (default: a temporary "
                              "directory, removed)")
@@ -521,10 +535,10 @@ def fma_peak(threads, directory):
         file.write(FMA_PROBE)
     subprocess.run([compiler, "-O3", "-march=native", "-ffp-contract=fast", "-pthread", source,
                     "-o", binary], check=True)
-    lanes, gflops = subprocess.run([binary, str(threads), "10000000"], capture_output=True,
-                                   text=True, check=True).stdout.split()
+    lanes, gflops, core = subprocess.run([binary, str(threads), "10000000"], capture_output=True,
+                                         text=True, check=True).stdout.split()
     return {"compiler": os.path.basename(compiler), "lanes": int(lanes), "threads": threads,
-            "gflops": float(gflops)}
+            "gflops": float(gflops), "core_gflops_per_cpu_second": float(core)}
 
 
 def load_average():
@@ -546,8 +560,32 @@ def cpu_name():
 
 # --- main ------------------------------------------------------------------------------------
 
+def table_from(path):
+    """Prints the tables of a saved --json report (Samples restored from their JSON form)."""
+    with open(path) as file:
+        report = json.load(file)
+
+    def restore(holder):
+        for part in ("fwd", "f+b"):
+            value = holder.get(part)
+            if isinstance(value, dict) and "samples_ms" in value:
+                holder[part] = Samples(value["samples_ms"], value["cpu_samples_ms"],
+                                       value["single_run_over_budget"])
+    for entry in report["results"]:
+        restore(entry["attncc"])
+        for result in entry["baselines"].values():
+            restore(result)
+    report.setdefault("wall_seconds", 0)
+    report.setdefault("cpu_percent", None)
+    report["machine"].setdefault("load_average_after", "unknown")
+    print_table(report, argparse.Namespace(threads=report["threads"], heads=report["heads"]))
+    return 0
+
+
 def main():
     args = parse_arguments()
+    if args.table_from:
+        return table_from(args.table_from)
     ensure_torch(args)
     import torch
     import torch.nn.functional as F
@@ -723,6 +761,8 @@ def main():
         # Rates and speed-ups.
         entry["attncc"]["fwd_gflops"] = flop_forward / forward.median() / 1e6
         entry["attncc"]["f+b_gflops"] = flop_both / both.median() / 1e6
+        entry["attncc"]["fwd_gflops_per_cpu_second"] = flop_forward / forward.cpu_median() / 1e6
+        entry["attncc"]["f+b_gflops_per_cpu_second"] = flop_both / both.cpu_median() / 1e6
         for name, result in entry["baselines"].items():
             for part, attncc_samples, flop in (("fwd", forward, flop_forward),
                                                 ("f+b", both, flop_both)):
@@ -756,7 +796,9 @@ def main():
 
 def print_table(report, args):
     peak = report["fma_peak"]
-    peak_gflops = peak["gflops"] if peak else None
+    core_peak = None
+    if peak:
+        core_peak = peak.get("core_gflops_per_cpu_second")  # absent in older --json files
     print("attncc CPU vs PyTorch %s CPU (capability %s): %d thread%s, %d heads, date %s UTC, "
           "commit %s" % (report["torch"], report["torch_cpu_capability"], args.threads,
                          "" if args.threads == 1 else "s", args.heads, report["date_utc"],
@@ -768,15 +810,15 @@ def print_table(report, args):
                        "%.0f%%" % report["cpu_percent"] if report["cpu_percent"] else "n/a"))
     if peak:
         print("fp32 FMA peak (probe: %s -O3 -march=native, 12 independent %d-lane FMA chains per "
-              "thread, %d thread%s, best of 5): %.1f GFLOP/s" %
-              (peak["compiler"], peak["lanes"], peak["threads"],
-               "" if peak["threads"] == 1 else "s", peak["gflops"]))
+              "thread, %d thread%s, best of 5): %.1f GFLOP/s wall, one core %.1f GFLOP/s per CPU "
+              "second" % (peak["compiler"], peak["lanes"], peak["threads"],
+                          "" if peak["threads"] == 1 else "s", peak["gflops"], core_peak or 0))
     print("times in ms: median (min-max) xN timed runs after 1 warm-up (* = one run, longer than "
           "the budget); fwd = forward, f+b = forward + backward")
     print("x = speed-up = PyTorch time / attncc time, medians (above 1: attncc faster); xcpu = the "
           "same with process CPU time instead of wall time (robust to other jobs on the cores)")
-    print("GF/s (attncc, wall time) on attended pairs only: fwd 4*D, f+b 14*D FLOP per pair and "
-          "head; %pk = that GF/s / the FMA peak")
+    print("attncc GFLOP/s on attended pairs only (fwd 4*D, f+b 14*D FLOP per pair and head): GF/s "
+          "per wall second, cGF/s per CPU second; %pk = cGF/s / one core's FMA peak")
     print("baselines: sdpa_mask = scaled_dot_product_attention(attn_mask=bool [S,S]); "
           "sdpa_causal = is_causal=True (causal only);")
     flex_modes = sorted({entry["baselines"]["flex"]["mode"] for entry in report["results"]
@@ -787,8 +829,8 @@ def print_table(report, args):
           "bf16 %g, fp32 %g)" % (TOLERANCE["bf16"], TOLERANCE["fp32"]))
     for part in ("fwd", "f+b"):
         print()
-        header = "%-10s %5s %3s %4s  %-26s %5s %3s" % ("mask", "S", "D", "type",
-                                                      "attncc %s ms" % part, "GF/s", "%pk")
+        header = "%-10s %5s %3s %4s  %-26s %5s %5s %3s" % (
+            "mask", "S", "D", "type", "attncc %s ms" % part, "GF/s", "cGF/s", "%pk")
         names = ["sdpa_mask", "sdpa_causal"] + (["flex"] if part == "fwd" else [])
         for name in names:
             header += "  %-26s %5s %5s" % (name + " ms", "x", "xcpu")
@@ -796,11 +838,14 @@ def print_table(report, args):
         print(header)
         for entry in report["results"]:
             attncc = entry["attncc"]
-            gflops = attncc[part + "_gflops"]
-            line = "%-10s %5d %3d %4s  %-26s %5.1f %3s" % (
+            flop = ((4.0 if part == "fwd" else 14.0) * entry["head_dim"] * entry["heads"] *
+                    entry["attended_pairs_per_head"])
+            gflops = flop / attncc[part].median() / 1e6
+            cpu_gflops = flop / attncc[part].cpu_median() / 1e6
+            line = "%-10s %5d %3d %4s  %-26s %5.1f %5.1f %3s" % (
                 entry["mask"], entry["seqlen"], entry["head_dim"], entry["dtype"],
-                attncc[part].text(), gflops,
-                "%.0f" % (100 * gflops / peak_gflops) if peak_gflops else "-")
+                attncc[part].text(), gflops, cpu_gflops,
+                "%.0f" % (100 * cpu_gflops / core_peak) if core_peak else "-")
             worst = 0.0
             for name in names:
                 result = entry["baselines"].get(name)
