@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <ostream>
 
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
@@ -20,6 +21,12 @@ struct Variant {
   DType dtype;
   int head_dim;
 };
+
+// Names the variant in test listings (ctest shows the parameter of each discovered test).
+void PrintTo(const Variant& variant, std::ostream* out) {
+  *out << std::filesystem::path(variant.spec_path).filename().string() << " "
+       << dtype_name(variant.dtype) << " d" << variant.head_dim;
+}
 
 std::vector<Variant> all_variants() {
   std::vector<Variant> variants;
