@@ -1,0 +1,67 @@
+// The CUDA kernels at the head dims the main emulated conformance suite leaves out (32, 96, 256:
+// other tile shapes, warp splits and, at 256, the single-buffered backward), forward and
+// backward, in atomic and deterministic dQ mode, on the emulator against the float64 reference
+// (backend_cases.h: sentinels, 1-token documents, Lq != Lk, GQA; every poisoned output
+// written, dK/dV exactly 0 for keys nobody attends).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "attncc/runtime.h"
+#include "support/backend_cases.h"
+#include "support/files.h"
+
+namespace attncc {
+namespace {
+
+Runtime& test_runtime() {
+  static Runtime runtime([] {
+    RuntimeOptions options;
+    options.backend = Backend::kCudaEmulated;
+    options.cache_dir =
+        (std::filesystem::temp_directory_path() / "attncc-emulated-head-dims-cache").string();
+    return options;
+  }());
+  return runtime;
+}
+
+// The emulated backend reads the dQ mode from the environment at each backward call.
+class DeterministicMode {
+ public:
+  explicit DeterministicMode(bool on) { setenv("ATTNCC_DETERMINISTIC", on ? "1" : "0", 1); }
+  ~DeterministicMode() { unsetenv("ATTNCC_DETERMINISTIC"); }
+};
+
+void check_spec(const std::string& spec_name, DType dtype, int head_dim, bool deterministic) {
+  Spec spec = testing::with_dtype_and_head_dim(
+      Spec::load(testing::source_path("specs") + "/" + spec_name + ".json"), dtype, head_dim);
+  Kernel kernel = test_runtime().get(spec);
+  DeterministicMode mode(deterministic);
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  testing::TestRandom random(seed);
+  for (const testing::BackendCase& test_case : testing::backend_cases(spec, random)) {
+    testing::check_backend_case(kernel, test_case);
+  }
+}
+
+TEST(EmulatedHeadDims, PrefixDocumentsD32) {
+  check_spec("prefix_lm_docs", DType::kBFloat16, 32, false);
+}
+TEST(EmulatedHeadDims, SoftcapAlibiD96Deterministic) {
+  check_spec("softcap_alibi", DType::kFloat16, 96, true);
+}
+TEST(EmulatedHeadDims, CausalBottomRightD256) {
+  check_spec("causal_br_prefill", DType::kBFloat16, 256, false);
+}
+TEST(EmulatedHeadDims, SinkWindowD256Deterministic) {
+  check_spec("sink_window", DType::kFloat16, 256, true);
+}
+TEST(EmulatedHeadDims, DocPackedSentinelsD128Deterministic) {
+  check_spec("doc_packed_sentinels", DType::kBFloat16, 128, true);
+}
+
+}  // namespace
+}  // namespace attncc
