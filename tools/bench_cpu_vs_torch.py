@@ -810,9 +810,11 @@ def print_table(report, args):
                        "%.0f%%" % report["cpu_percent"] if report["cpu_percent"] else "n/a"))
     if peak:
         print("fp32 FMA peak (probe: %s -O3 -march=native, 12 independent %d-lane FMA chains per "
-              "thread, %d thread%s, best of 5): %.1f GFLOP/s wall, one core %.1f GFLOP/s per CPU "
-              "second" % (peak["compiler"], peak["lanes"], peak["threads"],
-                          "" if peak["threads"] == 1 else "s", peak["gflops"], core_peak or 0))
+              "thread, %d thread%s, best of 5): %.1f GFLOP/s wall, one core %s" %
+              (peak["compiler"], peak["lanes"], peak["threads"],
+               "" if peak["threads"] == 1 else "s", peak["gflops"],
+               "%.1f GFLOP/s per CPU second" % core_peak if core_peak else
+               "per CPU second not measured (older --json file)"))
     print("times in ms: median (min-max) xN timed runs after 1 warm-up (* = one run, longer than "
           "the budget); fwd = forward, f+b = forward + backward")
     print("x = speed-up = PyTorch time / attncc time, medians (above 1: attncc faster); xcpu = the "
