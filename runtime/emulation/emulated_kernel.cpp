@@ -12,6 +12,7 @@
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/argument_validation.h"
 #include "runtime/cpu/cpu_kernel.h"
+#include "runtime/cuda/cuda_arguments.h"
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/embedded_templates.h"
 #include "runtime/emulation/emulator.h"
@@ -47,10 +48,11 @@ bool no_compile_asserted() {
   return value != nullptr && std::string(value) == "1";
 }
 
-// $ATTNCC_DETERMINISTIC=1: the backward computes dQ in its own pass instead of fp32 atomics.
-bool deterministic_backward() {
+// As the CUDA backend: the spec's "deterministic", or $ATTNCC_DETERMINISTIC=1, computes dQ in
+// its own pass instead of by fp32 atomics.
+bool deterministic_backward(const Spec& spec) {
   const char* value = std::getenv("ATTNCC_DETERMINISTIC");
-  return value != nullptr && std::string(value) == "1";
+  return spec.deterministic || (value != nullptr && std::string(value) == "1");
 }
 
 class EmulatedCudaKernel final : public KernelImplementation {
@@ -67,15 +69,19 @@ class EmulatedCudaKernel final : public KernelImplementation {
     }
   }
 
+  // Host tensors, validated as for the CPU (offsets included: reading them is free here), plus
+  // the CUDA kernels' own alignment needs, so a call that would fail on a GPU fails here too.
   void forward(const AttentionArguments& arguments, void*) const override {
     validate_arguments(spec_, arguments, Pass::kForward, DeviceKind::kCpu);
+    check_cuda_alignment(spec_, arguments, /*backward=*/false);
     run(plan_cuda_forward(spec_, arguments));
     counters_.forward_launches.fetch_add(1);
   }
 
   void backward(const AttentionArguments& arguments, void*) const override {
     validate_arguments(spec_, arguments, Pass::kBackward, DeviceKind::kCpu);
-    run(plan_cuda_backward(spec_, arguments, deterministic_backward()));
+    check_cuda_alignment(spec_, arguments, /*backward=*/true);
+    run(plan_cuda_backward(spec_, arguments, deterministic_backward(spec_)));
     counters_.backward_launches.fetch_add(1);
   }
 
@@ -98,17 +104,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
       configuration.seed = emulation::launch_seed(index);
       emulation::run_launch(configuration, pool_);
     }
-    if (status.error != 0) {
-      throw user_error(
-          ErrorCode::kInvalidArgument, "offsets",
-          "document " + std::to_string(status.document) + " is inconsistent with the tensors: "
-              "query rows [" + std::to_string(status.query_start) + ", " +
-              std::to_string(status.query_start + status.query_length) + "), key rows [" +
-              std::to_string(status.key_start) + ", " +
-              std::to_string(status.key_start + status.key_length) +
-              ") (the kernels wrote zeros for it)",
-          "check the layout's offset arrays against the tensors' sequence lengths");
-    }
+    if (status.error != 0) throw device_status_error(status);
   }
 
   std::unique_ptr<JitModule> module_;

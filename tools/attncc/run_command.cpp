@@ -18,6 +18,7 @@
 #include "attncc/spec.h"
 #include "compiler/spec/json_location.h"
 #include "runtime/cuda/device_arguments.h"
+#include "runtime/emulation/emulated_device_arguments.h"
 #include "runtime/io/host_tensor.h"
 #include "runtime/io/safetensors.h"
 #include "runtime/thread_pool.h"
@@ -418,6 +419,12 @@ int run_run(const ParsedArguments& arguments) {
     device = std::make_unique<DeviceArguments>(call);
     call = device->arguments();
   }
+  // cuda-emulated: aligned copies, as the device allocations would be (file views are not).
+  std::unique_ptr<EmulatedDeviceArguments> emulated;
+  if (runtime.backend() == Backend::kCudaEmulated) {
+    emulated = std::make_unique<EmulatedDeviceArguments>(call);
+    call = emulated->arguments();
+  }
   auto wait_for_device = [&] {
     if (device) device->synchronize();
   };
@@ -457,6 +464,7 @@ int run_run(const ParsedArguments& arguments) {
     throw Error(error.code(), inputs.path() + ": " + error.what());
   }
   if (device) device->download();
+  if (emulated) emulated->download();
 
   std::vector<std::pair<std::string, TensorRef>> written = {{"o", outputs.o.ref()}};
   if (spec.output_lse) written.emplace_back("lse", outputs.lse.ref());
