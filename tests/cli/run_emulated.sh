@@ -16,7 +16,7 @@ for origin in compiled "disk cache hit"; do
   for output in "o  " "lse" "dq " "dk " "dv "; do
     expect_contains "$out$err" "check $output" "check line of $output"
   done
-  [[ $(grep -c ") ok$" <<< "$out$err") == 5 ]] || fail "not every check passed: $out$err"
+  [[ $(printf "%s\n%s\n" "$out" "$err" | grep -c ") ok$") == 5 ]] || fail "not every check passed: $out$err"
   expect_contains "$out$err" "cuda-emulated" "backend in the summary"
   expect_contains "$out$err" "$origin" "kernel origin ($origin)"
 done
