@@ -7,46 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <ostream>
 
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
-#include "support/files.h"
+#include "support/spec_variants.h"
 
 namespace attncc {
 namespace {
-
-struct Variant {
-  std::string spec_path;
-  DType dtype;
-  int head_dim;
-};
-
-// Names the variant in test listings (ctest shows the parameter of each discovered test).
-void PrintTo(const Variant& variant, std::ostream* out) {
-  *out << std::filesystem::path(variant.spec_path).filename().string() << " "
-       << dtype_name(variant.dtype) << " d" << variant.head_dim;
-}
-
-std::vector<Variant> all_variants() {
-  std::vector<Variant> variants;
-  for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
-    for (DType dtype : {DType::kFloat16, DType::kBFloat16}) {
-      for (int head_dim : {64, 128}) variants.push_back({path, dtype, head_dim});
-    }
-  }
-  return variants;
-}
-
-std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
-  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
-                     std::string(dtype_name(info.param.dtype)) + "_d" +
-                     std::to_string(info.param.head_dim);
-  for (char& character : name) {
-    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
-  }
-  return name;
-}
 
 // One runtime per test process. The disk cache (a directory of this suite's own) keeps reruns
 // from compiling the kernels again; results do not depend on it.
@@ -61,10 +28,10 @@ Runtime& test_runtime() {
   return runtime;
 }
 
-class EmulatedCudaBackend : public ::testing::TestWithParam<Variant> {};
+class EmulatedCudaBackend : public ::testing::TestWithParam<testing::SpecVariant> {};
 
 TEST_P(EmulatedCudaBackend, MatchesTheReferenceOnEdgeCases) {
-  const Variant& variant = GetParam();
+  const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
   Kernel kernel = test_runtime().get(spec);
@@ -76,8 +43,11 @@ TEST_P(EmulatedCudaBackend, MatchesTheReferenceOnEdgeCases) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, EmulatedCudaBackend, ::testing::ValuesIn(all_variants()),
-                         variant_name);
+INSTANTIATE_TEST_SUITE_P(Specs, EmulatedCudaBackend,
+                         ::testing::ValuesIn(testing::spec_variants({DType::kFloat16,
+                                                                     DType::kBFloat16},
+                                                                    {64, 128})),
+                         testing::spec_variant_name);
 
 }  // namespace
 }  // namespace attncc
