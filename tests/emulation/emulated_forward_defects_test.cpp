@@ -11,13 +11,9 @@
 #include <vector>
 
 #include "attncc/error.h"
-#include "attncc/interval_form.h"
 #include "attncc/reference.h"
-#include "compiler/emit/lower_to_cuda.h"
 #include "runtime/cuda/launch_plan.h"
-#include "runtime/embedded_templates.h"
-#include "runtime/emulation/emulator.h"
-#include "runtime/llvm/clang_jit.h"
+#include "support/emulated_kernels.h"
 #include "runtime/thread_pool.h"
 #include "templates/common/numeric.h"
 
@@ -26,16 +22,18 @@ namespace {
 
 struct Patch {
   const char* name;
-  std::string from, to;  // first occurrence in attention_forward.cuh
+  testing::TemplatePatch change;  // in cuda/attention_forward.cuh
 };
 
 const Patch kPatches[] = {
-    {"removed barrier", "sync_threads();  // K (and Q) landed for everyone",
-     "/* removed */  // K (and Q) landed for everyone"},
-    {"missing cp.async wait", "cp_async_wait<0>();", "/* removed */"},
+    {"removed barrier",
+     {"cuda/attention_forward.cuh", "sync_threads();  // K (and Q) landed for everyone",
+      "/* removed */  // K (and Q) landed for everyone"}},
+    {"missing cp.async wait", {"cuda/attention_forward.cuh", "cp_async_wait<0>();", "/* removed */"}},
     {"wrong fragment index",
-     "const uint32 b_low[2] = {b[0], b[1]};\n          const uint32 b_high[2] = {b[2], b[3]};",
-     "const uint32 b_low[2] = {b[2], b[3]};\n          const uint32 b_high[2] = {b[0], b[1]};"},
+     {"cuda/attention_forward.cuh",
+      "const uint32 b_low[2] = {b[0], b[1]};\n          const uint32 b_high[2] = {b[2], b[3]};",
+      "const uint32 b_low[2] = {b[2], b[3]};\n          const uint32 b_high[2] = {b[0], b[1]};"}},
 };
 
 class EmulatedForwardDefects : public ::testing::Test {
@@ -43,28 +41,6 @@ class EmulatedForwardDefects : public ::testing::Test {
   const Spec spec_ = Spec::parse(
       R"({"name": "defects", "layout": "dense", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
   ThreadPool pool_{2};
-
-  // The forward and fill_padding entry points of the spec's kernels, with `patch` applied to the
-  // forward template (nullptr: intact). Fails the test if the patch no longer applies.
-  std::unique_ptr<JitModule> compile(const Patch* patch) {
-    JitOptions options;
-    for (const EmbeddedFile& file : embedded_templates()) {
-      options.headers[std::string(file.path)] = std::string(file.contents);
-    }
-    options.host_symbols = emulation::host_symbols();
-    options.optimization_level = 0;
-    if (patch != nullptr) {
-      std::string& forward = options.headers.at("cuda/attention_forward.cuh");
-      const size_t at = forward.find(patch->from);
-      if (at == std::string::npos) {
-        ADD_FAILURE() << "the forward kernel no longer contains the defect site of '" << patch->name
-                      << "': update kPatches in this test to the kernel's current code";
-        return nullptr;
-      }
-      forward.replace(at, patch->from.size(), patch->to);
-    }
-    return compile_cpp(lower_to_cuda(spec_, build_interval_form(spec_.mask)), options);
-  }
 
   // Runs the forward on random bf16 inputs (dense B = 1, S = 200: two query tiles and four key
   // tiles, 2 heads); "" when O matches the float64 reference, else what went wrong.
@@ -97,19 +73,8 @@ class EmulatedForwardDefects : public ::testing::Test {
     CudaLaunchPlan plan = plan_cuda_forward(spec_, arguments);
     cuda::DeviceStatus status{};
     bind_workspace(plan, nullptr, nullptr, &status);
-    const std::string prefix = cuda_entry_prefix(spec_);
     try {
-      for (const CudaLaunch& launch : plan.launches) {
-        emulation::LaunchConfiguration configuration;
-        configuration.kernel_name = prefix + "_" + launch.suffix();
-        configuration.entry = module.lookup_function<void(const void*)>(configuration.kernel_name);
-        configuration.grid = {launch.grid.x, launch.grid.y, launch.grid.z};
-        configuration.block = {launch.block.x, launch.block.y, launch.block.z};
-        configuration.shared_bytes = launch.shared_bytes;
-        configuration.params = &plan.params;
-        configuration.seed = seed;
-        emulation::run_launch(configuration, pool_);
-      }
+      testing::run_emulated_plan(module, spec_, plan, pool_, seed);
     } catch (const Error& error) {
       return error.what();
     }
@@ -130,7 +95,7 @@ class EmulatedForwardDefects : public ::testing::Test {
 };
 
 TEST_F(EmulatedForwardDefects, IntactKernelMatchesTheReference) {
-  std::unique_ptr<JitModule> module = compile(nullptr);
+  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_);
   ASSERT_NE(module, nullptr);
   for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
 }
@@ -138,7 +103,7 @@ TEST_F(EmulatedForwardDefects, IntactKernelMatchesTheReference) {
 TEST_F(EmulatedForwardDefects, EveryDefectFailsOnEverySeed) {
   for (const Patch& patch : kPatches) {
     SCOPED_TRACE(patch.name);
-    std::unique_ptr<JitModule> module = compile(&patch);
+    std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_, {patch.change});
     ASSERT_NE(module, nullptr);
     for (uint64_t seed = 1; seed <= 3; ++seed) {
       EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;

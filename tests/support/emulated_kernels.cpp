@@ -1,0 +1,51 @@
+// Emulated CUDA kernels for tests (see emulated_kernels.h).
+#include "support/emulated_kernels.h"
+
+#include <gtest/gtest.h>
+
+#include "attncc/interval_form.h"
+#include "compiler/emit/lower_to_cuda.h"
+#include "runtime/embedded_templates.h"
+#include "runtime/emulation/emulator.h"
+
+namespace attncc::testing {
+
+std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
+                                                    const std::vector<TemplatePatch>& patches) {
+  JitOptions options;
+  for (const EmbeddedFile& file : embedded_templates()) {
+    options.headers[std::string(file.path)] = std::string(file.contents);
+  }
+  options.host_symbols = emulation::host_symbols();
+  options.optimization_level = 0;  // as the backend (runtime/emulation/emulated_kernel.cpp)
+  for (const TemplatePatch& patch : patches) {
+    auto found = options.headers.find(patch.path);
+    const size_t at = found == options.headers.end() ? std::string::npos
+                                                     : found->second.find(patch.from);
+    if (at == std::string::npos) {
+      ADD_FAILURE() << patch.path << " no longer contains '" << patch.from
+                    << "': update the patch to the kernel's current code";
+      return nullptr;
+    }
+    found->second.replace(at, patch.from.size(), patch.to);
+  }
+  return compile_cpp(lower_to_cuda(spec, build_interval_form(spec.mask)), options);
+}
+
+void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaunchPlan& plan,
+                       ThreadPool& pool, uint64_t seed) {
+  const std::string prefix = cuda_entry_prefix(spec);
+  for (const CudaLaunch& launch : plan.launches) {
+    emulation::LaunchConfiguration configuration;
+    configuration.kernel_name = prefix + "_" + launch.suffix();
+    configuration.entry = module.lookup_function<void(const void*)>(configuration.kernel_name);
+    configuration.grid = {launch.grid.x, launch.grid.y, launch.grid.z};
+    configuration.block = {launch.block.x, launch.block.y, launch.block.z};
+    configuration.shared_bytes = launch.shared_bytes;
+    configuration.params = &plan.params;
+    configuration.seed = seed;
+    emulation::run_launch(configuration, pool);
+  }
+}
+
+}  // namespace attncc::testing
