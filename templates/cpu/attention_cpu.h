@@ -62,21 +62,68 @@ inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAd
   }
 }
 
-/// Scores of one query row against a key tile: s[c] = q_row . k_c (q already scaled), then the
-/// score mods (softcap, ALiBi), then the mask (-inf where not attended). `tanh_out` receives
-/// tanh(s / softcap) for the backward's chain rule when softcap is on.
-template <typename Config, typename Mask>
-inline void row_scores(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTileK],
-                       const float (&q_row)[Config::kHeadDim],
-                       const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
-                       const AttentionParams& params, const DocumentView& document, int head,
-                       kernel_int i, kernel_int j0, kernel_int columns, bool full) {
-  constexpr int kTileK = Config::kTileK;
-  for (int c = 0; c < kTileK; ++c) s[c] = 0.0f;
-  for (int d = 0; d < Config::kHeadDim; ++d) {
-    const float q = q_row[d];
-    for (int c = 0; c < kTileK; ++c) s[c] += q * k_transposed[d][c];
+/// Raw scores of kRows query rows against a key tile: s[r][c] = q_r . k_c. Each row of the
+/// transposed K tile is loaded once for all kRows rows (register blocking: kRows x kTileK
+/// accumulators), which is what bounds a one-row-at-a-time product on the CPU.
+/// The sums live in a local array, not in `s`: through the reference the compiler must assume
+/// `s` aliases the inputs and keeps the sums in memory (2.5x slower, measured).
+template <int kRows, int kHeadDim, int kTileK>
+inline void block_dot_products(float (*s)[kTileK], const float (*q_rows)[kHeadDim],
+                               const float (&k_transposed)[kHeadDim][kTileK]) {
+  alignas(64) float sums[kRows][kTileK] = {};
+  for (int d = 0; d < kHeadDim; ++d) {
+    for (int r = 0; r < kRows; ++r) {
+      const float q = q_rows[r][d];
+      for (int c = 0; c < kTileK; ++c) sums[r][c] += q * k_transposed[d][c];
+    }
   }
+  for (int r = 0; r < kRows; ++r) {
+    for (int c = 0; c < kTileK; ++c) s[r][c] = sums[r][c];
+  }
+}
+
+/// Columns of the output accumulated at a time by accumulate_block_products: a block of rows x
+/// this many fp32 values fits the vector registers.
+constexpr int output_chunk(int width) {
+  return width % 64 == 0 ? 64 : width % 32 == 0 ? 32 : width % 16 == 0 ? 16 : width % 8 == 0 ? 8 : 1;
+}
+
+/// acc[r] += sum_c p[r][c] * values[c] for kRows rows, a chunk of output columns at a time with
+/// the chunk's sums in registers across all c. p = 0 adds nothing even when values[c] holds a
+/// NaN (a select, not 0 * NaN), so a NaN value row reaches only the rows that attend it.
+template <int kRows, int kColumns, int kWidth, int kAccumulatorRows>
+inline void accumulate_block_products(float (&acc)[kAccumulatorRows][kWidth], int first_row,
+                                      const float (&p)[kRows][kColumns],
+                                      const float (&values)[kColumns][kWidth]) {
+  constexpr int kChunk = output_chunk(kWidth);
+  for (int d0 = 0; d0 < kWidth; d0 += kChunk) {
+    alignas(64) float sums[kRows][kChunk];
+    for (int r = 0; r < kRows; ++r) {
+      for (int d = 0; d < kChunk; ++d) sums[r][d] = acc[first_row + r][d0 + d];
+    }
+    for (int c = 0; c < kColumns; ++c) {
+      for (int r = 0; r < kRows; ++r) {
+        const float weight = p[r][c];
+        for (int d = 0; d < kChunk; ++d) {
+          const float product = weight * values[c][d0 + d];
+          sums[r][d] += weight != 0.0f ? product : 0.0f;
+        }
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      for (int d = 0; d < kChunk; ++d) acc[first_row + r][d0 + d] = sums[r][d];
+    }
+  }
+}
+
+/// The score mods (softcap, ALiBi) and the mask (-inf where not attended) on one row of raw
+/// scores. `tanh_out` receives tanh(s / softcap) for the backward's chain rule when softcap is on.
+template <typename Config, typename Mask>
+inline void score_mods_and_mask(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTileK],
+                                const AttentionParams& params, const DocumentView& document,
+                                int head, kernel_int i, kernel_int j0, kernel_int columns,
+                                bool full) {
+  constexpr int kTileK = Config::kTileK;
   if constexpr (Config::kSoftcap) {
     const float cap = params.softcap;
     const float inverse_cap = 1.0f / cap;
@@ -102,6 +149,18 @@ inline void row_scores(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTi
   for (kernel_int c = columns; c < kTileK; ++c) s[c] = minus_infinity;  // past the document end
 }
 
+/// Scores of one query row against a key tile (q already scaled): the dot products, then the
+/// score mods and the mask.
+template <typename Config, typename Mask>
+inline void row_scores(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTileK],
+                       const float (&q_row)[Config::kHeadDim],
+                       const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
+                       const AttentionParams& params, const DocumentView& document, int head,
+                       kernel_int i, kernel_int j0, kernel_int columns, bool full) {
+  block_dot_products<1>(&s, &q_row, k_transposed);
+  score_mods_and_mask<Config, Mask>(s, tanh_out, params, document, head, i, j0, columns, full);
+}
+
 /// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
 /// visited so far: m[r] = max attended score (-inf if none), l[r] = sum of exp(s - m[r]),
 /// acc[r] = sum of exp(s - m[r]) * v.
@@ -121,19 +180,25 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
   const int kv_head = head / (params.heads_q / params.heads_kv);
   const float minus_infinity = negative_infinity();
 
+  // Rows go kBlockRows at a time through both products; the rows of the last block past
+  // `rows` are computed on zeros and never stored.
+  constexpr int kBlockRows = 4;
+  static_assert(kTileQ % kBlockRows == 0, "query tiles are whole row blocks");
+  const kernel_int blocked_rows = (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
   alignas(64) float q[kTileQ][kHeadDim];
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float v[kTileK][kHeadDimV];
   alignas(64) float acc[kTileQ][kHeadDimV];
-  alignas(64) float s[kTileK];
+  alignas(64) float s[kBlockRows][kTileK];
   alignas(64) float tanh_values[kTileK];
   float m[kTileQ];
   float l[kTileQ];
-  // Only rows < `rows` of q, acc, m, l are read below, and p = 0 columns (past the document
-  // end, masked) never read their row of v: no padding needs zeroing.
   load_rows<Element, false>(q, params.q, item.batch, item.query_start + i0, head, rows,
                             params.scale);
-  for (kernel_int r = 0; r < rows; ++r) {
+  for (kernel_int r = rows; r < blocked_rows; ++r) {
+    for (int d = 0; d < kHeadDim; ++d) q[r][d] = 0.0f;
+  }
+  for (kernel_int r = 0; r < blocked_rows; ++r) {
     m[r] = minus_infinity;
     l[r] = 0.0f;
     for (int d = 0; d < kHeadDimV; ++d) acc[r][d] = 0.0f;
@@ -148,33 +213,41 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
       load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
                                     kv_head, columns);
-      load_rows<Element, false>(v, params.v, item.batch, item.key_start + j0, kv_head, columns,
-                                1.0f);
-      for (kernel_int r = 0; r < rows; ++r) {
-        row_scores<Config, Mask>(s, tanh_values, q[r], k_transposed, params, document, head,
-                                 i0 + r, j0, columns, full);
-        // A NaN score (NaN in q or k) wins the max: otherwise a row whose every score is NaN
-        // would keep m = -inf and come out as an empty row (O = 0, LSE = -inf), hiding the NaN.
-        float tile_max = minus_infinity;
-        for (int c = 0; c < kTileK; ++c) {
-          tile_max = (s[c] > tile_max || s[c] != s[c]) ? s[c] : tile_max;
+      // V rows past the document end are zero: a NaN row (whose p are NaN) reads them.
+      load_rows<Element>(v, params.v, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
+        block_dot_products<kBlockRows>(s, &q[r0], k_transposed);
+        for (int b = 0; b < kBlockRows; ++b) {
+          const kernel_int r = r0 + b;
+          if (r >= rows) {
+            for (int c = 0; c < kTileK; ++c) s[b][c] = 0.0f;  // p = 0: adds nothing
+            continue;
+          }
+          score_mods_and_mask<Config, Mask>(s[b], tanh_values, params, document, head, i0 + r,
+                                            j0, columns, full);
+          // A NaN score (NaN in q or k) wins the max: otherwise a row whose every score is
+          // NaN would keep m = -inf and come out as an empty row (O = 0, LSE = -inf).
+          float tile_max = minus_infinity;
+          for (int c = 0; c < kTileK; ++c) {
+            tile_max = (s[b][c] > tile_max || s[b][c] != s[b][c]) ? s[b][c] : tile_max;
+          }
+          const float m_new = m[r] > tile_max ? m[r] : tile_max;
+          if (m_new == minus_infinity) {  // nothing attended yet: avoid -inf - -inf
+            for (int c = 0; c < kTileK; ++c) s[b][c] = 0.0f;
+            continue;
+          }
+          const float alpha = __builtin_expf(m[r] - m_new);  // m[r] = -inf gives 0
+          float sum = 0.0f;
+          for (int c = 0; c < kTileK; ++c) {
+            s[b][c] = __builtin_expf(s[b][c] - m_new);  // masked: exp(-inf) = 0
+            sum += s[b][c];
+          }
+          l[r] = l[r] * alpha + sum;
+          m[r] = m_new;
+          for (int d = 0; d < kHeadDimV; ++d) acc[r][d] *= alpha;
         }
-        const float m_new = m[r] > tile_max ? m[r] : tile_max;
-        if (m_new == minus_infinity) continue;  // nothing attended yet: avoid -inf - -inf
-        const float alpha = __builtin_expf(m[r] - m_new);  // m[r] = -inf gives 0
-        float sum = 0.0f;
-        for (int c = 0; c < kTileK; ++c) {
-          s[c] = __builtin_expf(s[c] - m_new);  // masked: exp(-inf) = 0
-          sum += s[c];
-        }
-        l[r] = l[r] * alpha + sum;
-        m[r] = m_new;
-        for (int d = 0; d < kHeadDimV; ++d) acc[r][d] *= alpha;
-        for (int c = 0; c < kTileK; ++c) {
-          const float p = s[c];
-          if (p == 0.0f) continue;
-          for (int d = 0; d < kHeadDimV; ++d) acc[r][d] += p * v[c][d];
-        }
+        // O += P V for the block (rows past `rows` have p = 0 and add nothing).
+        accumulate_block_products(acc, int(r0), s, v);
       }
     }
   }
@@ -229,11 +302,7 @@ inline void row_probabilities_and_gradients(
   for (int c = 0; c < kTileK; ++c) {
     p[c] = empty || p[c] == minus_infinity ? 0.0f : __builtin_expf(p[c] - lse);
   }
-  for (int c = 0; c < kTileK; ++c) ds[c] = 0.0f;
-  for (int d = 0; d < Config::kHeadDimV; ++d) {
-    const float g = d_o_row[d];
-    for (int c = 0; c < kTileK; ++c) ds[c] += g * v_transposed[d][c];
-  }
+  block_dot_products<1>(&ds, &d_o_row, v_transposed);  // dP = dO_row . v_c
   // p = 0 gives ds = 0 even if dp is NaN (a NaN in a value row this row does not attend), as the
   // forward skips p = 0 when it accumulates O.
   for (int c = 0; c < kTileK; ++c) ds[c] = p[c] == 0.0f ? 0.0f : p[c] * (ds[c] - delta);
