@@ -60,10 +60,11 @@ struct TileShape {
 
 /// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule: with 4 warps
 /// the 32 rows per warp of a 128-row tile need 255 registers and spill at head dims 96 and 128
-/// (ptxas, sm_80), so those use 8 warps of 16 rows; 206 registers, no spills).
+/// (ptxas, sm_80), so those use 8 warps of 16 rows; 206 registers, no spills). Head dim 64
+/// with ALiBi spilled 8 bytes at 255 registers on 4 warps (sm_80), so it runs 8 warps too.
 constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{64, 32, 4}
-         : (head_dim > 64 || head_dim_v > 64) ? TileShape{128, 64, 8}
+         : (head_dim > 32 || head_dim_v > 32) ? TileShape{128, 64, 8}
                                               : TileShape{128, 64, 4};
 }
 
