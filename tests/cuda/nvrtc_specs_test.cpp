@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct Variant {
   int head_dim;
   std::string arch;
 };
+
+// gtest prints this in test names and failures (instead of the object's bytes).
+void PrintTo(const Variant& variant, std::ostream* out) {
+  *out << std::filesystem::path(variant.spec_path).filename().string() << " "
+       << dtype_name(variant.dtype) << " d" << variant.head_dim << " " << variant.arch;
+}
 
 std::vector<Variant> all_variants() {
   std::vector<Variant> variants;
