@@ -5,45 +5,16 @@
 // Label gpu; without a usable device each test reports GTEST_SKIP with the driver's reason.
 #include <gtest/gtest.h>
 
-#include <cctype>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
-#include <vector>
 
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
 #include "support/cuda_device_buffers.h"
-#include "support/files.h"
+#include "support/spec_variants.h"
 
 namespace attncc {
 namespace {
-
-struct Variant {
-  std::string spec_path;
-  DType dtype;
-  int head_dim;
-};
-
-std::vector<Variant> all_variants() {
-  std::vector<Variant> variants;
-  for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
-    for (DType dtype : {DType::kBFloat16, DType::kFloat16}) {
-      for (int head_dim : {64, 128}) variants.push_back({path, dtype, head_dim});
-    }
-  }
-  return variants;
-}
-
-std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
-  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
-                     std::string(dtype_name(info.param.dtype)) + "_d" +
-                     std::to_string(info.param.head_dim);
-  for (char& character : name) {
-    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
-  }
-  return name;
-}
 
 // One runtime per test process; the disk cache stays on so reruns skip NVRTC.
 Runtime& test_runtime() {
@@ -55,14 +26,14 @@ Runtime& test_runtime() {
   return runtime;
 }
 
-class CudaConformance : public ::testing::TestWithParam<Variant> {};
+class CudaConformance : public ::testing::TestWithParam<testing::SpecVariant> {};
 
 TEST_P(CudaConformance, MatchesTheReferenceOnEdgeCases) {
   const std::string unavailable = testing::cuda_unavailable_reason();
   if (!unavailable.empty()) GTEST_SKIP() << "no usable CUDA device: " << unavailable;
   // Offsets a kernel finds inconsistent fail the call that passed them, not the next one.
   setenv("ATTNCC_VALIDATE", "1", 1);
-  const Variant& variant = GetParam();
+  const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
   Kernel kernel = test_runtime().get(spec);
@@ -74,8 +45,11 @@ TEST_P(CudaConformance, MatchesTheReferenceOnEdgeCases) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, CudaConformance, ::testing::ValuesIn(all_variants()),
-                         variant_name);
+INSTANTIATE_TEST_SUITE_P(Specs, CudaConformance,
+                         ::testing::ValuesIn(testing::spec_variants({DType::kBFloat16,
+                                                                     DType::kFloat16},
+                                                                    {64, 128})),
+                         testing::spec_variant_name);
 
 }  // namespace
 }  // namespace attncc
