@@ -7,6 +7,7 @@
 #include "common/attention_params.h"
 #include "common/numeric.h"
 #include "common/tile_iteration.h"
+#include "cpu/polynomial_exp.h"
 
 namespace attncc::cpu {
 
@@ -62,23 +63,44 @@ inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAd
   }
 }
 
+/// Floats per vector register of the target the kernel is compiled for (-march=native).
+#if defined(__AVX512F__)
+constexpr int kVectorFloats = 16;
+#else
+constexpr int kVectorFloats = 8;
+#endif
+
+/// Key columns block_dot_products sums at a time for kRows rows: eight vector registers of
+/// accumulators (kRows x chunk), so they stay in registers with room for the loads (AVX2 has 16).
+/// Measured at head dim 128 on AVX2: 4 rows x 64 columns (32 registers, spilled) 25 GFLOP/s,
+/// 4 x 16 76 GFLOP/s.
+constexpr int score_chunk(int rows, int tile_k) {
+  int chunk = 8 * kVectorFloats / rows;
+  chunk = chunk < kVectorFloats ? kVectorFloats : chunk;
+  while (chunk > tile_k || tile_k % chunk != 0) chunk /= 2;
+  return chunk < 1 ? 1 : chunk;
+}
+
 /// Raw scores of kRows query rows against a key tile: s[r][c] = q_r . k_c. Each row of the
-/// transposed K tile is loaded once for all kRows rows (register blocking: kRows x kTileK
+/// transposed K tile is loaded once for all kRows rows (register blocking: kRows x chunk
 /// accumulators), which is what bounds a one-row-at-a-time product on the CPU.
 /// The sums live in a local array, not in `s`: through the reference the compiler must assume
 /// `s` aliases the inputs and keeps the sums in memory (2.5x slower, measured).
 template <int kRows, int kHeadDim, int kTileK>
 inline void block_dot_products(float (*s)[kTileK], const float (*q_rows)[kHeadDim],
                                const float (&k_transposed)[kHeadDim][kTileK]) {
-  alignas(64) float sums[kRows][kTileK] = {};
-  for (int d = 0; d < kHeadDim; ++d) {
-    for (int r = 0; r < kRows; ++r) {
-      const float q = q_rows[r][d];
-      for (int c = 0; c < kTileK; ++c) sums[r][c] += q * k_transposed[d][c];
+  constexpr int kChunk = score_chunk(kRows, kTileK);
+  for (int c0 = 0; c0 < kTileK; c0 += kChunk) {
+    alignas(64) float sums[kRows][kChunk] = {};
+    for (int d = 0; d < kHeadDim; ++d) {
+      for (int r = 0; r < kRows; ++r) {
+        const float q = q_rows[r][d];
+        for (int c = 0; c < kChunk; ++c) sums[r][c] += q * k_transposed[d][c0 + c];
+      }
     }
-  }
-  for (int r = 0; r < kRows; ++r) {
-    for (int c = 0; c < kTileK; ++c) s[r][c] = sums[r][c];
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kChunk; ++c) s[r][c0 + c] = sums[r][c];
+    }
   }
 }
 
@@ -88,20 +110,22 @@ constexpr int output_chunk(int width) {
   return width % 64 == 0 ? 64 : width % 32 == 0 ? 32 : width % 16 == 0 ? 16 : width % 8 == 0 ? 8 : 1;
 }
 
-/// acc[r] += sum_c p[r][c] * values[c] for kRows rows, a chunk of output columns at a time with
-/// the chunk's sums in registers across all c. p = 0 adds nothing even when values[c] holds a
-/// NaN (a select, not 0 * NaN), so a NaN value row reaches only the rows that attend it.
+/// acc[first_row + r] += sum_{c < columns} p[r][c] * values[c] for kRows rows, a chunk of output
+/// columns at a time with the chunk's sums in registers across all c. p = 0 adds nothing even
+/// when values[c] holds a NaN (a select, not 0 * NaN), so a NaN value row reaches only the rows
+/// that attend it. The forward's O += P V, and with P^T / dS^T the backward's dV and dK.
 template <int kRows, int kColumns, int kWidth, int kAccumulatorRows>
 inline void accumulate_block_products(float (&acc)[kAccumulatorRows][kWidth], int first_row,
-                                      const float (&p)[kRows][kColumns],
-                                      const float (&values)[kColumns][kWidth]) {
+                                      const float (*p)[kColumns],
+                                      const float (&values)[kColumns][kWidth],
+                                      int columns = kColumns) {
   constexpr int kChunk = output_chunk(kWidth);
   for (int d0 = 0; d0 < kWidth; d0 += kChunk) {
     alignas(64) float sums[kRows][kChunk];
     for (int r = 0; r < kRows; ++r) {
       for (int d = 0; d < kChunk; ++d) sums[r][d] = acc[first_row + r][d0 + d];
     }
-    for (int c = 0; c < kColumns; ++c) {
+    for (int c = 0; c < columns; ++c) {
       for (int r = 0; r < kRows; ++r) {
         const float weight = p[r][c];
         for (int d = 0; d < kChunk; ++d) {
@@ -147,18 +171,6 @@ inline void score_mods_and_mask(float (&s)[Config::kTileK], float (&tanh_out)[Co
     }
   }
   for (kernel_int c = columns; c < kTileK; ++c) s[c] = minus_infinity;  // past the document end
-}
-
-/// Scores of one query row against a key tile (q already scaled): the dot products, then the
-/// score mods and the mask.
-template <typename Config, typename Mask>
-inline void row_scores(float (&s)[Config::kTileK], float (&tanh_out)[Config::kTileK],
-                       const float (&q_row)[Config::kHeadDim],
-                       const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
-                       const AttentionParams& params, const DocumentView& document, int head,
-                       kernel_int i, kernel_int j0, kernel_int columns, bool full) {
-  block_dot_products<1>(&s, &q_row, k_transposed);
-  score_mods_and_mask<Config, Mask>(s, tanh_out, params, document, head, i, j0, columns, full);
 }
 
 /// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
@@ -236,10 +248,10 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
             for (int c = 0; c < kTileK; ++c) s[b][c] = 0.0f;
             continue;
           }
-          const float alpha = __builtin_expf(m[r] - m_new);  // m[r] = -inf gives 0
+          const float alpha = polynomial_exp(m[r] - m_new);  // m[r] = -inf gives 0
           float sum = 0.0f;
           for (int c = 0; c < kTileK; ++c) {
-            s[b][c] = __builtin_expf(s[b][c] - m_new);  // masked: exp(-inf) = 0
+            s[b][c] = polynomial_exp(s[b][c] - m_new);  // masked: exp(-inf) = 0
             sum += s[b][c];
           }
           l[r] = l[r] * alpha + sum;
@@ -247,7 +259,7 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
           for (int d = 0; d < kHeadDimV; ++d) acc[r][d] *= alpha;
         }
         // O += P V for the block (rows past `rows` have p = 0 and add nothing).
-        accumulate_block_products(acc, int(r0), s, v);
+        accumulate_block_products<kBlockRows>(acc, int(r0), s, v);
       }
     }
   }
@@ -281,33 +293,47 @@ inline void store_gradient(const TensorAddress& tensor, const float (&tile)[kRow
   }
 }
 
-/// Recomputes P and dS of one query row against a key tile: p = exp(s - lse) (0 where masked
-/// or for an empty row), dp = dO_row . v_c, ds = p * (dp - delta) with the softcap chain rule.
-template <typename Config, typename Mask>
-inline void row_probabilities_and_gradients(
-    float (&p)[Config::kTileK], float (&ds)[Config::kTileK], const float (&q_row)[Config::kHeadDim],
-    const float (&d_o_row)[Config::kHeadDimV],
+/// Rows the backward recomputes at a time (as the forward's row blocks): both products of
+/// block_probabilities_and_gradients and the gradient products are register-blocked over them.
+constexpr int kBackwardBlockRows = 4;
+
+/// Recomputes P and dS of kRows query rows (first_i, ...) against a key tile; rows from
+/// `valid_rows` on get p = ds = 0. p = exp(s - lse) (0 where masked or for an empty row),
+/// dp = dO_r . v_c, ds = p * (dp - delta) with the softcap chain rule. q_rows hold scale * q.
+template <typename Config, typename Mask, int kRows>
+inline void block_probabilities_and_gradients(
+    float (&p)[kRows][Config::kTileK], float (&ds)[kRows][Config::kTileK],
+    const float (*q_rows)[Config::kHeadDim], const float (*d_o_rows)[Config::kHeadDimV],
     const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
-    const float (&v_transposed)[Config::kHeadDimV][Config::kTileK], float lse, float delta,
-    const AttentionParams& params, const DocumentView& document, int head, kernel_int i,
-    kernel_int j0, kernel_int columns, bool full) {
+    const float (&v_transposed)[Config::kHeadDimV][Config::kTileK], const float* lse,
+    const float* delta, const AttentionParams& params, const DocumentView& document, int head,
+    kernel_int first_i, kernel_int valid_rows, kernel_int j0, kernel_int columns, bool full) {
   constexpr int kTileK = Config::kTileK;
-  alignas(64) float tanh_values[kTileK];
-  row_scores<Config, Mask>(p, tanh_values, q_row, k_transposed, params, document, head, i, j0,
-                           columns, full);
+  block_dot_products<kRows>(p, q_rows, k_transposed);   // S
+  block_dot_products<kRows>(ds, d_o_rows, v_transposed);  // dP
   const float minus_infinity = negative_infinity();
-  const bool empty = lse == minus_infinity;
-  // Masked scores are -inf: p = 0 exactly, even when the row's LSE is NaN (a NaN in its q),
-  // so the NaN reaches the gradients of the keys the row attends and no others.
-  for (int c = 0; c < kTileK; ++c) {
-    p[c] = empty || p[c] == minus_infinity ? 0.0f : __builtin_expf(p[c] - lse);
-  }
-  block_dot_products<1>(&ds, &d_o_row, v_transposed);  // dP = dO_row . v_c
-  // p = 0 gives ds = 0 even if dp is NaN (a NaN in a value row this row does not attend), as the
-  // forward skips p = 0 when it accumulates O.
-  for (int c = 0; c < kTileK; ++c) ds[c] = p[c] == 0.0f ? 0.0f : p[c] * (ds[c] - delta);
-  if constexpr (Config::kSoftcap) {
-    for (int c = 0; c < kTileK; ++c) ds[c] *= 1.0f - tanh_values[c] * tanh_values[c];
+  for (int b = 0; b < kRows; ++b) {
+    if (b >= valid_rows) {
+      for (int c = 0; c < kTileK; ++c) p[b][c] = ds[b][c] = 0.0f;
+      continue;
+    }
+    alignas(64) float tanh_values[kTileK];
+    score_mods_and_mask<Config, Mask>(p[b], tanh_values, params, document, head, first_i + b, j0,
+                                      columns, full);
+    const bool empty = lse[b] == minus_infinity;
+    // Masked scores are -inf: p = 0 exactly, even when the row's LSE is NaN (a NaN in its q),
+    // so the NaN reaches the gradients of the keys the row attends and no others.
+    for (int c = 0; c < kTileK; ++c) {
+      p[b][c] = empty || p[b][c] == minus_infinity ? 0.0f : polynomial_exp(p[b][c] - lse[b]);
+    }
+    // p = 0 gives ds = 0 even if dp is NaN (a NaN in a value row this row does not attend), as
+    // the forward skips p = 0 when it accumulates O.
+    for (int c = 0; c < kTileK; ++c) {
+      ds[b][c] = p[b][c] == 0.0f ? 0.0f : p[b][c] * (ds[b][c] - delta[b]);
+    }
+    if constexpr (Config::kSoftcap) {
+      for (int c = 0; c < kTileK; ++c) ds[b][c] *= 1.0f - tanh_values[c] * tanh_values[c];
+    }
   }
 }
 
@@ -329,6 +355,9 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
   const int kv_head = head / (params.heads_q / params.heads_kv);
   const kernel_int first_row = item.query_start + i0;
 
+  constexpr int kBlockRows = kBackwardBlockRows;
+  static_assert(kTileQ % kBlockRows == 0, "query tiles are whole row blocks");
+  const kernel_int blocked_rows = (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
   alignas(64) float q[kTileQ][kHeadDim];
   alignas(64) float d_o[kTileQ][kHeadDimV];
   alignas(64) float o[kTileQ][kHeadDimV];
@@ -336,8 +365,8 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float k[kTileK][kHeadDim];
   alignas(64) float v_transposed[kHeadDimV][kTileK];
-  alignas(64) float p[kTileK];
-  alignas(64) float ds[kTileK];
+  alignas(64) float p[kBlockRows][kTileK];
+  alignas(64) float ds[kBlockRows][kTileK];
   float lse[kTileQ];
   float delta[kTileQ];
   load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
@@ -349,6 +378,9 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
     delta[r] = sum;
     *lse_pointer(params.delta, params, item.batch, head, first_row + r) = sum;
     lse[r] = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
+  }
+  // The last block's rows past `rows` accumulate zeros (ds = 0) and are never stored.
+  for (kernel_int r = 0; r < blocked_rows; ++r) {
     for (int d = 0; d < kHeadDim; ++d) dq[r][d] = 0.0f;
   }
 
@@ -364,15 +396,11 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
       load_rows<Element>(k, params.k, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
       load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0,
                                     kv_head, columns);
-      for (kernel_int r = 0; r < rows; ++r) {
-        row_probabilities_and_gradients<Config, Mask>(p, ds, q[r], d_o[r], k_transposed,
-                                                      v_transposed, lse[r], delta[r], params,
-                                                      document, head, i0 + r, j0, columns, full);
-        for (int c = 0; c < kTileK; ++c) {
-          const float g = ds[c];
-          if (g == 0.0f) continue;
-          for (int d = 0; d < kHeadDim; ++d) dq[r][d] += g * k[c][d];
-        }
+      for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
+        block_probabilities_and_gradients<Config, Mask>(
+            p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
+            document, head, i0 + r0, rows - r0, j0, columns, full);
+        accumulate_block_products<kBlockRows>(dq, int(r0), ds, k);  // dQ += dS K
       }
     }
   }
@@ -399,14 +427,22 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
   const int kv_head = item.head;
   const int group = params.heads_q / params.heads_kv;
 
+  constexpr int kBlockRows = kBackwardBlockRows;
+  static_assert(kTileQ % kBlockRows == 0 && kTileK % kBlockRows == 0, "whole row blocks");
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float v_transposed[kHeadDimV][kTileK];
   alignas(64) float dk[kTileK][kHeadDim];
   alignas(64) float dv[kTileK][kHeadDimV];
   alignas(64) float q[kTileQ][kHeadDim];
   alignas(64) float d_o[kTileQ][kHeadDimV];
-  alignas(64) float p[kTileK];
-  alignas(64) float ds[kTileK];
+  alignas(64) float p[kBlockRows][kTileK];
+  alignas(64) float ds[kBlockRows][kTileK];
+  // P and dS of the whole query tile, transposed ([key][query]), so that dV += P^T dO and
+  // dK += dS^T Q run as register-blocked products over the tile's rows.
+  alignas(64) float p_transposed[kTileK][kTileQ];
+  alignas(64) float ds_transposed[kTileK][kTileQ];
+  float lse[kTileQ];
+  float delta[kTileQ];
   load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0, kv_head,
                                 columns);
   load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0, kv_head,
@@ -415,6 +451,8 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
     for (int d = 0; d < kHeadDim; ++d) dk[c][d] = 0.0f;
     for (int d = 0; d < kHeadDimV; ++d) dv[c][d] = 0.0f;
   }
+  // Key rows past `columns` have p = ds = 0 in every row and are never stored.
+  const int blocked_columns = int((columns + kBlockRows - 1) / kBlockRows * kBlockRows);
 
   const kernel_int query_tiles = (document.query_length + kTileQ - 1) / kTileQ;
   for (kernel_int query_tile = 0; query_tile < query_tiles; ++query_tile) {
@@ -431,26 +469,31 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
     if (!visited) continue;
     const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
     const kernel_int first_row = item.query_start + i0;
+    const int blocked_rows = int((rows + kBlockRows - 1) / kBlockRows * kBlockRows);
     for (int member = 0; member < group; ++member) {
       const int head = kv_head * group + member;
       load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
       load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
       for (kernel_int r = 0; r < rows; ++r) {
-        const float lse = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
-        const float delta = *lse_pointer(params.delta, params, item.batch, head, first_row + r);
-        row_probabilities_and_gradients<Config, Mask>(p, ds, q[r], d_o[r], k_transposed,
-                                                      v_transposed, lse, delta, params, document,
-                                                      head, i0 + r, j0, columns, full);
-        for (int c = 0; c < kTileK; ++c) {
-          const float weight = p[c];
-          if (weight != 0.0f) {
-            for (int d = 0; d < kHeadDimV; ++d) dv[c][d] += weight * d_o[r][d];
-          }
-          const float g = ds[c];
-          if (g != 0.0f) {
-            for (int d = 0; d < kHeadDim; ++d) dk[c][d] += g * q[r][d];  // q holds scale * q
+        lse[r] = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
+        delta[r] = *lse_pointer(params.delta, params, item.batch, head, first_row + r);
+      }
+      for (int r0 = 0; r0 < blocked_rows; r0 += kBlockRows) {
+        block_probabilities_and_gradients<Config, Mask>(
+            p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
+            document, head, i0 + r0, rows - r0, j0, columns, full);
+        for (int b = 0; b < kBlockRows; ++b) {
+          for (int c = 0; c < kTileK; ++c) {
+            p_transposed[c][r0 + b] = p[b][c];
+            ds_transposed[c][r0 + b] = ds[b][c];
           }
         }
+      }
+      // Over the tile's blocked rows only: the rest of the transposed tiles is stale.
+      for (int c0 = 0; c0 < blocked_columns; c0 += kBlockRows) {
+        accumulate_block_products<kBlockRows>(dv, c0, &p_transposed[c0], d_o, blocked_rows);
+        accumulate_block_products<kBlockRows>(dk, c0, &ds_transposed[c0], q,  // q: scale * q
+                                              blocked_rows);
       }
     }
   }
