@@ -6,23 +6,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
-
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
 #include "support/files.h"
+#include "support/spec_variants.h"
 
 namespace attncc {
 namespace {
 
-struct Variant {
-  std::string spec_path;
-  DType dtype;
-  int head_dim;
-};
-
-std::vector<Variant> all_variants() {
-  std::vector<Variant> variants;
+std::vector<testing::SpecVariant> all_variants() {
+  std::vector<testing::SpecVariant> variants;
   for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
     variants.push_back({path, DType::kBFloat16, 64});
     variants.push_back({path, DType::kFloat16, 128});
@@ -35,16 +28,6 @@ std::vector<Variant> all_variants() {
     }
   }
   return variants;
-}
-
-std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
-  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
-                     std::string(dtype_name(info.param.dtype)) + "_d" +
-                     std::to_string(info.param.head_dim);
-  for (char& character : name) {
-    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
-  }
-  return name;
 }
 
 // The spec without its backward, so check_backend_case checks the forward outputs only.
@@ -66,10 +49,10 @@ Runtime& test_runtime() {
   return runtime;
 }
 
-class CudaForwardEmulated : public ::testing::TestWithParam<Variant> {};
+class CudaForwardEmulated : public ::testing::TestWithParam<testing::SpecVariant> {};
 
 TEST_P(CudaForwardEmulated, MatchesTheReferenceOnEdgeCases) {
-  const Variant& variant = GetParam();
+  const testing::SpecVariant& variant = GetParam();
   Spec spec = forward_only(testing::with_dtype_and_head_dim(Spec::load(variant.spec_path),
                                                             variant.dtype, variant.head_dim));
   Kernel kernel = test_runtime().get(spec);
@@ -83,7 +66,7 @@ TEST_P(CudaForwardEmulated, MatchesTheReferenceOnEdgeCases) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Specs, CudaForwardEmulated, ::testing::ValuesIn(all_variants()),
-                         variant_name);
+                         testing::spec_variant_name);
 
 }  // namespace
 }  // namespace attncc

@@ -2,40 +2,12 @@
 // {64, 128} on edge-biased random cases (backend_cases.h). Adding a spec file adds tests.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
-#include "support/files.h"
+#include "support/spec_variants.h"
 
 namespace attncc {
 namespace {
-
-struct Variant {
-  std::string spec_path;
-  DType dtype;
-  int head_dim;
-};
-
-std::vector<Variant> all_variants() {
-  std::vector<Variant> variants;
-  for (const std::string& path : testing::list_files(testing::source_path("specs"), "json")) {
-    for (DType dtype : {DType::kFloat32, DType::kBFloat16}) {
-      for (int head_dim : {64, 128}) variants.push_back({path, dtype, head_dim});
-    }
-  }
-  return variants;
-}
-
-std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
-  std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
-                     std::string(dtype_name(info.param.dtype)) + "_d" +
-                     std::to_string(info.param.head_dim);
-  for (char& character : name) {
-    if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
-  }
-  return name;
-}
 
 // One runtime per test process, memory-only: these tests are about results, not caching.
 Runtime& test_runtime() {
@@ -48,10 +20,10 @@ Runtime& test_runtime() {
   return runtime;
 }
 
-class CpuBackend : public ::testing::TestWithParam<Variant> {};
+class CpuBackend : public ::testing::TestWithParam<testing::SpecVariant> {};
 
 TEST_P(CpuBackend, MatchesTheReferenceOnEdgeCases) {
-  const Variant& variant = GetParam();
+  const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
   Kernel kernel = test_runtime().get(spec);
@@ -63,7 +35,10 @@ TEST_P(CpuBackend, MatchesTheReferenceOnEdgeCases) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, CpuBackend, ::testing::ValuesIn(all_variants()), variant_name);
+INSTANTIATE_TEST_SUITE_P(Specs, CpuBackend,
+                         ::testing::ValuesIn(testing::spec_variants({DType::kFloat32, DType::kBFloat16},
+                                                                    {64, 128})),
+                         testing::spec_variant_name);
 
 }  // namespace
 }  // namespace attncc
