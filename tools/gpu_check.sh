@@ -72,6 +72,10 @@ fi
 
 # Fresh kernels (no cache from an older attncc), kept across the steps and calls.
 export ATTNCC_CACHE_DIR=$out/kernel_cache
+# NVRTC loads libnvrtc-builtins by name: make the toolkit's library folder searchable.
+if [[ -d /usr/local/cuda/lib64 ]]; then
+  export LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 if wanted tests; then
   # The emulated runs of the same kernels are CPU work the normal CI build covers.
   step gpu_tests ctest --test-dir "$build" -L gpu -LE emulated --output-on-failure -j2
