@@ -2,7 +2,9 @@
 // edge-case suite (backend_cases.h: sentinels, 1-token documents, Lq != Lk, GQA, parameters at
 // their extremes) for every spec in specs/ x {bf16, fp16} x head dims {64, 128}, outputs
 // poisoned with NaN before each pass so unwritten elements fail, unattended dK/dV exactly 0.
-// Label gpu; without a usable device each test reports GTEST_SKIP with the driver's reason.
+// Label gpu; without a usable device each test reports GTEST_SKIP with the driver's reason. CI
+// also runs a few variants on tests' fake driver (fake_driver.cuda_conformance): the CUDA
+// backend's host path for real, the launches on the SIMT emulator.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
 #include "support/cuda_device_buffers.h"
+#include "support/fake_cuda_device.h"
 #include "support/spec_variants.h"
 
 namespace attncc {
@@ -37,6 +40,7 @@ TEST_P(CudaConformance, MatchesTheReferenceOnEdgeCases) {
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
   Kernel kernel = test_runtime().get(spec);
+  testing::emulate_cuda_kernels_of(spec);  // only on the fake driver
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);
