@@ -77,6 +77,7 @@ void check_cuda_pointers(const AttentionArguments& arguments, bool backward, int
   for (const auto& [name, tensor] : arguments.parameters) {
     tensors.emplace_back("parameters[\"" + name + "\"]", &tensor);
   }
+  const bool several_devices = cuda_driver::device_count() > 1;
   for (const auto& [name, tensor] : tensors) {
     if (tensor->data == nullptr) continue;  // not given, or empty (checked by validation)
     if (tensor->device_index != device_index) {
@@ -97,6 +98,17 @@ void check_cuda_pointers(const AttentionArguments& arguments, bool backward, int
                        "copy it to the GPU (e.g. tensor.cuda()) or use the cpu backend");
     }
     cuda_driver::check(result, "cuPointerGetAttribute");
+    if (!several_devices) continue;  // the ordinal is checked against the device count
+    int owner = -1;
+    cuda_driver::check(api.pointer_get_attribute(&owner, cuda_driver::kPointerAttributeDeviceOrdinal,
+                                                 address),
+                       "cuPointerGetAttribute(DEVICE_ORDINAL)");
+    if (memory_type != cuda_driver::kMemoryTypeUnified && owner != device_index) {
+      throw user_error(ErrorCode::kInvalidArgument, name,
+                       "is marked as a tensor on cuda:" + std::to_string(device_index) +
+                           " but its memory is on cuda:" + std::to_string(owner),
+                       "set the tensor's device index to the GPU that holds it");
+    }
   }
 }
 

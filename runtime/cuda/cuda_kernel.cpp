@@ -1,6 +1,7 @@
 // The CUDA backend's kernel (see cuda_kernel.h). Workspaces (delta, the dQ accumulator, the
 // device status) are stream-ordered allocations on the caller's stream, so a call never
-// synchronises; the device status is copied to pinned host memory after the last launch and
+// synchronises (the default memory pool keeps the largest call's workspaces reserved across
+// synchronisations, driver_api.h retain_pool_memory); the device status is copied to pinned host memory after the last launch and
 // checked at the start of the next call on this kernel, or at once (with a stream
 // synchronisation) when ATTNCC_VALIDATE=1.
 #include "runtime/cuda/cuda_kernel.h"
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/argument_validation.h"
@@ -37,6 +39,41 @@ struct LoadedModule {
   volatile cuda::DeviceStatus* status_slots = nullptr;  // pinned, kStatusSlots entries
 };
 
+// A call's stream-ordered workspaces: freed after its last launch in stream order, never waited
+// on; a call that throws between allocation and free() still frees them (errors ignored there).
+class StreamWorkspaces {
+ public:
+  StreamWorkspaces(const driver::Api& api, driver::Stream stream) : api_(api), stream_(stream) {}
+  StreamWorkspaces(const StreamWorkspaces&) = delete;
+  StreamWorkspaces& operator=(const StreamWorkspaces&) = delete;
+  ~StreamWorkspaces() {
+    for (driver::DevicePointer pointer : pointers_) api_.memory_free_async(pointer, stream_);
+  }
+
+  /// A new workspace of `bytes` (0: none, address 0).
+  driver::DevicePointer allocate(size_t bytes) {
+    driver::DevicePointer pointer = 0;
+    if (bytes == 0) return pointer;
+    driver::check(api_.memory_allocate_async(&pointer, bytes, stream_), "cuMemAllocAsync");
+    pointers_.push_back(pointer);
+    return pointer;
+  }
+
+  /// Frees every workspace in stream order, newest first.
+  void free() {
+    while (!pointers_.empty()) {
+      const driver::DevicePointer pointer = pointers_.back();
+      pointers_.pop_back();
+      driver::check(api_.memory_free_async(pointer, stream_), "cuMemFreeAsync");
+    }
+  }
+
+ private:
+  const driver::Api& api_;
+  driver::Stream stream_;
+  std::vector<driver::DevicePointer> pointers_;
+};
+
 class CudaKernel final : public KernelImplementation {
  public:
   CudaKernel(const Spec& spec, CudaBinary binary, RuntimeCounters& counters)
@@ -60,34 +97,32 @@ class CudaKernel final : public KernelImplementation {
                        DeviceKind::kCuda);
     check_cuda_alignment(spec_, arguments, backward);
     const int ordinal = arguments.q.device_index;
-    check_cuda_pointers(arguments, backward, ordinal);
     CudaLaunchPlan plan =
         backward ? plan_cuda_backward(spec_, arguments,
                                       spec_.deterministic || environment_flag("ATTNCC_DETERMINISTIC"))
                  : plan_cuda_forward(spec_, arguments);
 
-    driver::ContextScope scope(ordinal);
+    driver::ContextScope scope(ordinal);  // the pointer queries too run in the device's context
+    check_cuda_pointers(arguments, backward, ordinal);
     const driver::Api& api = driver::driver();
     const LoadedModule& loaded = module_for(ordinal);
     check_earlier_calls(loaded);
     auto stream = static_cast<driver::Stream>(stream_handle);
 
-    // Stream-ordered workspaces: freed after the last launch in stream order, never waited on.
-    auto allocate = [&](size_t bytes) -> driver::DevicePointer {
-      driver::DevicePointer pointer = 0;
-      if (bytes > 0) driver::check(api.memory_allocate_async(&pointer, bytes, stream), "cuMemAllocAsync");
-      return pointer;
-    };
-    const driver::DevicePointer status = allocate(plan.workspace.status_bytes);
-    const driver::DevicePointer delta = allocate(plan.workspace.delta_bytes);
-    const driver::DevicePointer dq_accumulator = allocate(plan.workspace.dq_accumulator_bytes);
-    driver::check(api.memset_d32_async(status, 0, plan.workspace.status_bytes / 4, stream),
+    const CudaWorkspaceSizes& sizes = plan.workspace;
+    driver::retain_pool_memory(ordinal,
+                               sizes.status_bytes + sizes.delta_bytes + sizes.dq_accumulator_bytes);
+    StreamWorkspaces workspaces(api, stream);
+    const driver::DevicePointer status = workspaces.allocate(sizes.status_bytes);
+    const driver::DevicePointer delta = workspaces.allocate(sizes.delta_bytes);
+    const driver::DevicePointer dq_accumulator = workspaces.allocate(sizes.dq_accumulator_bytes);
+    driver::check(api.memset_d32_async(status, 0, sizes.status_bytes / 4, stream),
                   "cuMemsetD32Async");
     bind_workspace(plan, reinterpret_cast<float*>(delta), reinterpret_cast<float*>(dq_accumulator),
                    reinterpret_cast<cuda::DeviceStatus*>(status));
 
     for (const CudaLaunch& launch : plan.launches) {
-      void* parameters[] = {&plan.params};
+      void* parameters[] = {&plan.params};  // the driver copies the block at the launch
       driver::check(api.launch_kernel(loaded.functions[launch.kind], launch.grid.x, launch.grid.y,
                                       launch.grid.z, launch.block.x, launch.block.y,
                                       launch.block.z, launch.shared_bytes, stream, parameters,
@@ -95,15 +130,13 @@ class CudaKernel final : public KernelImplementation {
                     ("cuLaunchKernel of " + describe(launch)).c_str());
     }
 
-    const int slot = next_slot_.fetch_add(1) % kStatusSlots;
+    const uint64_t slot = next_slot_.fetch_add(1) % kStatusSlots;
     volatile cuda::DeviceStatus* host_status = loaded.status_slots + slot;
     host_status->error = 0;
     driver::check(api.memcpy_device_to_host_async(const_cast<cuda::DeviceStatus*>(host_status),
                                                   status, sizeof(cuda::DeviceStatus), stream),
                   "cuMemcpyDtoHAsync");
-    for (driver::DevicePointer pointer : {dq_accumulator, delta, status}) {
-      if (pointer != 0) driver::check(api.memory_free_async(pointer, stream), "cuMemFreeAsync");
-    }
+    workspaces.free();
     if (environment_flag("ATTNCC_VALIDATE")) {
       driver::check(api.stream_synchronize(stream), "cuStreamSynchronize");
       check_earlier_calls(loaded);
@@ -176,7 +209,7 @@ class CudaKernel final : public KernelImplementation {
   // Modules and pinned slots live as long as the process's primary contexts: never unloaded,
   // since a Runtime held in a static may be destroyed after the driver's own teardown.
   mutable std::map<int, std::unique_ptr<LoadedModule>> modules_;
-  mutable std::atomic<int> next_slot_{0};
+  mutable std::atomic<uint64_t> next_slot_{0};
 };
 
 }  // namespace

@@ -74,6 +74,9 @@ const LoadedDriver& loaded_driver() {
     bind(api.memcpy_device_to_host_async, "cuMemcpyDtoHAsync_v2");
     bind(api.stream_synchronize, "cuStreamSynchronize");
     bind(api.pointer_get_attribute, "cuPointerGetAttribute");
+    bind(api.device_get_default_memory_pool, "cuDeviceGetDefaultMemPool");
+    bind(api.memory_pool_get_attribute, "cuMemPoolGetAttribute");
+    bind(api.memory_pool_set_attribute, "cuMemPoolSetAttribute");
     if (!missing.empty()) {
       driver.error = driver.library.path() + " lacks " + missing +
                      " (a CUDA 11.2 or newer driver is needed for stream-ordered allocation)";
@@ -165,6 +168,36 @@ int device_attribute(int ordinal, int attribute) {
   int value = 0;
   check(api.device_get_attribute(&value, attribute, device), "cuDeviceGetAttribute");
   return value;
+}
+
+int device_count() {
+  driver();
+  return loaded_driver().device_count;
+}
+
+void retain_pool_memory(int ordinal, unsigned long long bytes) {
+  constexpr unsigned long long kGranule = 64ull << 20;
+  const unsigned long long wanted = (bytes + kGranule - 1) / kGranule * kGranule;
+  static std::mutex mutex;
+  static std::vector<unsigned long long> retained;  // per ordinal, what this process asked for
+  std::lock_guard<std::mutex> lock(mutex);
+  if (retained.size() <= size_t(ordinal)) retained.resize(size_t(ordinal) + 1, 0);
+  if (wanted <= retained[size_t(ordinal)]) return;
+  const Api& api = driver();
+  primary_context(ordinal);  // validates the ordinal
+  Device device = 0;
+  check(api.device_get(&device, ordinal), "cuDeviceGet");
+  MemoryPool pool = nullptr;
+  check(api.device_get_default_memory_pool(&pool, device), "cuDeviceGetDefaultMemPool");
+  unsigned long long threshold = 0;
+  check(api.memory_pool_get_attribute(pool, kMemoryPoolReleaseThreshold, &threshold),
+        "cuMemPoolGetAttribute(RELEASE_THRESHOLD)");
+  if (threshold < wanted) {
+    check(api.memory_pool_set_attribute(pool, kMemoryPoolReleaseThreshold,
+                                        const_cast<unsigned long long*>(&wanted)),
+          "cuMemPoolSetAttribute(RELEASE_THRESHOLD)");
+  }
+  retained[size_t(ordinal)] = wanted;
 }
 
 Capability device_capability(int ordinal) {

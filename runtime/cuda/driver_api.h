@@ -18,6 +18,7 @@ using Context = struct ContextOpaque*;
 using Module = struct ModuleOpaque*;
 using Function = struct FunctionOpaque*;
 using Stream = struct StreamOpaque*;  // CUstream; nullptr = the legacy default stream
+using MemoryPool = struct MemoryPoolOpaque*;  // CUmemoryPool
 using DevicePointer = unsigned long long;
 
 // The enumerator values attncc passes (cuda.h; stable across driver versions).
@@ -28,6 +29,8 @@ constexpr int kAttributeMaxSharedMemoryPerBlockOptin = 97;
 constexpr int kAttributeMemoryPoolsSupported = 115;
 constexpr int kFunctionAttributeMaxDynamicSharedSizeBytes = 8;
 constexpr int kPointerAttributeMemoryType = 2;
+constexpr int kPointerAttributeDeviceOrdinal = 9;
+constexpr int kMemoryPoolReleaseThreshold = 4;  // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, cuuint64_t
 constexpr unsigned kMemoryTypeHost = 1, kMemoryTypeDevice = 2, kMemoryTypeUnified = 4;
 constexpr Result kErrorInvalidValue = 1;
 constexpr Result kErrorNoDevice = 100;
@@ -62,6 +65,9 @@ struct Api {
   Result (*memcpy_device_to_host_async)(void*, DevicePointer, size_t, Stream) = nullptr;
   Result (*stream_synchronize)(Stream) = nullptr;
   Result (*pointer_get_attribute)(void*, int, DevicePointer) = nullptr;
+  Result (*device_get_default_memory_pool)(MemoryPool*, Device) = nullptr;
+  Result (*memory_pool_get_attribute)(MemoryPool, int, void*) = nullptr;
+  Result (*memory_pool_set_attribute)(MemoryPool, int, void*) = nullptr;
 };
 
 /// Whether CUDA kernels can run here: libcuda.so.1 loads, cuInit succeeds and at least one
@@ -93,6 +99,9 @@ class ContextScope {
   ContextScope& operator=(const ContextScope&) = delete;
 };
 
+/// Devices the driver reports (after a successful driver()).
+int device_count();
+
 /// Compute capability (major, minor) of device `ordinal`.
 struct Capability {
   int major = 0;
@@ -101,5 +110,11 @@ struct Capability {
 Capability device_capability(int ordinal);
 std::string device_name(int ordinal);
 int device_attribute(int ordinal, int attribute);
+
+/// Keeps at least `bytes` of freed stream-ordered memory reserved in the default memory pool of
+/// device `ordinal` across synchronisations: raises the pool's release threshold (which is 0,
+/// release everything, unless someone set it) to `bytes` rounded up to 64 MiB, never lowers it.
+/// Without this every synchronised call would map its workspaces afresh.
+void retain_pool_memory(int ordinal, unsigned long long bytes);
 
 }  // namespace attncc::cuda_driver

@@ -26,9 +26,11 @@
 namespace attncc {
 namespace {
 
-// Before anything loads the driver: this executable always runs on the fake one.
+// Before anything loads the driver: this executable always runs on the fake one, with two
+// devices (the kernels use device 0).
 const bool kFakeDriverSelected = [] {
   setenv("ATTNCC_CUDA_DRIVER_LIBRARY", ATTNCC_FAKE_CUDA_DRIVER, 1);
+  setenv("ATTNCC_FAKE_CUDA_DEVICES", "2", 1);
   unsetenv("ATTNCC_VALIDATE");
   return true;
 }();
@@ -96,6 +98,10 @@ TEST(CudaFakeDriver, CallsAreSyncFreeOnTheCallersStreamAndFreeTheirWorkspaces) {
   EXPECT_EQ(done.pending_operations, 0u);
   EXPECT_EQ(done.live_device_allocations, before.live_device_allocations)
       << "workspaces were not freed";
+  // The dQ accumulator (fp32, Tq x Hq x D) stays reserved in the pool across synchronisations.
+  const unsigned long long accumulator_bytes = 4ull * 112 * 2 * 128;
+  EXPECT_GE(done.release_threshold, accumulator_bytes);
+  EXPECT_EQ(done.release_threshold % (64ull << 20), 0u);
   device.download();
   const ReferenceOutputs expected = reference_attention(spec, inputs);
   const ReferenceOutputs actual = testing::call_outputs(call);
@@ -188,6 +194,40 @@ TEST(CudaFakeDriver, HostMemoryMarkedAsDeviceIsAUserError) {
   EXPECT_EQ(after.launches, before.launches);
   EXPECT_EQ(after.live_device_allocations, before.live_device_allocations);
   EXPECT_EQ(after.context_depth, 0);
+}
+
+// Tensors marked as on cuda:1 whose memory the driver placed on cuda:0: a user error naming the
+// tensor and both devices (a kernel on device 1 would read another GPU's memory).
+TEST(CudaFakeDriver, MemoryOnAnotherDeviceIsAUserError) {
+  ASSERT_EQ(cuda_driver::device_count(), 2);
+  const Spec spec = Spec::parse(
+      R"({"name": "other_device", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
+  Kernel kernel = cuda_kernel(spec);
+  std::vector<int32_t> cu_seqlens{0, 16};
+  std::vector<bfloat16> q(size_t(16 * 64), from_float<bfloat16>(0.5f)), o(q.size());
+  std::vector<float> lse(16);
+  AttentionArguments host;
+  host.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {16, 1, 64});
+  host.k = host.q;
+  host.v = host.q;
+  host.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {16, 1, 64});
+  host.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, 16});
+  host.cu_seqlens_q = TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {2});
+  host.cu_seqlens_k = host.cu_seqlens_q;
+  DeviceArguments device(host, 0);
+  AttentionArguments elsewhere = device.arguments();
+  for (TensorRef* tensor : {&elsewhere.q, &elsewhere.k, &elsewhere.v, &elsewhere.o, &elsewhere.lse,
+                            &elsewhere.cu_seqlens_q, &elsewhere.cu_seqlens_k}) {
+    tensor->device_index = 1;
+  }
+  try {
+    kernel.forward(elsewhere, nullptr);
+    ADD_FAILURE() << "memory of cuda:0 passed as cuda:1 was accepted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(error.what()).find("on cuda:0"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(testing::fake_cuda_stats().context_depth, 0);
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ const char* error_name(Result result) {
 }
 
 // Device attributes (cuda.h CUdevice_attribute) and the capability from
-// ATTNCC_FAKE_CUDA_CAPABILITY ("9.0" when unset): an H100-like device.
+// ATTNCC_FAKE_CUDA_CAPABILITY ("9.0" when unset): H100-like devices, ATTNCC_FAKE_CUDA_DEVICES of
+// them (1 when unset, at most kMaxDevices).
 constexpr int kAttributeMaxThreadsPerBlock = 1;
 constexpr int kAttributeMaxGridDimY = 6;
 constexpr int kAttributeMultiprocessorCount = 16;
@@ -62,6 +63,8 @@ constexpr int kAttributeMaxSharedMemoryPerBlockOptin = 97;
 constexpr int kAttributeMemoryPoolsSupported = 115;
 constexpr int kFunctionAttributeMaxDynamicSharedSizeBytes = 8;
 constexpr int kPointerAttributeMemoryType = 2;
+constexpr int kPointerAttributeDeviceOrdinal = 9;
+constexpr int kMaxDevices = 4;
 constexpr unsigned kMemoryTypeHost = 1, kMemoryTypeDevice = 2;
 constexpr int kMemoryPoolReleaseThreshold = 4;
 constexpr int kSharedBytesWithoutOptIn = 48 * 1024;
@@ -70,6 +73,7 @@ constexpr int kSharedBytesOptIn = 227 * 1024;
 struct Allocation {
   size_t bytes = 0;
   bool host = false;  // cuMemAllocHost (pinned) rather than device memory
+  int device = 0;     // of the context current at the allocation
 };
 
 struct ModuleRecord {
@@ -82,8 +86,8 @@ struct FunctionRecord {
   int max_dynamic_shared = kSharedBytesWithoutOptIn;
 };
 
-char primary_context_object;  // the one context's handle
-char default_pool_object;     // the device's default memory pool
+char primary_context_objects[kMaxDevices];  // each device's primary context handle
+char default_pool_object;                   // the default memory pool (one for every device)
 
 struct State {
   std::mutex mutex;
@@ -107,6 +111,19 @@ State& state() {
 }
 
 thread_local std::vector<void*> context_stack;
+
+int device_count() {
+  const char* text = std::getenv("ATTNCC_FAKE_CUDA_DEVICES");
+  const int count = text != nullptr ? std::atoi(text) : 1;
+  return std::clamp(count, 1, kMaxDevices);
+}
+
+bool valid_device(int device) { return device >= 0 && device < device_count(); }
+
+// The device of the calling thread's current context.
+int current_device() {
+  return int(static_cast<char*>(context_stack.back()) - primary_context_objects);
+}
 
 int capability(int part) {
   const char* text = std::getenv("ATTNCC_FAKE_CUDA_CAPABILITY");
@@ -142,7 +159,7 @@ Result allocate(uintptr_t* address, size_t bytes, bool host) {
   if (memory == nullptr) return kErrorOutOfMemory;
   std::memset(memory, 0xa5, bytes);  // device memory starts as garbage, never zeros
   *address = reinterpret_cast<uintptr_t>(memory);
-  state().allocations[*address] = Allocation{bytes, host};
+  state().allocations[*address] = Allocation{bytes, host, current_device()};
   return kSuccess;
 }
 
@@ -236,20 +253,20 @@ Result cuGetErrorString(Result result, const char** text) {
 
 Result cuDeviceGetCount(int* count) {
   if (!state().initialised) return kErrorNotInitialized;
-  *count = 1;
+  *count = device_count();
   return kSuccess;
 }
 
 Result cuDeviceGet(int* device, int ordinal) {
   if (!state().initialised) return kErrorNotInitialized;
-  if (ordinal != 0) return kErrorInvalidDevice;
-  *device = 0;
+  if (!valid_device(ordinal)) return kErrorInvalidDevice;
+  *device = ordinal;
   return kSuccess;
 }
 
 Result cuDeviceGetAttribute(int* value, int attribute, int device) {
   if (!state().initialised) return kErrorNotInitialized;
-  if (device != 0) return kErrorInvalidDevice;
+  if (!valid_device(device)) return kErrorInvalidDevice;
   switch (attribute) {
     case kAttributeMaxThreadsPerBlock: *value = 1024; return kSuccess;
     case kAttributeMaxGridDimY: *value = 65535; return kSuccess;
@@ -264,20 +281,23 @@ Result cuDeviceGetAttribute(int* value, int attribute, int device) {
 
 Result cuDeviceGetName(char* name, int length, int device) {
   if (!state().initialised) return kErrorNotInitialized;
-  if (device != 0) return kErrorInvalidDevice;
+  if (!valid_device(device)) return kErrorInvalidDevice;
   std::snprintf(name, size_t(length), "attncc fake CUDA device (kernels run on the emulator)");
   return kSuccess;
 }
 
 Result cuDevicePrimaryCtxRetain(void** context, int device) {
   if (!state().initialised) return kErrorNotInitialized;
-  if (device != 0) return kErrorInvalidDevice;
-  *context = &primary_context_object;
+  if (!valid_device(device)) return kErrorInvalidDevice;
+  *context = &primary_context_objects[device];
   return kSuccess;
 }
 
 Result cuCtxPushCurrent_v2(void* context) {
-  if (context != &primary_context_object) return kErrorInvalidContext;
+  auto* object = static_cast<char*>(context);
+  if (object < primary_context_objects || object >= primary_context_objects + device_count()) {
+    return kErrorInvalidContext;
+  }
   context_stack.push_back(context);
   return kSuccess;
 }
@@ -489,12 +509,14 @@ Result cuStreamSynchronize(void* stream) {
 Result cuPointerGetAttribute(void* data, int attribute, DevicePointer pointer) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (!state().initialised) return kErrorNotInitialized;
-  if (attribute != kPointerAttributeMemoryType) return kErrorInvalidValue;
   // Memory the driver did not allocate is unknown to it, as plain host memory is to CUDA.
-  if (find_allocation(pointer, 1, false) != nullptr) {
-    *static_cast<unsigned*>(data) = kMemoryTypeDevice;
-  } else if (find_allocation(pointer, 1, true) != nullptr) {
-    *static_cast<unsigned*>(data) = kMemoryTypeHost;
+  const Allocation* allocation = find_allocation(pointer, 1, false);
+  if (allocation == nullptr) allocation = find_allocation(pointer, 1, true);
+  if (allocation == nullptr) return kErrorInvalidValue;
+  if (attribute == kPointerAttributeMemoryType) {
+    *static_cast<unsigned*>(data) = allocation->host ? kMemoryTypeHost : kMemoryTypeDevice;
+  } else if (attribute == kPointerAttributeDeviceOrdinal) {
+    *static_cast<int*>(data) = allocation->device;
   } else {
     return kErrorInvalidValue;
   }
@@ -503,7 +525,7 @@ Result cuPointerGetAttribute(void* data, int attribute, DevicePointer pointer) {
 
 Result cuDeviceGetDefaultMemPool(void** pool, int device) {
   if (!state().initialised) return kErrorNotInitialized;
-  if (device != 0) return kErrorInvalidDevice;
+  if (!valid_device(device)) return kErrorInvalidDevice;
   *pool = &default_pool_object;
   return kSuccess;
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <limits>
@@ -58,7 +59,8 @@ const CommandInfo kRunCommand = {
     "without the compile or cache load of Runtime::get (timed separately). The outputs written\n"
     "are those of the last call. With --backend cuda the inputs are copied to device 0 once\n"
     "before the calls and the outputs back after them; a call's time is its launches plus the\n"
-    "wait for the stream. --timing-json PATH writes the times as JSON:\n"
+    "wait for the stream, and each call reports offsets its kernels found inconsistent\n"
+    "(ATTNCC_VALIDATE=1 unless set). --timing-json PATH writes the times as JSON:\n"
     "  {\"kernel\": HASH, \"backend\": \"cpu\", \"threads\": N, \"origin\": \"compiled\"|...,\n"
     "   \"get_ms\": T, \"warmup\": N, \"forward_ms\": [T, ...], \"backward_ms\": [T, ...],\n"
     "   \"forward_cpu_ms\": [T, ...], \"backward_cpu_ms\": [T, ...]}\n"
@@ -418,6 +420,9 @@ int run_run(const ParsedArguments& arguments) {
   if (runtime.backend() == Backend::kCuda) {
     device = std::make_unique<DeviceArguments>(call);
     call = device->arguments();
+    // Every call waits for the device anyway: let each one report offsets its kernels found
+    // inconsistent (the library reports them at the next call, and the last call has none).
+    setenv("ATTNCC_VALIDATE", "1", /*overwrite=*/0);
   }
   // cuda-emulated: aligned copies, as the device allocations would be (file views are not).
   std::unique_ptr<EmulatedDeviceArguments> emulated;
