@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -174,7 +175,19 @@ class CudaKernel final : public KernelImplementation {
                        "use one Runtime per GPU architecture");
     }
     auto module = std::make_unique<LoadedModule>();
-    driver::check(api.module_load_data(&module->module, binary_.image.data()), "cuModuleLoadData");
+    // The driver's JIT log says why a PTX image (a device newer than NVRTC's CUBIN targets)
+    // did not load, where the error code alone says only CUDA_ERROR_INVALID_PTX.
+    char jit_log[4096] = {};
+    int jit_options[] = {driver::kJitErrorLogBuffer, driver::kJitErrorLogBufferSizeBytes};
+    void* jit_values[] = {jit_log, reinterpret_cast<void*>(uintptr_t{sizeof(jit_log) - 1})};
+    if (const driver::Result result = api.module_load_data(&module->module, binary_.image.data(), 2,
+                                                           jit_options, jit_values);
+        result != 0) {
+      const std::string call = std::string("cuModuleLoadDataEx of the ") +
+                               (binary_.is_cubin ? "CUBIN" : "PTX") + " for " + binary_.target +
+                               (jit_log[0] != '\0' ? std::string(" (JIT log: ") + jit_log + ")" : "");
+      driver::check(result, call.c_str());
+    }
     const int optin = driver::device_attribute(ordinal, driver::kAttributeMaxSharedMemoryPerBlockOptin);
     for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
       const std::string name = prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));

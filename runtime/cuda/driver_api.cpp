@@ -58,7 +58,7 @@ const LoadedDriver& loaded_driver() {
     bind(api.primary_context_retain, "cuDevicePrimaryCtxRetain");
     bind(api.context_push_current, "cuCtxPushCurrent_v2");
     bind(api.context_pop_current, "cuCtxPopCurrent_v2");
-    bind(api.module_load_data, "cuModuleLoadData");
+    bind(api.module_load_data, "cuModuleLoadDataEx");
     bind(api.module_get_function, "cuModuleGetFunction");
     bind(api.function_set_attribute, "cuFuncSetAttribute");
     bind(api.launch_kernel, "cuLaunchKernel");

@@ -31,6 +31,8 @@ constexpr int kFunctionAttributeMaxDynamicSharedSizeBytes = 8;
 constexpr int kPointerAttributeMemoryType = 2;
 constexpr int kPointerAttributeDeviceOrdinal = 9;
 constexpr int kMemoryPoolReleaseThreshold = 4;  // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, cuuint64_t
+constexpr int kJitErrorLogBuffer = 5;           // CU_JIT_ERROR_LOG_BUFFER (char*)
+constexpr int kJitErrorLogBufferSizeBytes = 6;  // CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES (in/out)
 constexpr unsigned kMemoryTypeHost = 1, kMemoryTypeDevice = 2, kMemoryTypeUnified = 4;
 constexpr Result kErrorInvalidValue = 1;
 constexpr Result kErrorNoDevice = 100;
@@ -48,7 +50,8 @@ struct Api {
   Result (*primary_context_retain)(Context*, Device) = nullptr;
   Result (*context_push_current)(Context) = nullptr;
   Result (*context_pop_current)(Context*) = nullptr;
-  Result (*module_load_data)(Module*, const void*) = nullptr;
+  /// cuModuleLoadDataEx: image, option count, CUjit_option values, option values.
+  Result (*module_load_data)(Module*, const void*, unsigned, int*, void**) = nullptr;
   Result (*module_get_function)(Function*, Module, const char*) = nullptr;
   Result (*function_set_attribute)(Function, int, int) = nullptr;
   Result (*launch_kernel)(Function, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,

@@ -309,14 +309,29 @@ Result cuCtxPopCurrent_v2(void** context) {
   return kSuccess;
 }
 
-Result cuModuleLoadData(void** module, const void* image) {
+Result cuModuleLoadDataEx(void** module, const void* image, unsigned option_count, int* options,
+                          void** values) {
   std::lock_guard<std::mutex> lock(state().mutex);
   if (Result result = need_context(); result != kSuccess) return result;
-  if (image == nullptr) return kErrorInvalidValue;
+  if (image == nullptr || (option_count > 0 && (options == nullptr || values == nullptr))) {
+    return kErrorInvalidValue;
+  }
   auto record = std::make_unique<ModuleRecord>();
   const char* bytes = static_cast<const char*>(image);
   const size_t size = image_size(bytes, &record->ptx);
-  if (size == 0) return kErrorInvalidImage;
+  if (size == 0) {
+    // As the driver: the reason goes to the caller's error log buffer, if it gave one.
+    char* log = nullptr;
+    size_t log_bytes = 0;
+    for (unsigned option = 0; option < option_count; ++option) {
+      if (options[option] == 5) log = static_cast<char*>(values[option]);
+      if (options[option] == 6) log_bytes = reinterpret_cast<uintptr_t>(values[option]);
+    }
+    if (log != nullptr && log_bytes > 0) {
+      std::snprintf(log, log_bytes, "fake CUDA driver: the image is neither a CUBIN nor PTX");
+    }
+    return kErrorInvalidImage;
+  }
   record->image.assign(bytes, bytes + size);  // the driver copies the image
   state().modules.push_back(record.get());
   *module = record.release();
