@@ -425,6 +425,13 @@ ValidatedProblem validate_arguments(const Spec& spec, const AttentionArguments& 
          "use Hkv in {" + divisors + "}");
   }
   if (problem.heads_q > INT32_MAX) fail("q", "has too many heads");
+  for (const auto& [name, bound] : {std::pair<const char*, int64_t>{"max_seqlen_q", arguments.max_seqlen_q},
+                                    {"max_seqlen_k", arguments.max_seqlen_k}}) {
+    if (bound < 0) {
+      fail(name, "is " + std::to_string(bound) + ", must be >= 0",
+           "pass the longest document's length, or 0 for the tensor's sequence rows");
+    }
+  }
   problem.shape = build_layout_shape(spec, arguments, device);
   if (device == DeviceKind::kCpu) {
     problem.documents = enumerate_documents(problem.shape);

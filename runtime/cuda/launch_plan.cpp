@@ -109,9 +109,11 @@ CudaLaunchPlan common_plan(const Spec& spec, const AttentionArguments& arguments
       params.cu_seq = offset_array("cu_seq", arguments.cu_seq);
       break;
   }
-  // No max_seqlen argument exists: the sequence extents bound every document's lengths.
-  params.max_query_length = attention.query_rows;
-  params.max_key_length = params.key_rows;
+  // The caller's bounds of a document's lengths size the grids (0: the sequence extents, which
+  // bound every document). The kernels loop over tiles past a bound that was too small.
+  auto bound = [](int64_t hint, int64_t rows) { return hint > 0 && hint < rows ? hint : rows; };
+  params.max_query_length = bound(arguments.max_seqlen_q, attention.query_rows);
+  params.max_key_length = bound(arguments.max_seqlen_k, params.key_rows);
 
   int slot = 0;
   for (const auto& [name, per_document] : spec.parameters) {

@@ -9,6 +9,8 @@
 //                           deterministic mode only: dQ of one query tile, no atomics
 //   backward_convert_query  grid as preprocess, atomic mode only: dq = accumulator * scale
 // Each kernel returns at once in the mode it is not for, so a launch plan may launch all four.
+// Each takes its grid x index as an argument and returns false when that is past its document
+// (for_each_grid_x, document.cuh).
 // Blocks whose tile starts past their document's end exit at once (grids come from host-side
 // upper bounds, DESIGN §5).
 #pragma once
@@ -333,11 +335,11 @@ ATTNCC_DEVICE void add_query_gradient(const CudaAttentionParams& params,
 // ---- kernels -------------------------------------------------------------------------------
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_preprocess(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel_int row_block) {
   using Element = typename Config::Element;
   const DocumentBlock document = locate_document(params, blockIdx.y);
-  const kernel_int i0 = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
-  if (i0 >= document.query_length) return;
+  const kernel_int i0 = row_block * kRowsPerElementwiseBlock;
+  if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
   const int head = int(blockIdx.z);
   const kernel_int first_row = document.query_start + i0;
@@ -356,30 +358,30 @@ ATTNCC_DEVICE void backward_preprocess(const CudaAttentionParams& params) {
                    first_row + r) = sum;
     }
   }
-  if (params.deterministic) return;
+  if (params.deterministic) return true;
   for (kernel_int index = threadIdx.x; index < rows * Config::kHeadDim;
        index += kElementwiseThreads) {
     const kernel_int r = index / Config::kHeadDim;
     query_gradient_accumulator<Config>(params, document.batch, first_row + r,
                                        head)[index % Config::kHeadDim] = 0.0f;
   }
+  return true;
 }
 
 /// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
 /// (unscaled), each warp holding its keys x columns share in fp32 fragments.
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int key_tile) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   const DocumentBlock block_document = locate_document(params, blockIdx.y);
   const DocumentView document = block_document.view();
-  const kernel_int j0 = kernel_int(blockIdx.x) * Shape::kTileK;
-  if (j0 >= document.key_length) return;
+  const kernel_int j0 = key_tile * Shape::kTileK;
+  if (j0 >= document.key_length) return false;
   const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
   const kernel_int j1 = j0 + columns - 1;
   const int kv_head = int(blockIdx.z);
   const int group = params.attention.heads_q / params.attention.heads_kv;
-  const kernel_int key_tile = kernel_int(blockIdx.x);
   kernel_int first_tile;
   kernel_int last_tile;
   query_tiles_reaching<Mask>(document, j0, j1, Shape::kTileQ, first_tile, last_tile);
@@ -478,18 +480,19 @@ ATTNCC_DEVICE void backward_key_value(const CudaAttentionParams& params) {
   store_fragments<Element>(params.attention.dv, block_document.batch, first_key, kv_head,
                            key_row0, split * Shape::kValueColumns, columns, dv, 1.0f,
                            accumulate);
+  return true;
 }
 
 /// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int tile) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
-  if (!params.deterministic) return;
+  if (!params.deterministic) return false;
   const DocumentBlock block_document = locate_document(params, blockIdx.y);
   const DocumentView document = block_document.view();
-  const kernel_int i0 = kernel_int(blockIdx.x) * Shape::kTileQ;
-  if (i0 >= document.query_length) return;
+  const kernel_int i0 = tile * Shape::kTileQ;
+  if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(Shape::kTileQ, document.query_length - i0);
   const kernel_int i1 = i0 + rows - 1;
   const int head = int(blockIdx.z);
@@ -529,15 +532,17 @@ ATTNCC_DEVICE void backward_query(const CudaAttentionParams& params) {
   store_fragments<Element>(params.attention.dq, block_document.batch,
                            block_document.query_start + i0, head, row0, col0, rows, dq,
                            params.attention.scale, params.attention.accumulate != 0);
+  return true;
 }
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void backward_convert_query(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool backward_convert_query(const CudaAttentionParams& params,
+                                          kernel_int row_block) {
   using Element = typename Config::Element;
-  if (params.deterministic) return;
+  if (params.deterministic) return false;
   const DocumentBlock document = locate_document(params, blockIdx.y);
-  const kernel_int i0 = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
-  if (i0 >= document.query_length) return;
+  const kernel_int i0 = row_block * kRowsPerElementwiseBlock;
+  if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
   const int head = int(blockIdx.z);
   const kernel_int first_row = document.query_start + i0;
@@ -553,6 +558,7 @@ ATTNCC_DEVICE void backward_convert_query(const CudaAttentionParams& params) {
     if (accumulate) value += to_float(out[d]);
     out[d] = from_float<Element>(value);
   }
+  return true;
 }
 
 }  // namespace attncc::cuda

@@ -78,14 +78,15 @@ struct ForwardSharedLayout {
   static_assert(kKBase % 1024 == 0 && kVBase % 1024 == 0, "swizzled tiles need 1024-byte bases");
 };
 
-/// Forward of one (query tile blockIdx.x, document blockIdx.y, query head blockIdx.z). Per row
+/// Forward of one (query tile `tile`, document blockIdx.y, query head blockIdx.z); false (nothing
+/// done) when the tile is past the document's end (for_each_grid_x). Per row
 /// r owned by a lane (rows g and g + 8 of each of the warp's m16 tiles), over the key tiles
 /// visited so far: row_max = max logit in log2 units (-inf: none attended), row_sum = this
 /// lane's part of sum exp2(x - row_max) (the quad's four parts add up at the end), acc_o = sum
 /// exp2(x - row_max) * v over this lane's columns. Rows no key reaches end with row_sum = 0:
 /// O = 0, LSE = -inf (DESIGN §2; FA2 writes +inf there, we follow the contract).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void forward(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
   using Element = typename Config::Element;
   constexpr int kTileQ = Config::kForwardTileQ;
   constexpr int kTileK = Config::kForwardTileK;
@@ -109,8 +110,8 @@ ATTNCC_DEVICE void forward(const CudaAttentionParams& params) {
 
   const AttentionParams& attention = params.attention;
   const DocumentBlock document = locate_document(params, kernel_int(blockIdx.y));
-  const kernel_int i0 = kernel_int(blockIdx.x) * kTileQ;
-  if (i0 >= document.query_length) return;  // the grid covers max_query_length
+  const kernel_int i0 = tile * kTileQ;
+  if (i0 >= document.query_length) return false;  // the grid covers max_query_length
   // An inconsistent document has no keys: its rows get O = 0, LSE = -inf, nothing is read.
   const DocumentView view{document.query_length, document.consistent ? document.key_length : 0,
                           document.parameters};
@@ -344,24 +345,27 @@ ATTNCC_DEVICE void forward(const CudaAttentionParams& params) {
       }
     }
   }
+  return true;
 }
 
-/// Writes the rows that belong to no document (DESIGN §1 "Coverage"). Grid (row blocks of
+/// Writes the rows that belong to no document (DESIGN §1 "Coverage"), rows [64x, 64x + 64) for
+/// x = `row_block`; false when that is past the sequence. Grid (row blocks of
 /// kRowsPerElementwiseBlock over max(query_rows, key_rows), batch, passes), kElementwiseThreads
 /// threads. gridDim.z == 1: the forward fill, O = 0 and LSE = -inf on Q rows outside every
 /// document. gridDim.z == 2: the backward fill, blockIdx.z 0 writes dQ = 0 on such Q rows and
 /// blockIdx.z 1 dK = dV = 0 on such K/V rows; nothing when params.attention.accumulate (rows
 /// nobody attends are left unchanged, DESIGN §5).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE void fill_padding(const CudaAttentionParams& params) {
+ATTNCC_DEVICE bool fill_padding(const CudaAttentionParams& params, kernel_int row_block) {
   using Element = typename Config::Element;
   const AttentionParams& attention = params.attention;
   const bool forward_fill = gridDim.z == 1;
-  if (!forward_fill && attention.accumulate) return;
+  if (!forward_fill && attention.accumulate) return false;
   const bool query_side = forward_fill || blockIdx.z == 0;
   const kernel_int batch = kernel_int(blockIdx.y);
   const kernel_int sequence_rows = query_side ? attention.query_rows : params.key_rows;
-  const kernel_int first = kernel_int(blockIdx.x) * kRowsPerElementwiseBlock;
+  const kernel_int first = row_block * kRowsPerElementwiseBlock;
+  if (first >= sequence_rows) return false;
   const kernel_int last = min_int(first + kRowsPerElementwiseBlock, sequence_rows);
   const int thread = int(threadIdx.x);
   const int heads = query_side ? attention.heads_q : attention.heads_kv;
@@ -401,6 +405,7 @@ ATTNCC_DEVICE void fill_padding(const CudaAttentionParams& params) {
       }
     }
   }
+  return true;
 }
 
 }  // namespace attncc::cuda

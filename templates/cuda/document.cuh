@@ -165,4 +165,14 @@ ATTNCC_DEVICE bool row_in_document(const CudaAttentionParams& params, bool query
   return row < read_offset(padded, document) + length;
 }
 
+/// Runs step(x) for x = blockIdx.x, blockIdx.x + gridDim.x, ... while it returns true (x inside
+/// its document, or its sequence). The grids' x extents come from host-side bounds
+/// (max_seqlen_q, max_seqlen_k: DESIGN §5) that a caller may set too small; a block then also
+/// takes the tiles the grid lacks, so a wrong bound costs time, never rows. step's answer must
+/// be the same for the whole block; a barrier separates the steps, which reuse shared memory.
+template <typename Step>
+ATTNCC_DEVICE void for_each_grid_x(Step step) {
+  for (kernel_int x = kernel_int(blockIdx.x); step(x); x += kernel_int(gridDim.x)) sync_threads();
+}
+
 }  // namespace attncc::cuda

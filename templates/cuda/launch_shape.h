@@ -28,6 +28,9 @@ namespace attncc::cuda {
 /// - backward_preprocess, backward_convert_query: (ceil(max_query_length /
 ///                        kRowsPerElementwiseBlock), documents, heads_q): rows [64x, 64x + 64)
 ///                        of document y, query head z.
+/// max_query_length / max_key_length are the caller's AttentionArguments::max_seqlen_q / _k, else
+/// the sequence rows; every per-document kernel also takes the x indices x + gridDim.x, ... that
+/// its document needs (for_each_grid_x in document.cuh), so a bound that is too small costs time.
 /// Dynamic shared memory: forward_shared_bytes (forward), backward_shared_bytes (backward_key_value
 /// and backward_query), 0 for the element-wise kernels.
 enum KernelKind : int {

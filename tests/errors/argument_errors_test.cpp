@@ -359,6 +359,24 @@ TEST(ArgumentErrorsTest, TensorOnAnotherDevice) {
                         "pick the other backend");
 }
 
+TEST(ArgumentErrorsTest, NegativeGridBoundsAreRejectedAndAnyOtherAccepted) {
+  Call call = varlen_call();
+  call.arguments.max_seqlen_q = -1;
+  expect_forward_error(varlen_kernel(), call,
+                       "max_seqlen_q: error: is -1, must be >= 0; pass the longest document's "
+                       "length, or 0 for the tensor's sequence rows");
+  Call backward = varlen_call();
+  backward.arguments.max_seqlen_k = -5;
+  expect_backward_error(varlen_kernel(), backward,
+                        "max_seqlen_k: error: is -5, must be >= 0; pass the longest document's "
+                        "length, or 0 for the tensor's sequence rows");
+  // A bound below a document's length or above the tensor's rows is a hint, not an error.
+  Call hinted = varlen_call();
+  hinted.arguments.max_seqlen_q = 1;
+  hinted.arguments.max_seqlen_k = 1000000;
+  expect_accepted(varlen_kernel(), hinted);
+}
+
 TEST(ArgumentErrorsTest, LastDimensionNamesHeadDimOrHeadDimV) {
   Call call = dense_call();
   call.arguments.q.shape = {2, 5, 4, 64};

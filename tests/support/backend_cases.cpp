@@ -247,7 +247,9 @@ std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random) {
       test_case.description = shape.description + "; GQA " + std::to_string(kHeads[mode].first) +
                               ":" + std::to_string(kHeads[mode].second) +
                               (spec.parameters.empty() ? "" : mode == 0 ? "; parameters 0 / length / random"
-                                                                        : "; parameters length / random / 0");
+                                                                        : "; parameters length / random / 0") +
+                              (mode == 1 ? "; max_seqlen 1 (grids of one tile in x)" : "");
+      if (mode == 1) test_case.max_seqlen_q = test_case.max_seqlen_k = 1;
       fill_random_tensors(test_case.inputs, spec.head_dim, spec.head_dim_v, spec.backward,
                           spec.alibi, random);
       for (std::vector<double>* tensor : {&test_case.inputs.q, &test_case.inputs.k,
@@ -320,6 +322,9 @@ void check_backend_case(const Kernel& kernel, const BackendCase& test_case,
     slopes = from_values(ScalarType::kFloat32, {inputs.heads_q}, inputs.alibi_slopes);
     arguments.alibi_slopes = slopes.ref();
   }
+
+  arguments.max_seqlen_q = test_case.max_seqlen_q;
+  arguments.max_seqlen_k = test_case.max_seqlen_k;
 
   SCOPED_TRACE(test_case.description);
   run(arguments, false);

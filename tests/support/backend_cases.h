@@ -16,11 +16,16 @@ namespace attncc::testing {
 struct BackendCase {
   std::string description;
   ReferenceInputs inputs;
+  /// AttentionArguments::max_seqlen_q / _k of the call: 0 (the sequence rows), or a bound below
+  /// the longest document, which the CUDA kernels must make up for by looping over tiles.
+  int64_t max_seqlen_q = 0;
+  int64_t max_seqlen_k = 0;
 };
 
 /// Cases for `spec` (its layout, dims and parameters): zero-length documents and sentinels,
 /// 1-token documents, Lq > Lk and Lq < Lk (layouts that allow it), documents spanning several
-/// tiles, GQA 1:1 and 4:1, per-document parameters at 0, at the document length and random.
+/// tiles, GQA 1:1 and 4:1, per-document parameters at 0, at the document length and random; the
+/// GQA 4:1 cases pass grid bounds (max_seqlen_q/k) of 1 row, far below their documents.
 std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random);
 
 /// Tolerance on max |kernel - reference| / max |reference| per output: fp32 1e-5, else 2e-2.

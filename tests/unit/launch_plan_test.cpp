@@ -67,7 +67,7 @@ TEST(LaunchPlan, VarlenForwardParamsAndGrids) {
   EXPECT_EQ(params.documents, 3);
   EXPECT_EQ(params.attention.query_rows, 300);
   EXPECT_EQ(params.key_rows, 500);
-  EXPECT_EQ(params.max_query_length, 300);  // no max_seqlen argument: the token counts
+  EXPECT_EQ(params.max_query_length, 300);  // max_seqlen_q/k not given: the token counts
   EXPECT_EQ(params.max_key_length, 500);
   EXPECT_EQ(params.attention.heads_q, 8);
   EXPECT_EQ(params.attention.heads_kv, 2);
@@ -96,6 +96,38 @@ TEST(LaunchPlan, VarlenForwardParamsAndGrids) {
                 cuda::forward_shared_bytes(128, 128));
   EXPECT_EQ(plan.workspace.delta_bytes, 0u);
   EXPECT_EQ(plan.workspace.dq_accumulator_bytes, 0u);
+}
+
+// max_seqlen_q/k size the per-document grids (the documents here: Lq 100, 0, 200; Lk 50, 10,
+// 440); a bound above the token count is clamped to it; the element-wise fill keeps the rows.
+TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
+  Spec spec = make_spec("varlen", "prefix($p[doc])", 64);
+  VarlenCall call(4, 4, 64);
+  call.arguments.max_seqlen_q = 200;
+  call.arguments.max_seqlen_k = 100000;
+  CudaLaunchPlan forward = plan_cuda_forward(spec, call.arguments);
+  EXPECT_EQ(forward.params.max_query_length, 200);
+  EXPECT_EQ(forward.params.max_key_length, 500);
+  const cuda::TileShape tiles = cuda::forward_tile_shape(64, 64);
+  ASSERT_EQ(forward.launches.size(), 2u);
+  expect_launch(forward.launches[0], cuda::kKernelFillPadding, {5, 1, 1}, cuda::kElementwiseThreads, 0);
+  expect_launch(forward.launches[1], cuda::kKernelForward,
+                {unsigned((200 + tiles.tile_q - 1) / tiles.tile_q), 3, 4}, 32u * unsigned(tiles.warps),
+                cuda::forward_shared_bytes(64, 64));
+
+  call.arguments.max_seqlen_q = 1;  // below a document's length: one tile in x, blocks loop
+  call.arguments.max_seqlen_k = 1;
+  CudaLaunchPlan backward = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false);
+  const cuda::TileShape backward_tiles = cuda::backward_tile_shape(64, 64);
+  const unsigned shared = cuda::backward_shared_bytes(64, 64);
+  ASSERT_EQ(backward.launches.size(), 4u);
+  expect_launch(backward.launches[0], cuda::kKernelFillPadding, {8, 1, 2}, cuda::kElementwiseThreads, 0);
+  expect_launch(backward.launches[1], cuda::kKernelBackwardPreprocess, {1, 3, 4},
+                cuda::kElementwiseThreads, 0);
+  expect_launch(backward.launches[2], cuda::kKernelBackwardKeyValue, {1, 3, 4},
+                32u * unsigned(backward_tiles.warps), shared);
+  expect_launch(backward.launches[3], cuda::kKernelBackwardConvertQuery, {1, 3, 4},
+                cuda::kElementwiseThreads, 0);
 }
 
 TEST(LaunchPlan, BackwardLaunchOrderWorkspacesAndModes) {

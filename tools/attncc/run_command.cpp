@@ -18,6 +18,7 @@
 #include "attncc/runtime.h"
 #include "attncc/spec.h"
 #include "compiler/spec/json_location.h"
+#include "runtime/argument_validation.h"
 #include "runtime/cuda/device_arguments.h"
 #include "runtime/emulation/emulated_device_arguments.h"
 #include "runtime/io/host_tensor.h"
@@ -60,7 +61,8 @@ const CommandInfo kRunCommand = {
     "are those of the last call. With --backend cuda the inputs are copied to device 0 once\n"
     "before the calls and the outputs back after them; a call's time is its launches plus the\n"
     "wait for the stream, and each call reports offsets its kernels found inconsistent\n"
-    "(ATTNCC_VALIDATE=1 unless set). --timing-json PATH writes the times as JSON:\n"
+    "(ATTNCC_VALIDATE=1 unless set). With cuda and cuda-emulated the grids are bounded by the\n"
+    "longest document of the file (max_seqlen_q/k). --timing-json PATH writes the times as JSON:\n"
     "  {\"kernel\": HASH, \"backend\": \"cpu\", \"threads\": N, \"origin\": \"compiled\"|...,\n"
     "   \"get_ms\": T, \"warmup\": N, \"forward_ms\": [T, ...], \"backward_ms\": [T, ...],\n"
     "   \"forward_cpu_ms\": [T, ...], \"backward_cpu_ms\": [T, ...]}\n"
@@ -375,6 +377,25 @@ double process_cpu_ms() {
   return 1e3 * static_cast<double>(now.tv_sec) + 1e-6 * static_cast<double>(now.tv_nsec);
 }
 
+// The file's offsets are on the host: bound the CUDA grids by the longest document
+// (AttentionArguments::max_seqlen_q/k), as a training loop passes max_seqlen to FlashAttention.
+// Invalid offsets are reported here, naming the file.
+void bound_grids_by_longest_document(const Spec& spec, AttentionArguments& call, bool backward,
+                                     const std::string& path) {
+  ValidatedProblem problem;
+  try {
+    problem = validate_arguments(spec, call, backward ? Pass::kBackward : Pass::kForward,
+                                 DeviceKind::kCpu);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::kInvalidArgument) throw;
+    throw Error(error.code(), path + ": " + error.what());
+  }
+  for (const Document& document : problem.documents) {
+    call.max_seqlen_q = std::max(call.max_seqlen_q, document.query_length);
+    call.max_seqlen_k = std::max(call.max_seqlen_k, document.key_length);
+  }
+}
+
 }  // namespace
 
 int run_run(const ParsedArguments& arguments) {
@@ -414,6 +435,9 @@ int run_run(const ParsedArguments& arguments) {
   AttentionArguments call = build_arguments(spec, inputs, outputs, backward);
 
   Runtime runtime(options);
+  if (runtime.backend() == Backend::kCuda || runtime.backend() == Backend::kCudaEmulated) {
+    bound_grids_by_longest_document(spec, call, backward, inputs.path());
+  }
   // CUDA: the inputs go to the device once; each timed call is the launches plus a wait for
   // the stream (kernel time as the host sees it, no copies), and the outputs come back at the end.
   std::unique_ptr<DeviceArguments> device;
