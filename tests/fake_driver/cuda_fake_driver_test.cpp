@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attncc/error.h"
@@ -49,6 +50,32 @@ Kernel cuda_kernel(const Spec& spec) {
   testing::emulate_cuda_kernels_of(spec);
   return kernel;
 }
+
+// Host buffers of a varlen bf16 d64 call whose Q, K and V are one tensor of `rows` rows and
+// `heads` heads, every element `value`; cu_seqlens serves Q and K; O and LSE start as NaN.
+struct SharedTensorCall {
+  std::vector<int32_t> cu_seqlens;
+  std::vector<bfloat16> qkv, o;
+  std::vector<float> lse;
+  AttentionArguments host;
+
+  SharedTensorCall(int64_t rows, int64_t heads, std::vector<int32_t> offsets, float value)
+      : cu_seqlens(std::move(offsets)),
+        qkv(size_t(rows * heads * 64), from_float<bfloat16>(value)),
+        o(qkv.size(), bfloat16{0x7fc0}),
+        lse(size_t(heads * rows), std::nanf("")) {
+    host.q = TensorRef::cpu(qkv.data(), ScalarType::kBFloat16, {rows, heads, 64});
+    host.k = host.q;
+    host.v = host.q;
+    host.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {rows, heads, 64});
+    host.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {heads, rows});
+    host.cu_seqlens_q =
+        TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {int64_t(cu_seqlens.size())});
+    host.cu_seqlens_k = host.cu_seqlens_q;
+  }
+  SharedTensorCall(const SharedTensorCall&) = delete;
+  SharedTensorCall& operator=(const SharedTensorCall&) = delete;
+};
 
 void synchronize(void* stream) {
   cuda_driver::ContextScope scope(0);
@@ -122,19 +149,8 @@ TEST(CudaFakeDriver, DeviceStatusIsReportedByTheNextCallOrAtOnceWithValidate) {
       R"({"name": "status", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
   Kernel kernel = cuda_kernel(spec);
   const int64_t rows = 100, heads = 2, dim = 64;
-  std::vector<int32_t> cu_seqlens{0, 60, 150};  // document 1 is rows [60, 150) of 100
-  std::vector<bfloat16> q(size_t(rows * heads * dim), from_float<bfloat16>(0.25f));
-  std::vector<bfloat16> o(q.size(), bfloat16{0x7fc0});
-  std::vector<float> lse(size_t(heads * rows), std::nanf(""));
-  AttentionArguments host;
-  host.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {rows, heads, dim});
-  host.k = host.q;
-  host.v = host.q;
-  host.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {rows, heads, dim});
-  host.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {heads, rows});
-  host.cu_seqlens_q = TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {3});
-  host.cu_seqlens_k = host.cu_seqlens_q;
-  DeviceArguments device(host);
+  SharedTensorCall call(rows, heads, {0, 60, 150}, 0.25f);  // document 1: rows [60, 150) of 100
+  DeviceArguments device(call.host);
 
   kernel.forward(device.arguments(), nullptr);  // the flag is raised on the device, unseen
   device.synchronize();
@@ -155,8 +171,8 @@ TEST(CudaFakeDriver, DeviceStatusIsReportedByTheNextCallOrAtOnceWithValidate) {
   device.download();
   for (int64_t row = 60; row < rows; ++row) {
     for (int64_t head = 0; head < heads; ++head) {
-      EXPECT_EQ(to_float(o[size_t((row * heads + head) * dim)]), 0.0f) << "row " << row;
-      const float log_sum = lse[size_t(head * rows + row)];
+      EXPECT_EQ(to_float(call.o[size_t((row * heads + head) * dim)]), 0.0f) << "row " << row;
+      const float log_sum = call.lse[size_t(head * rows + row)];
       EXPECT_TRUE(std::isinf(log_sum) && log_sum < 0) << "row " << row << ": " << log_sum;
     }
   }
@@ -168,20 +184,10 @@ TEST(CudaFakeDriver, HostMemoryMarkedAsDeviceIsAUserError) {
   const Spec spec = Spec::parse(
       R"({"name": "host_pointer", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
   Kernel kernel = cuda_kernel(spec);
-  std::vector<int32_t> cu_seqlens{0, 16};
-  std::vector<bfloat16> q(size_t(16 * 64), from_float<bfloat16>(0.5f)), o(q.size());
-  std::vector<float> lse(16);
-  AttentionArguments host;
-  host.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {16, 1, 64});
-  host.k = host.q;
-  host.v = host.q;
-  host.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {16, 1, 64});
-  host.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, 16});
-  host.cu_seqlens_q = TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {2});
-  host.cu_seqlens_k = host.cu_seqlens_q;
-  DeviceArguments device(host);
+  SharedTensorCall call(16, 1, {0, 16}, 0.5f);
+  DeviceArguments device(call.host);
   AttentionArguments mixed = device.arguments();
-  mixed.o.data = o.data();  // still marked kCuda
+  mixed.o.data = call.o.data();  // still marked kCuda
   const AttnccFakeCudaStats before = testing::fake_cuda_stats();
   try {
     kernel.forward(mixed, nullptr);
@@ -203,18 +209,8 @@ TEST(CudaFakeDriver, MemoryOnAnotherDeviceIsAUserError) {
   const Spec spec = Spec::parse(
       R"({"name": "other_device", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
   Kernel kernel = cuda_kernel(spec);
-  std::vector<int32_t> cu_seqlens{0, 16};
-  std::vector<bfloat16> q(size_t(16 * 64), from_float<bfloat16>(0.5f)), o(q.size());
-  std::vector<float> lse(16);
-  AttentionArguments host;
-  host.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {16, 1, 64});
-  host.k = host.q;
-  host.v = host.q;
-  host.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {16, 1, 64});
-  host.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, 16});
-  host.cu_seqlens_q = TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {2});
-  host.cu_seqlens_k = host.cu_seqlens_q;
-  DeviceArguments device(host, 0);
+  SharedTensorCall call(16, 1, {0, 16}, 0.5f);
+  DeviceArguments device(call.host, 0);
   AttentionArguments elsewhere = device.arguments();
   for (TensorRef* tensor : {&elsewhere.q, &elsewhere.k, &elsewhere.v, &elsewhere.o, &elsewhere.lse,
                             &elsewhere.cu_seqlens_q, &elsewhere.cu_seqlens_k}) {

@@ -51,6 +51,8 @@ const char* error_name(Result result) {
   }
 }
 
+// The enumerator values are cuda.h's, written out here rather than taken from attncc's
+// driver_api.h: a wrong value there must not be mirrored by the fake that tests it.
 // Device attributes (cuda.h CUdevice_attribute) and the capability from
 // ATTNCC_FAKE_CUDA_CAPABILITY ("9.0" when unset): H100-like devices, ATTNCC_FAKE_CUDA_DEVICES of
 // them (1 when unset, at most kMaxDevices).
