@@ -1,9 +1,9 @@
 // The CUDA backend's kernel (see cuda_kernel.h). Workspaces (delta, the dQ accumulator, the
 // device status) are stream-ordered allocations on the caller's stream, so a call never
 // synchronises (the default memory pool keeps the largest call's workspaces reserved across
-// synchronisations, driver_api.h retain_pool_memory); the device status is copied to pinned host memory after the last launch and
-// checked at the start of the next call on this kernel, or at once (with a stream
-// synchronisation) when ATTNCC_VALIDATE=1.
+// synchronisations: driver_api.h retain_pool_memory); the device status is copied to pinned
+// host memory after the last launch and checked at the start of the next call on this kernel,
+// or at once (with a stream synchronisation) when ATTNCC_VALIDATE=1.
 #include "runtime/cuda/cuda_kernel.h"
 
 #include <array>

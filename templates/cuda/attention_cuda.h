@@ -24,14 +24,14 @@
   extern "C" __global__ void __launch_bounds__(threads, 1)                                      \
       prefix##_##suffix(const attncc::cuda::CudaAttentionParams params) {                       \
     attncc::cuda::for_each_grid_x(                                                              \
-        [&](attncc::kernel_int x) { return function<Config, Mask>(params, x); });         \
+        [&](attncc::kernel_int x) { return function<Config, Mask>(params, x); });               \
   }
 #else
 #define ATTNCC_CUDA_KERNEL(prefix, suffix, threads, function, Config, Mask)                      \
   extern "C" void prefix##_##suffix(const void* params) {                                        \
     const auto& block_params = *static_cast<const attncc::cuda::CudaAttentionParams*>(params);   \
     attncc::cuda::for_each_grid_x(                                                              \
-        [&](attncc::kernel_int x) { return function<Config, Mask>(block_params, x); });   \
+        [&](attncc::kernel_int x) { return function<Config, Mask>(block_params, x); });         \
   }
 #endif
 
