@@ -78,10 +78,10 @@ struct ForwardSharedLayout {
   static_assert(kKBase % 1024 == 0 && kVBase % 1024 == 0, "swizzled tiles need 1024-byte bases");
 };
 
-/// Forward of one (query tile `tile`, document blockIdx.y, query head blockIdx.z); false (nothing
-/// done) when the tile is past the document's end (for_each_grid_x). Per row
-/// r owned by a lane (rows g and g + 8 of each of the warp's m16 tiles), over the key tiles
-/// visited so far: row_max = max logit in log2 units (-inf: none attended), row_sum = this
+/// Forward of one (query tile `tile` counted from the document's end, document blockIdx.y, query
+/// head blockIdx.z); false (nothing done) when the document has no such tile (for_each_grid_x).
+/// Per row r owned by a lane (rows g and g + 8 of each of the warp's m16 tiles), over the key
+/// tiles visited so far: row_max = max logit in log2 units (-inf: none attended), row_sum = this
 /// lane's part of sum exp2(x - row_max) (the quad's four parts add up at the end), acc_o = sum
 /// exp2(x - row_max) * v over this lane's columns. Rows no key reaches end with row_sum = 0:
 /// O = 0, LSE = -inf (DESIGN §2; FA2 writes +inf there, we follow the contract).
@@ -110,8 +110,12 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
 
   const AttentionParams& attention = params.attention;
   const DocumentBlock document = locate_document(params, kernel_int(blockIdx.y));
-  const kernel_int i0 = tile * kTileQ;
-  if (i0 >= document.query_length) return false;  // the grid covers max_query_length
+  const kernel_int tiles = (document.query_length + kTileQ - 1) / kTileQ;
+  if (tile >= tiles) return false;  // the grid covers max_query_length
+  // The document's last query tile first: under causal, prefix-LM and bottom-right masks the
+  // rows further down attend more keys, so the longest blocks start first and the grid ends on
+  // short ones (FA3 schedules longest-first too); the result of any mask is unchanged.
+  const kernel_int i0 = (tiles - 1 - tile) * kTileQ;
   // An inconsistent document has no keys: its rows get O = 0, LSE = -inf, nothing is read.
   const DocumentView view{document.query_length, document.consistent ? document.key_length : 0,
                           document.parameters};

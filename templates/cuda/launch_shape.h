@@ -14,8 +14,9 @@ namespace attncc::cuda {
 ///           backward_preprocess, backward_key_value, backward_query (deterministic only),
 ///           backward_convert_query.
 /// - forward:             (ceil(max_query_length / tile_q), documents, heads_q); block x = query
-///                        tile of document y (Document::index order), query head z; tiles past
-///                        the document's Lq exit at once. forward_tile_shape.
+///                        tile of document y (Document::index order) counted from the
+///                        document's last tile (longest first under causal masks), query head
+///                        z; tiles past the document's Lq exit at once. forward_tile_shape.
 /// - backward_key_value:  (ceil(max_key_length / tile_k), documents, heads_kv); key tile x of
 ///                        document y, key/value head z (all query heads of its GQA group).
 /// - backward_query:      (ceil(max_query_length / tile_q), documents, heads_q), backward tiles.
