@@ -117,6 +117,17 @@ const Api& driver() {
   return loaded.api;
 }
 
+namespace {
+
+// A kernel's fault (cuda.h 700-719: illegal or misaligned address, illegal instruction, trap,
+// timeout, launch failure) is reported by whichever driver call comes next, and every call
+// after it fails the same way: the context is lost.
+bool kernel_fault(Result result) {
+  return result == 700 || result == 702 || (result >= 710 && result <= 719);
+}
+
+}  // namespace
+
 void check(Result result, const char* call, const char* hint) {
   if (result == 0) return;
   const char* text = nullptr;
@@ -124,6 +135,14 @@ void check(Result result, const char* call, const char* hint) {
   if (api.get_error_string != nullptr) api.get_error_string(result, &text);
   std::string message = std::string(call) + " failed with " + error_name(result) +
                         (text != nullptr ? std::string(" (") + text + ")" : std::string());
+  if (kernel_fault(result)) {
+    throw Error(ErrorCode::kInternal,
+                "cuda: error: " + message + ": a kernel launched earlier on this device failed "
+                "(the driver reports a kernel's fault at a later call, and the CUDA context is "
+                "unusable from then on); rerun with ATTNCC_VALIDATE=1 to stop at the call whose "
+                "kernel fails, and under compute-sanitizer to see the access; if it is an attncc "
+                "kernel, please report it with the spec and the shapes of the call");
+  }
   if (hint != nullptr) throw user_error(ErrorCode::kInvalidArgument, "cuda", message, hint);
   throw Error(ErrorCode::kInternal,
               "cuda: error: " + message + "; this is unexpected, please report it with the "

@@ -178,6 +178,32 @@ TEST(CudaFakeDriver, DeviceStatusIsReportedByTheNextCallOrAtOnceWithValidate) {
   }
 }
 
+// A kernel that faults is reported by a later driver call (here the caller's synchronisation):
+// the error says a kernel failed and how to find it, not just that the later call did.
+TEST(CudaFakeDriver, AKernelFaultIsReportedAsOneByTheNextCall) {
+  const Spec spec = Spec::parse(
+      R"({"name": "fault", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
+  Kernel kernel = cuda_kernel(spec);
+  SharedTensorCall call(16, 1, {0, 16}, 0.5f);
+  DeviceArguments device(call.host);
+  testing::fake_cuda_fail_next_launch();
+  kernel.forward(device.arguments(), nullptr);  // queued: the fault happens on the device later
+  try {
+    device.synchronize();
+    ADD_FAILURE() << "the fault was not reported";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kInternal);
+    const std::string message = error.what();
+    EXPECT_NE(message.find("CUDA_ERROR_LAUNCH_FAILED"), std::string::npos) << message;
+    EXPECT_NE(message.find("a kernel launched earlier on this device failed"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("ATTNCC_VALIDATE=1"), std::string::npos) << message;
+  }
+  testing::fake_cuda_recover();
+  EXPECT_NO_THROW(kernel.forward(device.arguments(), nullptr));
+  EXPECT_NO_THROW(device.synchronize());
+}
+
 // A tensor marked as on the GPU whose pointer is host memory is a user error naming it, before
 // anything is launched or allocated.
 TEST(CudaFakeDriver, HostMemoryMarkedAsDeviceIsAUserError) {

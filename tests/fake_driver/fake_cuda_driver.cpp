@@ -104,6 +104,7 @@ struct State {
   void* launcher_user = nullptr;
   size_t parameter_bytes = 0;
   unsigned long long launches = 0, synchronizations = 0, release_threshold = 0;
+  bool fail_next_launch = false;
   void* last_launch_stream = nullptr;
 };
 
@@ -395,8 +396,10 @@ Result cuLaunchKernel(void* function, unsigned grid_x, unsigned grid_y, unsigned
   const unsigned threads[3] = {block_x, block_y, block_z};
   AttnccFakeCudaLauncher launcher = s.launcher;
   void* user = s.launcher_user;
+  const bool fail = s.fail_next_launch;
+  s.fail_next_launch = false;
   s.pending.push_back([=, block = std::move(block)] {
-    if (launcher(user, name.c_str(), grid, threads, shared_bytes, block.data()) != 0) {
+    if (fail || launcher(user, name.c_str(), grid, threads, shared_bytes, block.data()) != 0) {
       std::lock_guard<std::mutex> inner(state().mutex);
       state().sticky_error = kErrorLaunchFailed;
     }
@@ -590,6 +593,17 @@ void attncc_fake_cuda_stats(AttnccFakeCudaStats* stats) {
   stats->release_threshold = s.release_threshold;
   stats->context_depth = int(context_stack.size());
   stats->last_launch_stream = s.last_launch_stream;
+}
+
+void attncc_fake_cuda_fail_next_launch() {
+  std::lock_guard<std::mutex> lock(state().mutex);
+  state().fail_next_launch = true;
+}
+
+void attncc_fake_cuda_recover() {
+  std::unique_lock<std::mutex> lock(state().mutex);
+  flush(lock);
+  state().sticky_error = kSuccess;
 }
 
 int attncc_fake_cuda_stream_create(void** stream) {

@@ -37,4 +37,8 @@ void attncc_fake_cuda_set_launcher(AttnccFakeCudaLauncher launcher, void* user,
 void attncc_fake_cuda_stats(AttnccFakeCudaStats* stats);
 /// A stream other than the legacy default one (the library API has no need to create streams).
 int attncc_fake_cuda_stream_create(void** stream);
+/// The next launch fails instead of running (a kernel fault: CUDA_ERROR_LAUNCH_FAILED from then
+/// on); attncc_fake_cuda_recover() gives the context back, which no real driver does.
+void attncc_fake_cuda_fail_next_launch();
+void attncc_fake_cuda_recover();
 }

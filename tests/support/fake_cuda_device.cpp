@@ -27,6 +27,8 @@ struct FakeDriver {
   decltype(&attncc_fake_cuda_set_launcher) set_launcher = nullptr;
   decltype(&attncc_fake_cuda_stats) stats = nullptr;
   decltype(&attncc_fake_cuda_stream_create) stream_create = nullptr;
+  decltype(&attncc_fake_cuda_fail_next_launch) fail_next_launch = nullptr;
+  decltype(&attncc_fake_cuda_recover) recover = nullptr;
 };
 
 const FakeDriver& fake_driver() {
@@ -42,6 +44,10 @@ const FakeDriver& fake_driver() {
     bound.stats = reinterpret_cast<decltype(bound.stats)>(dlsym(library, "attncc_fake_cuda_stats"));
     bound.stream_create = reinterpret_cast<decltype(bound.stream_create)>(
         dlsym(library, "attncc_fake_cuda_stream_create"));
+    bound.fail_next_launch = reinterpret_cast<decltype(bound.fail_next_launch)>(
+        dlsym(library, "attncc_fake_cuda_fail_next_launch"));
+    bound.recover =
+        reinterpret_cast<decltype(bound.recover)>(dlsym(library, "attncc_fake_cuda_recover"));
     return bound;
   }();
   return driver;
@@ -129,6 +135,22 @@ void* fake_cuda_stream() {
     fake_driver().stream_create(&stream);
   }
   return stream;
+}
+
+void fake_cuda_fail_next_launch() {
+  if (fake_driver().fail_next_launch == nullptr) {
+    ADD_FAILURE() << "the fake CUDA driver is not loaded (ATTNCC_CUDA_DRIVER_LIBRARY)";
+  } else {
+    fake_driver().fail_next_launch();
+  }
+}
+
+void fake_cuda_recover() {
+  if (fake_driver().recover == nullptr) {
+    ADD_FAILURE() << "the fake CUDA driver is not loaded (ATTNCC_CUDA_DRIVER_LIBRARY)";
+  } else {
+    fake_driver().recover();
+  }
 }
 
 }  // namespace attncc::testing

@@ -24,4 +24,9 @@ AttnccFakeCudaStats fake_cuda_stats();
 /// A stream of the fake driver other than the legacy default one.
 void* fake_cuda_stream();
 
+/// The fake driver's next launch faults instead of running; fake_cuda_recover() clears the lost
+/// context again (fake_cuda_driver.h).
+void fake_cuda_fail_next_launch();
+void fake_cuda_recover();
+
 }  // namespace attncc::testing
