@@ -4,8 +4,10 @@
 #   --sanitize   build in build-sanitize/ with AddressSanitizer + UndefinedBehaviorSanitizer; the
 #                NVRTC spec matrix (label nvrtc) and the emulated runs of the whole CUDA kernels
 #                over every spec (label gpu, CudaForwardEmulated, EmulatedHeadDims: 10-15 s each
-#                under ASan) are left to the normal build; the emulator's own tests, the defect
-#                proofs and the device-status test run under the sanitizers
+#                under ASan) and the six GPU conformance variants on the fake driver
+#                (fake_driver.cuda_conformance) are left to the normal build; the emulator's own
+#                tests, the defect proofs, the device-status test and the fake-driver tests of the
+#                CUDA host path run under the sanitizers
 #   --tsan       build in build-tsan/ with ThreadSanitizer only what runs threads or processes
 #                against shared state (runtime_stress_test, runtime_cache_test, disk_cache_test
 #                and its probe) and run those tests (about 20 s)
