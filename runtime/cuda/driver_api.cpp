@@ -119,11 +119,13 @@ const Api& driver() {
 
 namespace {
 
-// A kernel's fault (cuda.h 700-719: illegal or misaligned address, illegal instruction, trap,
-// timeout, launch failure) is reported by whichever driver call comes next, and every call
-// after it fails the same way: the context is lost.
+// A kernel's fault is reported by whichever driver call comes next, and every call after it
+// fails the same way: the context is lost. cuda.h: 700 illegal address, 702 launch timeout,
+// 710 device assert, 714 hardware stack error, 715 illegal instruction, 716 misaligned address,
+// 717 invalid address space, 718 invalid PC, 719 launch failed (711-713 are peer and host
+// registration errors, not faults).
 bool kernel_fault(Result result) {
-  return result == 700 || result == 702 || (result >= 710 && result <= 719);
+  return result == 700 || result == 702 || result == 710 || (result >= 714 && result <= 719);
 }
 
 }  // namespace
