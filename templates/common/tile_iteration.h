@@ -152,6 +152,35 @@ struct RowRanges {
   }
 };
 
+/// Row i's attended columns of one key tile [j0, j0 + columns) as 32-bit tile-local ranges
+/// [lo, hi] (0 <= lo, hi < columns; lo > hi = empty): exact masks only. A GPU kernel tests
+/// every element of a tile against them, and 32-bit compares against constant column indices
+/// leave registers to the accumulators that 64-bit column numbers would take.
+template <typename Mask>
+struct TileRowRanges {
+  int lo[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
+  int hi[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
+
+  /// Row i against key tile [j0, j0 + columns). Exact masks only (else the union of the
+  /// ranges is a superset of the attended columns).
+  ATTNCC_HOST_DEVICE void set(const DocumentView& document, kernel_int i, kernel_int j0,
+                              kernel_int columns) {
+    static_assert(Mask::kExact, "tile-local ranges describe exact interval forms only");
+    for (int t = 0; t < Mask::kIntervalCount; ++t) {
+      const bool on = Mask::row_condition(t, i, document);
+      // Clamped into [0, columns] and [-1, columns - 1] in 64 bits first, so unbounded ends
+      // (kUnboundedAbove/Below) and far columns fit an int.
+      lo[t] = on ? int(min_int(max_int(Mask::lower(t, i, document) - j0, 0), columns)) : 1;
+      hi[t] = on ? int(max_int(min_int(Mask::upper(t, i, document) - j0, columns - 1), -1)) : 0;
+    }
+  }
+  ATTNCC_HOST_DEVICE bool contains(int column) const {
+    bool inside = false;
+    for (int t = 0; t < Mask::kIntervalCount; ++t) inside |= (lo[t] <= column) & (column <= hi[t]);
+    return inside;
+  }
+};
+
 /// M(i, j) for a PARTIAL tile: through the row ranges when the form is exact, else the predicate.
 template <typename Mask>
 ATTNCC_HOST_DEVICE inline bool attends(const RowRanges<Mask>& ranges, const DocumentView& document,

@@ -222,8 +222,10 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
         cp_async_commit();
       }
 
-      // Logits in log2 units; -inf where masked or past the document end.
+      // Logits in log2 units; -inf where masked or past the document end. A FULL tile of
+      // kTileK keys needs no per-element test.
       const bool full = tile_is_full<Mask>(view, i0, i1, j0, j0 + columns - 1);
+      const bool masked_tile = !full || columns < kTileK;
 #pragma unroll
       for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
@@ -234,21 +236,35 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
           for (int nt = 0; nt < kNTiles; ++nt) {
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-              const int column = 8 * nt + quad_column + e;
               float& score = acc_s[mt][nt][2 * half + e];
               score = logit_log2<Config>(score, attention, scale_log2, alibi_slope,
-                                         alibi_base + column);
-              if (column >= columns) score = minus_infinity;
+                                         alibi_base + 8 * nt + quad_column + e);
             }
           }
-          if (!full) {
-            const RowRanges<Mask> row_ranges(view, i);
+          if (masked_tile) {
+            if constexpr (Mask::kExact) {
+              // Tile-local 32-bit bounds, which also end at the document's last key.
+              TileRowRanges<Mask> row_ranges;
+              row_ranges.set(view, i, j0, columns);
 #pragma unroll
-            for (int nt = 0; nt < kNTiles; ++nt) {
+              for (int nt = 0; nt < kNTiles; ++nt) {
 #pragma unroll
-              for (int e = 0; e < 2; ++e) {
-                const kernel_int j = j0 + 8 * nt + quad_column + e;
-                if (!attends<Mask>(row_ranges, view, i, j)) acc_s[mt][nt][2 * half + e] = minus_infinity;
+                for (int e = 0; e < 2; ++e) {
+                  if (!row_ranges.contains(8 * nt + quad_column + e)) {
+                    acc_s[mt][nt][2 * half + e] = minus_infinity;
+                  }
+                }
+              }
+            } else {
+#pragma unroll
+              for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                  const int column = 8 * nt + quad_column + e;
+                  if (column >= columns || (!full && !Mask::attends(i, j0 + column, view))) {
+                    acc_s[mt][nt][2 * half + e] = minus_infinity;
+                  }
+                }
               }
             }
           }

@@ -62,13 +62,16 @@ struct TileShape {
   int warps;    // threads = 32 * warps
 };
 
-/// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule: with 4 warps
-/// the 32 rows per warp of a 128-row tile need 255 registers and spill at head dims 96 and 128
-/// (ptxas, sm_80), so those use 8 warps of 16 rows; 206 registers, no spills). Head dim 64
-/// with ALiBi spilled 8 bytes at 255 registers on 4 warps (sm_80), so it runs 8 warps too.
+/// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule). FA2 runs
+/// 4 warps of 32 query rows (each K/V fragment read from shared memory feeds two m16 tiles) and
+/// found 8 warps 18-28% slower at d64/d128. Up to d64 that fits: 128 x 64 on 4 warps, 230-250
+/// registers without spills for every spec. At d96/d128, 4 warps of 32 rows need the 128 O
+/// accumulators plus 64 (k64) or 32 (k32) S accumulators per thread; causal fits 255 registers,
+/// but masks with more arithmetic (prefix-LM parameters, chunk, ALiBi, opaque predicates) spill
+/// at either key tile on sm_80 or sm_90a (ptxas, NVRTC 13.0), so they keep 8 warps of 16 rows.
 constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{64, 32, 4}
-         : (head_dim > 32 || head_dim_v > 32) ? TileShape{128, 64, 8}
+         : (head_dim > 64 || head_dim_v > 64) ? TileShape{128, 64, 8}
                                               : TileShape{128, 64, 4};
 }
 

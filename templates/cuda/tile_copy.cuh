@@ -56,13 +56,39 @@ ATTNCC_DEVICE void load_tile_async(uint32 tile_base, const TensorAddress& tensor
   constexpr int kChunks = kRows * Tile::kChunksPerRow;
   const Element* first = static_cast<const Element*>(tensor.data) + batch * tensor.stride_batch +
                          first_row * tensor.stride_row + kernel_int(head) * tensor.stride_head;
+  constexpr int kRowStep = kThreads / Tile::kChunksPerRow;
+  if constexpr (kThreads % Tile::kChunksPerRow == 0 && kRowStep % 8 == 0 && kRows % kRowStep == 0) {
+    // Thread t copies column t % chunks-per-row of rows t / chunks-per-row + k * kRowStep: one
+    // source pointer stepped by a row stride, and shared offsets that differ by immediates (the
+    // swizzle repeats every 8 rows), instead of a 64-bit product per chunk. The thread index is
+    // opaque so these few integer ops are redone at each load: hoisted, they would hold
+    // registers across the kernels' key loops (4-warp forward: spills).
+    const int copier = int(opaque(uint32(thread)));
+    const int row0 = copier / Tile::kChunksPerRow;
+    const int column = (copier % Tile::kChunksPerRow) * 8;
+    const uint32 row_bytes = (column >> 6) < Tile::kFullPages ? 128u : 64u;
+    const uint32 offset0 = tile_base + Tile::chunk_offset(row0, column);
+    const Element* source = first + kernel_int(row0) * tensor.stride_row + column;
+    const kernel_int step = kernel_int(kRowStep) * tensor.stride_row;
+    // This thread's valid rows, counted from row0, in 32 bits: each chunk compares it with an
+    // immediate (rather than keeping row0 + k * kRowStep of every chunk live in 64 bits).
+    const int rows_left = int(min_int(max_int(rows_valid, 0), kRows)) - row0;
 #pragma unroll
-  for (int chunk = thread; chunk < kChunks; chunk += kThreads) {
-    const int row = chunk / Tile::kChunksPerRow;
-    const int column = (chunk % Tile::kChunksPerRow) * 8;
-    const bool valid = row < rows_valid;
-    const Element* source = first + (valid ? kernel_int(row) * tensor.stride_row : 0) + column;
-    cp_async_16(tile_base + Tile::chunk_offset(row, column), source, valid);
+    for (int k = 0; k < kRows / kRowStep; ++k) {
+      const bool valid = k * kRowStep < rows_left;
+      cp_async_16(offset0 + uint32(k * kRowStep) * row_bytes, valid ? source : first + column,
+                  valid);
+      source += step;
+    }
+  } else {
+#pragma unroll
+    for (int chunk = thread; chunk < kChunks; chunk += kThreads) {
+      const int row = chunk / Tile::kChunksPerRow;
+      const int column = (chunk % Tile::kChunksPerRow) * 8;
+      const bool valid = row < rows_valid;
+      const Element* source = first + (valid ? kernel_int(row) * tensor.stride_row : 0) + column;
+      cp_async_16(tile_base + Tile::chunk_offset(row, column), source, valid);
+    }
   }
 }
 
