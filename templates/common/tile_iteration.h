@@ -153,7 +153,7 @@ struct RowRanges {
 };
 
 /// Row i's attended columns of one key tile [j0, j0 + columns) as 32-bit tile-local ranges
-/// [lo, hi] (0 <= lo, hi < columns; lo > hi = empty): exact masks only. A GPU kernel tests
+/// [lo, hi] (lo in [0, columns], hi in [-1, columns); lo > hi = empty): exact masks only. A GPU kernel tests
 /// every element of a tile against them, and 32-bit compares against constant column indices
 /// leave registers to the accumulators that 64-bit column numbers would take.
 template <typename Mask>
