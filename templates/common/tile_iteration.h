@@ -153,9 +153,9 @@ struct RowRanges {
 };
 
 /// Row i's attended columns of one key tile [j0, j0 + columns) as 32-bit tile-local ranges
-/// [lo, hi] (lo in [0, columns], hi in [-1, columns); lo > hi = empty): exact masks only. A GPU kernel tests
-/// every element of a tile against them, and 32-bit compares against constant column indices
-/// leave registers to the accumulators that 64-bit column numbers would take.
+/// [lo, hi] (lo in [0, columns], hi in [-1, columns); lo > hi = empty): exact masks only. A
+/// GPU kernel tests every element of a tile against them, and 32-bit compares against constant
+/// column indices leave registers to the accumulators that 64-bit column numbers would take.
 template <typename Mask>
 struct TileRowRanges {
   int lo[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
