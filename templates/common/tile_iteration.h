@@ -153,25 +153,30 @@ struct RowRanges {
 };
 
 /// Row i's attended columns of one key tile [j0, j0 + columns) as 32-bit tile-local ranges
-/// [lo, hi] (lo in [0, columns], hi in [-1, columns); lo > hi = empty): exact masks only. A
-/// GPU kernel tests every element of a tile against them, and 32-bit compares against constant
-/// column indices leave registers to the accumulators that 64-bit column numbers would take.
+/// [lo, hi] (lo in [0, columns], hi in [-1, columns); lo > hi = empty), for exact masks; the
+/// GPU kernels test every element of a tile against them (tile_attends), and 32-bit compares
+/// against constant column indices leave registers to the accumulators that 64-bit column
+/// numbers would take. Non-exact masks keep nothing here: tile_attends asks the predicate.
 template <typename Mask>
 struct TileRowRanges {
   int lo[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
   int hi[Mask::kIntervalCount > 0 ? Mask::kIntervalCount : 1];
 
-  /// Row i against key tile [j0, j0 + columns). Exact masks only (else the union of the
-  /// ranges is a superset of the attended columns).
   ATTNCC_HOST_DEVICE void set(const DocumentView& document, kernel_int i, kernel_int j0,
                               kernel_int columns) {
-    static_assert(Mask::kExact, "tile-local ranges describe exact interval forms only");
-    for (int t = 0; t < Mask::kIntervalCount; ++t) {
-      const bool on = Mask::row_condition(t, i, document);
-      // Clamped into [0, columns] and [-1, columns - 1] in 64 bits first, so unbounded ends
-      // (kUnboundedAbove/Below) and far columns fit an int.
-      lo[t] = on ? int(min_int(max_int(Mask::lower(t, i, document) - j0, 0), columns)) : 1;
-      hi[t] = on ? int(max_int(min_int(Mask::upper(t, i, document) - j0, columns - 1), -1)) : 0;
+    if constexpr (Mask::kExact) {
+      for (int t = 0; t < Mask::kIntervalCount; ++t) {
+        const bool on = Mask::row_condition(t, i, document);
+        // Clamped into [0, columns] and [-1, columns - 1] in 64 bits first, so unbounded ends
+        // (kUnboundedAbove/Below) and far columns fit an int.
+        lo[t] = on ? int(min_int(max_int(Mask::lower(t, i, document) - j0, 0), columns)) : 1;
+        hi[t] = on ? int(max_int(min_int(Mask::upper(t, i, document) - j0, columns - 1), -1)) : 0;
+      }
+    } else {
+      (void)document;
+      (void)i;
+      (void)j0;
+      (void)columns;
     }
   }
   ATTNCC_HOST_DEVICE bool contains(int column) const {
@@ -180,6 +185,27 @@ struct TileRowRanges {
     return inside;
   }
 };
+
+/// M(i, j0 + column) inside key tile [j0, j0 + columns) of a GPU kernel, false past the
+/// document's last key: `ranges` set for row i and this tile; `full` = tile_is_full (non-exact
+/// masks then skip the predicate).
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool tile_attends(const TileRowRanges<Mask>& ranges,
+                                            const DocumentView& document, kernel_int i,
+                                            kernel_int j0, int column, kernel_int columns,
+                                            bool full) {
+  if constexpr (Mask::kExact) {
+    (void)document;
+    (void)i;
+    (void)j0;
+    (void)columns;
+    (void)full;
+    return ranges.contains(column);
+  } else {
+    (void)ranges;
+    return column < columns && (full || Mask::attends(i, j0 + column, document));
+  }
+}
 
 /// M(i, j) for a PARTIAL tile: through the row ranges when the form is exact, else the predicate.
 template <typename Mask>

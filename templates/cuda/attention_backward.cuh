@@ -201,8 +201,9 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
     delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
   const kernel_int i_low = i0 + row0 + g;
-  const RowRanges<Mask> ranges[2] = {RowRanges<Mask>(document, i_low),
-                                     RowRanges<Mask>(document, i_low + 8)};
+  TileRowRanges<Mask> ranges[2];
+  ranges[0].set(document, i_low, j0, columns);
+  ranges[1].set(document, i_low + 8, j0, columns);
   const float scale = params.attention.scale;
   const float scale_log2 = scale * kLog2E;
   [[maybe_unused]] const float softcap = params.attention.softcap;
@@ -231,10 +232,8 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
         exponent = logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
                                       alibi_offset);
       }
-      bool masked = c >= columns;
-      if (!full) {
-        masked |= !attends<Mask>(ranges[half], document, i_low + 8 * half, j0 + c);
-      }
+      const bool masked =
+          !tile_attends<Mask>(ranges[half], document, i_low + 8 * half, j0, c, columns, full);
       const float p = (masked || lse_log2[half] == minus_infinity)
                           ? 0.0f
                           : fast_exp2(exponent - lse_log2[half]);

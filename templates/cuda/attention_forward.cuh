@@ -242,28 +242,15 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
             }
           }
           if (masked_tile) {
-            if constexpr (Mask::kExact) {
-              // Tile-local 32-bit bounds, which also end at the document's last key.
-              TileRowRanges<Mask> row_ranges;
-              row_ranges.set(view, i, j0, columns);
+            TileRowRanges<Mask> row_ranges;
+            row_ranges.set(view, i, j0, columns);
 #pragma unroll
-              for (int nt = 0; nt < kNTiles; ++nt) {
+            for (int nt = 0; nt < kNTiles; ++nt) {
 #pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                  if (!row_ranges.contains(8 * nt + quad_column + e)) {
-                    acc_s[mt][nt][2 * half + e] = minus_infinity;
-                  }
-                }
-              }
-            } else {
-#pragma unroll
-              for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-                for (int e = 0; e < 2; ++e) {
-                  const int column = 8 * nt + quad_column + e;
-                  if (column >= columns || (!full && !Mask::attends(i, j0 + column, view))) {
-                    acc_s[mt][nt][2 * half + e] = minus_infinity;
-                  }
+              for (int e = 0; e < 2; ++e) {
+                if (!tile_attends<Mask>(row_ranges, view, i, j0, 8 * nt + quad_column + e,
+                                        columns, full)) {
+                  acc_s[mt][nt][2 * half + e] = minus_infinity;
                 }
               }
             }
