@@ -4,6 +4,7 @@
 #include "compiler/emit/lower_to_cuda.h"
 
 #include "attncc/error.h"
+#include "compiler/emit/forward_tile_choice.h"
 #include "compiler/emit/mask_struct.h"
 #include "cuda/cuda_params.h"
 #include "cuda/launch_shape.h"
@@ -52,7 +53,8 @@ std::string cuda_entry_prefix(const Spec& spec) { return "attncc_" + spec_hash(s
 
 std::string lower_to_cuda(const Spec& spec, const IntervalForm& form) {
   check_cuda_support(spec);
-  const cuda::TileShape forward = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v);
+  const cuda::TileShape forward = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
+                                                            forward_mask_is_light(spec, form));
   const cuda::TileShape backward = cuda::backward_tile_shape(spec.head_dim, spec.head_dim_v);
   std::string text;
   text += generated_banner(spec, form, "CUDA");

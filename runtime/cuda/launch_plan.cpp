@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "attncc/error.h"
+#include "compiler/emit/forward_tile_choice.h"
 #include "runtime/argument_validation.h"
 
 namespace attncc {
@@ -163,7 +164,7 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const AttentionArguments& arg
   // gridDim.z == 1 tells fill_padding it fills O and LSE.
   add(plan, elementwise_launch(cuda::kKernelFillPadding, params.attention.query_rows,
                                params.batch, 1));
-  const cuda::TileShape shape = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v);
+  const cuda::TileShape shape = cuda_forward_tile_shape(spec);
   add(plan, tiled_launch(cuda::kKernelForward, params.max_query_length, shape.tile_q,
                          params.documents, params.attention.heads_q, shape.warps,
                          cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v)));

@@ -65,15 +65,35 @@ struct TileShape {
 /// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule). FA2 runs
 /// 4 warps of 32 query rows (each K/V fragment read from shared memory feeds two m16 tiles) and
 /// found 8 warps 18-28% slower at d64/d128. Up to d64 that fits: 128 x 64 on 4 warps, 230-250
-/// registers without spills for every spec. At d96/d128, 4 warps of 32 rows need the 128 O
-/// accumulators plus 64 (k64) or 32 (k32) S accumulators per thread; causal fits 255 registers,
-/// but masks with more arithmetic (prefix-LM parameters, chunk, ALiBi, opaque predicates) spill
-/// at either key tile on sm_80 or sm_90a (ptxas, NVRTC 13.0), so they keep 8 warps of 16 rows.
-constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v) {
+/// registers without spills for every spec. At d96/d128, 4 warps of 32 rows hold up to 128 O
+/// and 64 S accumulators per thread. Masks with little per-element arithmetic (`light_mask`,
+/// decided on the host by compiler/emit/forward_tile_choice.h: causal, windows, bottom-right
+/// alignment, softcap) fit 255 registers when head_dim_v is head_dim or at most 64; ALiBi,
+/// prefix-LM parameters, chunk, unions and opaque predicates spill at either key tile width,
+/// and so do light masks with head_dim_v 96 or 128 above head_dim (or 96 below it, softcap on
+/// sm_90a), on sm_80 or sm_90a (ptxas, NVRTC 13.0): those keep 8 warps of 16 rows. Both shapes
+/// at a head dim have the same tiles (only the warps differ), so shared memory depends on the
+/// head dims alone.
+constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v, bool light_mask) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{64, 32, 4}
-         : (head_dim > 64 || head_dim_v > 64) ? TileShape{128, 64, 8}
-                                              : TileShape{128, 64, 4};
+         : (head_dim <= 64 && head_dim_v <= 64) ? TileShape{128, 64, 4}
+         : (light_mask && (head_dim_v <= 64 || head_dim_v == head_dim)) ? TileShape{128, 64, 4}
+                                                                        : TileShape{128, 64, 8};
 }
+
+/// Both forward shapes of a head dim have the same tiles (the comment above relies on it).
+constexpr bool forward_tiles_independent_of_mask() {
+  const int dims[] = {32, 64, 96, 128, 256};
+  for (int head_dim : dims) {
+    for (int head_dim_v : dims) {
+      const TileShape light = forward_tile_shape(head_dim, head_dim_v, true);
+      const TileShape heavy = forward_tile_shape(head_dim, head_dim_v, false);
+      if (light.tile_q != heavy.tile_q || light.tile_k != heavy.tile_k) return false;
+    }
+  }
+  return true;
+}
+static_assert(forward_tiles_independent_of_mask(), "forward_shared_bytes ignores the mask");
 
 /// Backward tiles (the key/value kernel; the deterministic query kernel uses the same tiles).
 constexpr TileShape backward_tile_shape(int head_dim, int head_dim_v) {
@@ -88,9 +108,10 @@ constexpr int kElementwiseThreads = 128;
 /// atoms by construction of the tile sizes).
 constexpr unsigned tile_bytes(int rows, int width) { return unsigned(rows) * unsigned(width) * 2u; }
 
-/// Dynamic shared memory of the forward kernel: Q tile, one K and one V tile.
+/// Dynamic shared memory of the forward kernel: Q tile, one K and one V tile (the same for both
+/// forward shapes: forward_tiles_independent_of_mask).
 constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v) {
-  TileShape shape = forward_tile_shape(head_dim, head_dim_v);
+  TileShape shape = forward_tile_shape(head_dim, head_dim_v, /*light_mask=*/true);
   return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_k, head_dim) +
          tile_bytes(shape.tile_k, head_dim_v);
 }

@@ -88,7 +88,7 @@ TEST(LaunchPlan, VarlenForwardParamsAndGrids) {
   EXPECT_EQ(params.parameters[0].per_document, 1);
   EXPECT_EQ(params.status, nullptr);  // bound by the executor
 
-  const cuda::TileShape tiles = cuda::forward_tile_shape(128, 128);
+  const cuda::TileShape tiles = cuda::forward_tile_shape(128, 128, /*light_mask=*/false);
   ASSERT_EQ(plan.launches.size(), 2u);
   expect_launch(plan.launches[0], cuda::kKernelFillPadding, {5, 1, 1}, cuda::kElementwiseThreads, 0);
   expect_launch(plan.launches[1], cuda::kKernelForward,
@@ -108,7 +108,7 @@ TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
   CudaLaunchPlan forward = plan_cuda_forward(spec, call.arguments);
   EXPECT_EQ(forward.params.max_query_length, 200);
   EXPECT_EQ(forward.params.max_key_length, 500);
-  const cuda::TileShape tiles = cuda::forward_tile_shape(64, 64);
+  const cuda::TileShape tiles = cuda::forward_tile_shape(64, 64, /*light_mask=*/false);
   ASSERT_EQ(forward.launches.size(), 2u);
   expect_launch(forward.launches[0], cuda::kKernelFillPadding, {5, 1, 1}, cuda::kElementwiseThreads, 0);
   expect_launch(forward.launches[1], cuda::kKernelForward,
