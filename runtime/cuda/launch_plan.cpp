@@ -2,6 +2,7 @@
 // from host-side upper bounds (tensor extents), so blocks past a document's end exit at once.
 #include "runtime/cuda/launch_plan.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "attncc/error.h"
@@ -131,7 +132,7 @@ CudaLaunchPlan common_plan(const Spec& spec, const AttentionArguments& arguments
   return plan;
 }
 
-// Element-wise kernels: blocks of kRowsPerElementwiseBlock rows of one batch row or document.
+// The padding fill: blocks of kRowsPerElementwiseBlock rows of one batch row.
 CudaLaunch elementwise_launch(cuda::KernelKind kind, int64_t rows, int64_t batch, int64_t heads) {
   CudaLaunch launch;
   launch.kind = kind;
@@ -141,12 +142,26 @@ CudaLaunch elementwise_launch(cuda::KernelKind kind, int64_t rows, int64_t batch
   return launch;
 }
 
-CudaLaunch tiled_launch(cuda::KernelKind kind, int64_t length, int tile, int64_t documents,
-                        int64_t heads, int warps, unsigned shared_bytes) {
+// A per-document kernel (launch_shape.h): blocks of `tile` rows of the query side (key side when
+// `key_side`) of each document, `threads` threads. Dense and varlen: x covers the length bound,
+// y the documents. Doc-packed: y is the batch row and x the tiles of its documents in slot order
+// (grid_tile in document.cuh); their lengths add up to at most the row's tokens, so a row has at
+// most ceil(rows / tile) + max_documents tiles, and at most max_documents tiles of the bound.
+CudaLaunch document_launch(cuda::KernelKind kind, const cuda::CudaAttentionParams& params,
+                           bool key_side, int tile, int64_t heads, int threads,
+                           unsigned shared_bytes) {
+  const int64_t bound = key_side ? params.max_key_length : params.max_query_length;
+  int64_t x = ceil_divide(bound, tile);
+  int64_t y = params.documents;
+  if (params.layout == cuda::kLayoutDocPacked) {
+    const int64_t rows = key_side ? params.key_rows : params.attention.query_rows;
+    x = std::min(ceil_divide(rows, tile) + params.max_documents, params.max_documents * x);
+    y = params.batch;
+  }
   CudaLaunch launch;
   launch.kind = kind;
-  launch.grid = grid_of(cuda::kernel_suffix(kind), ceil_divide(length, tile), documents, heads);
-  launch.block = {static_cast<unsigned>(32 * warps), 1, 1};
+  launch.grid = grid_of(cuda::kernel_suffix(kind), x, y, heads);
+  launch.block = {static_cast<unsigned>(threads), 1, 1};
   launch.shared_bytes = shared_bytes;
   return launch;
 }
@@ -165,9 +180,9 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const AttentionArguments& arg
   add(plan, elementwise_launch(cuda::kKernelFillPadding, params.attention.query_rows,
                                params.batch, 1));
   const cuda::TileShape shape = cuda_forward_tile_shape(spec);
-  add(plan, tiled_launch(cuda::kKernelForward, params.max_query_length, shape.tile_q,
-                         params.documents, params.attention.heads_q, shape.warps,
-                         cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v)));
+  add(plan, document_launch(cuda::kKernelForward, params, /*key_side=*/false, shape.tile_q,
+                            params.attention.heads_q, 32 * shape.warps,
+                            cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v)));
   return plan;
 }
 
@@ -196,18 +211,18 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
     const int64_t rows = query_rows > params.key_rows ? query_rows : params.key_rows;
     add(plan, elementwise_launch(cuda::kKernelFillPadding, rows, params.batch, 2));
   }
-  add(plan, elementwise_launch(cuda::kKernelBackwardPreprocess, params.max_query_length,
-                               params.documents, heads_q));
+  add(plan, document_launch(cuda::kKernelBackwardPreprocess, params, /*key_side=*/false,
+                            cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
   const cuda::TileShape shape = cuda::backward_tile_shape(spec.head_dim, spec.head_dim_v);
   const unsigned shared = cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
-  add(plan, tiled_launch(cuda::kKernelBackwardKeyValue, params.max_key_length, shape.tile_k,
-                         params.documents, params.attention.heads_kv, shape.warps, shared));
+  add(plan, document_launch(cuda::kKernelBackwardKeyValue, params, /*key_side=*/true, shape.tile_k,
+                            params.attention.heads_kv, 32 * shape.warps, shared));
   if (deterministic) {
-    add(plan, tiled_launch(cuda::kKernelBackwardQuery, params.max_query_length, shape.tile_q,
-                           params.documents, heads_q, shape.warps, shared));
+    add(plan, document_launch(cuda::kKernelBackwardQuery, params, /*key_side=*/false,
+                              shape.tile_q, heads_q, 32 * shape.warps, shared));
   }
-  add(plan, elementwise_launch(cuda::kKernelBackwardConvertQuery, params.max_query_length,
-                               params.documents, heads_q));
+  add(plan, document_launch(cuda::kKernelBackwardConvertQuery, params, /*key_side=*/false,
+                            cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
   return plan;
 }
 

@@ -334,10 +334,12 @@ ATTNCC_DEVICE void add_query_gradient(const CudaAttentionParams& params,
 // ---- kernels -------------------------------------------------------------------------------
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel_int row_block) {
+ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel_int x) {
   using Element = typename Config::Element;
-  const DocumentBlock document = locate_document(params, blockIdx.y);
-  const kernel_int i0 = row_block * kRowsPerElementwiseBlock;
+  if (x == 0) check_documents_without_rows(params, kernel_int(blockIdx.y));
+  const GridTile at = grid_tile(params, x, kRowsPerElementwiseBlock, /*key_side=*/false);
+  const DocumentBlock document = locate_document(params, at.document);
+  const kernel_int i0 = at.tile * kRowsPerElementwiseBlock;
   if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
   const int head = int(blockIdx.z);
@@ -370,10 +372,12 @@ ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel
 /// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
 /// (unscaled), each warp holding its keys x columns share in fp32 fragments.
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int key_tile) {
+ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int x) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
-  const DocumentBlock block_document = locate_document(params, blockIdx.y);
+  const GridTile at = grid_tile(params, x, Shape::kTileK, /*key_side=*/true);
+  const kernel_int key_tile = at.tile;
+  const DocumentBlock block_document = locate_document(params, at.document);
   const DocumentView document = block_document.view();
   const kernel_int j0 = key_tile * Shape::kTileK;
   if (j0 >= document.key_length) return false;
@@ -484,13 +488,14 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
 
 /// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int tile) {
+ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int x) {
   using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   if (!params.deterministic) return false;
-  const DocumentBlock block_document = locate_document(params, blockIdx.y);
+  const GridTile at = grid_tile(params, x, Shape::kTileQ, /*key_side=*/false);
+  const DocumentBlock block_document = locate_document(params, at.document);
   const DocumentView document = block_document.view();
-  const kernel_int i0 = tile * Shape::kTileQ;
+  const kernel_int i0 = at.tile * Shape::kTileQ;
   if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(Shape::kTileQ, document.query_length - i0);
   const kernel_int i1 = i0 + rows - 1;
@@ -535,12 +540,12 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
 }
 
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_convert_query(const CudaAttentionParams& params,
-                                          kernel_int row_block) {
+ATTNCC_DEVICE bool backward_convert_query(const CudaAttentionParams& params, kernel_int x) {
   using Element = typename Config::Element;
   if (params.deterministic) return false;
-  const DocumentBlock document = locate_document(params, blockIdx.y);
-  const kernel_int i0 = row_block * kRowsPerElementwiseBlock;
+  const GridTile at = grid_tile(params, x, kRowsPerElementwiseBlock, /*key_side=*/false);
+  const DocumentBlock document = locate_document(params, at.document);
+  const kernel_int i0 = at.tile * kRowsPerElementwiseBlock;
   if (i0 >= document.query_length) return false;
   const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
   const int head = int(blockIdx.z);

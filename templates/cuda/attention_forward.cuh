@@ -78,15 +78,16 @@ struct ForwardSharedLayout {
   static_assert(kKBase % 1024 == 0 && kVBase % 1024 == 0, "swizzled tiles need 1024-byte bases");
 };
 
-/// Forward of one (query tile `tile` counted from the document's end, document blockIdx.y, query
-/// head blockIdx.z); false (nothing done) when the document has no such tile (for_each_grid_x).
+/// Forward of one (query tile counted from the document's end, document, query head blockIdx.z),
+/// the tile and document of block x from grid_tile; false (nothing done) when the document has
+/// no such tile (for_each_grid_x).
 /// Per row r owned by a lane (rows g and g + 8 of each of the warp's m16 tiles), over the key
 /// tiles visited so far: row_max = max logit in log2 units (-inf: none attended), row_sum = this
 /// lane's part of sum exp2(x - row_max) (the quad's four parts add up at the end), acc_o = sum
 /// exp2(x - row_max) * v over this lane's columns. Rows no key reaches end with row_sum = 0:
 /// O = 0, LSE = -inf (DESIGN §2; FA2 writes +inf there, we follow the contract).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
+ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
   using Element = typename Config::Element;
   constexpr int kTileQ = Config::kForwardTileQ;
   constexpr int kTileK = Config::kForwardTileK;
@@ -109,9 +110,11 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int tile) {
   constexpr uint32 kVBase = Layout::kVBase;
 
   const AttentionParams& attention = params.attention;
-  const DocumentBlock document = locate_document(params, kernel_int(blockIdx.y));
+  const GridTile at = grid_tile(params, x, kTileQ, /*key_side=*/false);
+  const kernel_int tile = at.tile;
+  const DocumentBlock document = locate_document(params, at.document);
   const kernel_int tiles = (document.query_length + kTileQ - 1) / kTileQ;
-  if (tile >= tiles) return false;  // the grid covers max_query_length
+  if (tile >= tiles) return false;  // past the document (or the row: grid_tile)
   // The document's last query tile first: under causal, prefix-LM and bottom-right masks the
   // rows further down attend more keys, so the longest blocks start first and the grid ends on
   // short ones (FA3 schedules longest-first too); the result of any mask is unchanged.
@@ -370,6 +373,7 @@ ATTNCC_DEVICE bool fill_padding(const CudaAttentionParams& params, kernel_int ro
   if (!forward_fill && attention.accumulate) return false;
   const bool query_side = forward_fill || blockIdx.z == 0;
   const kernel_int batch = kernel_int(blockIdx.y);
+  if (forward_fill && row_block == 0) check_documents_without_rows(params, batch);
   const kernel_int sequence_rows = query_side ? attention.query_rows : params.key_rows;
   const kernel_int first = row_block * kRowsPerElementwiseBlock;
   if (first >= sequence_rows) return false;

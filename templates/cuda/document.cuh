@@ -127,6 +127,56 @@ ATTNCC_DEVICE DocumentBlock locate_document(const CudaAttentionParams& params, k
   return block;
 }
 
+/// Block x of a per-document kernel: the document it works on (an index for locate_document)
+/// and its tile there, tiles being `tile_rows` rows of the document's query rows (key rows when
+/// `key_side`). Dense and varlen: document blockIdx.y, tile x. Doc-packed: blockIdx.y is the
+/// batch row and x numbers the tiles of the row's documents in slot order, each document's
+/// tiles counted from its clamped length (as locate_document clamps it), so no block exists for
+/// tiles a short document lacks (launch_shape.h); an x past the row's last tile gives the last
+/// slot and a tile past its end, which the kernel takes as the end of its grid (returns false).
+struct GridTile {
+  kernel_int document;
+  kernel_int tile;
+};
+
+ATTNCC_DEVICE GridTile grid_tile(const CudaAttentionParams& params, kernel_int x,
+                                 kernel_int tile_rows, bool key_side) {
+  if (params.layout != kLayoutDocPacked) return GridTile{kernel_int(blockIdx.y), x};
+  const kernel_int documents_per_row = params.max_documents;
+  const kernel_int first_document = kernel_int(blockIdx.y) * documents_per_row;
+  const kernel_int row = kernel_int(blockIdx.y) * (documents_per_row + 1);
+  const kernel_int rows = key_side ? params.key_rows : params.attention.query_rows;
+  kernel_int tile = x;
+  for (kernel_int slot = 0; slot < documents_per_row; ++slot) {
+    kernel_int start = read_offset(params.cu_seq, row + slot);
+    kernel_int length = read_offset(params.cu_seq, row + slot + 1) - start;
+    document_detail::clamp_range(start, length, rows);
+    const kernel_int tiles = (length + tile_rows - 1) / tile_rows;
+    if (tile < tiles) return GridTile{first_document + slot, tile};
+    tile -= tiles;
+  }
+  // x >= the row's tile count >= the last slot's: the end of the grid for the kernel.
+  return GridTile{first_document + documents_per_row - 1, x};
+}
+
+/// A doc-packed document without query rows (a sentinel, or offsets clamped to nothing) gets
+/// no block of the query-side kernels (grid_tile), so nothing else checks its offsets: this
+/// locates each such document of batch row `batch`, which reports inconsistent offsets
+/// (locate_document). Called by one block per batch row of each pass: fill_padding's first
+/// row block (forward) and backward_preprocess's first (backward). No-op for other layouts.
+ATTNCC_DEVICE void check_documents_without_rows(const CudaAttentionParams& params,
+                                                kernel_int batch) {
+  if (params.layout != kLayoutDocPacked) return;
+  const kernel_int documents_per_row = params.max_documents;
+  const kernel_int row = batch * (documents_per_row + 1);
+  for (kernel_int slot = 0; slot < documents_per_row; ++slot) {
+    kernel_int start = read_offset(params.cu_seq, row + slot);
+    kernel_int length = read_offset(params.cu_seq, row + slot + 1) - start;
+    document_detail::clamp_range(start, length, params.attention.query_rows);
+    if (length == 0) (void)locate_document(params, batch * documents_per_row + slot);
+  }
+}
+
 /// Whether row `row` of batch row `batch` of the Q sequence dimension (`query_side`) or of the
 /// K/V sequence dimension belongs to some document. Rows that do not are padding: the fill
 /// kernel writes O = 0, LSE = -inf (forward) or zero gradients there. With inconsistent

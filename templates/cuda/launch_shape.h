@@ -13,29 +13,34 @@ namespace attncc::cuda {
 /// forward:  fill_padding, forward.  backward: fill_padding (left out with accumulate),
 ///           backward_preprocess, backward_key_value, backward_query (deterministic only),
 ///           backward_convert_query.
-/// - forward:             (ceil(max_query_length / tile_q), documents, heads_q); block x = query
-///                        tile of document y (Document::index order) counted from the
-///                        document's last tile (longest first under causal masks), query head
-///                        z; tiles past the document's Lq exit at once. forward_tile_shape.
-/// - backward_key_value:  (ceil(max_key_length / tile_k), documents, heads_kv); key tile x of
-///                        document y, key/value head z (all query heads of its GQA group).
-/// - backward_query:      (ceil(max_query_length / tile_q), documents, heads_q), backward tiles.
+/// Per-document kernels (forward, backward_*) run blocks of tiles of a document: block x,
+/// y maps to a document and its tile by grid_tile (document.cuh). Dense and varlen: y is the
+/// document (Document::index order) and x the tile, over ceil(max length / tile rows) tiles;
+/// tiles past the document's length exit at once. Doc-packed: y is the batch row and x
+/// numbers the tiles of the row's documents in slot order, over min(ceil(rows / tile rows) +
+/// max_documents, max_documents * ceil(max length / tile rows)) tiles, which bounds a row's
+/// tiles: no block exists for the tiles short documents and sentinels lack.
+/// - forward:             tiles of tile_q query rows (forward_tile_shape), query head z; a
+///                        document's tiles are taken from its last (longest first under causal
+///                        masks).
+/// - backward_key_value:  tiles of tile_k key rows (backward_tile_shape), key/value head z (all
+///                        query heads of its GQA group).
+/// - backward_query:      tiles of tile_q query rows (backward tiles), query head z.
+/// - backward_preprocess, backward_convert_query: kRowsPerElementwiseBlock query rows, query
+///                        head z, kElementwiseThreads threads.
 /// - fill_padding:        (ceil(rows / kRowsPerElementwiseBlock), batch, passes),
 ///                        kElementwiseThreads threads: rows [64x, 64x + 64) of batch row y,
 ///                        every head. Forward: passes = 1, rows = query_rows: O = 0 and
 ///                        LSE = -inf on rows outside every document. Backward: passes = 2,
 ///                        rows = max(query_rows, key_rows): z = 0 dQ = 0 on such Q rows, z = 1
 ///                        dK = dV = 0 on such K/V rows.
-/// - backward_preprocess, backward_convert_query: (ceil(max_query_length /
-///                        kRowsPerElementwiseBlock), documents, heads_q): rows [64x, 64x + 64)
-///                        of document y, query head z.
-/// max_query_length / max_key_length are the caller's AttentionArguments::max_seqlen_q / _k, else
-/// the sequence rows; every per-document kernel also takes the x indices x + gridDim.x, ... that
-/// its document needs (for_each_grid_x in document.cuh), so a bound that is too small costs time.
+/// The max lengths are the caller's AttentionArguments::max_seqlen_q / _k, else the sequence
+/// rows; every per-document kernel also takes the x indices x + gridDim.x, ... that its row or
+/// document needs (for_each_grid_x in document.cuh), so a bound that is too small costs time.
 /// Dynamic shared memory: forward_shared_bytes (forward), backward_shared_bytes (backward_key_value
 /// and backward_query), 0 for the element-wise kernels.
 enum KernelKind : int {
-  kKernelForward = 0,          // grid (query tiles of max_query_length, documents, heads_q)
+  kKernelForward = 0,          // grid (query tiles, documents or batch rows, heads_q)
   kKernelFillPadding,          // rows outside every document: O = 0, LSE = -inf / grads = 0
   kKernelBackwardPreprocess,   // delta = rowsum(dO * O); zero the dQ accumulator
   kKernelBackwardKeyValue,     // dK, dV per key tile (and dQ by fp32 atomics unless deterministic)

@@ -1,11 +1,13 @@
 // The CUDA kernels' own offset checks (templates/cuda/document.cuh), run on the emulator with
 // offsets the host validation would have rejected: a varlen document that runs past the end of
-// Q. The kernels must raise the device status naming that document, write O = 0 and LSE = -inf
-// on its rows, read nothing outside the tensors (the emulator's bounds checks, and
-// AddressSanitizer in the sanitizer build), and still compute the consistent documents.
+// Q, and a doc-packed document with a negative length. The kernels must raise the device status
+// naming that document, write O = 0 and LSE = -inf on its rows, read nothing outside the
+// tensors (the emulator's bounds checks, and AddressSanitizer in the sanitizer build), and
+// still compute the consistent documents.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,20 @@
 
 namespace attncc {
 namespace {
+
+// Runs `plan` on the emulator with workspaces of the sizes it asks for; returns the device
+// status the kernels left.
+cuda::DeviceStatus run_plan(const JitModule& module, const Spec& spec, CudaLaunchPlan plan,
+                            uint64_t seed) {
+  std::vector<float> delta(plan.workspace.delta_bytes / sizeof(float));
+  std::vector<float> dq_accumulator(plan.workspace.dq_accumulator_bytes / sizeof(float));
+  cuda::DeviceStatus status{};
+  bind_workspace(plan, delta.empty() ? nullptr : delta.data(),
+                 dq_accumulator.empty() ? nullptr : dq_accumulator.data(), &status);
+  ThreadPool pool(2);
+  testing::run_emulated_plan(module, spec, plan, pool, seed);
+  return status;
+}
 
 TEST(EmulatedDeviceStatus, DocumentPastTheTensorIsReportedAndZeroed) {
   const Spec spec = Spec::parse(
@@ -37,12 +53,7 @@ TEST(EmulatedDeviceStatus, DocumentPastTheTensorIsReportedAndZeroed) {
   arguments.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {heads, rows});
   arguments.cu_seqlens_q = TensorRef::cpu(cu_seqlens.data(), ScalarType::kInt32, {3});
   arguments.cu_seqlens_k = arguments.cu_seqlens_q;
-  CudaLaunchPlan plan = plan_cuda_forward(spec, arguments);
-  cuda::DeviceStatus status{};
-  bind_workspace(plan, nullptr, nullptr, &status);
-  ThreadPool pool(2);
-  testing::run_emulated_plan(*module, spec, plan, pool, 1);
-
+  const cuda::DeviceStatus status = run_plan(*module, spec, plan_cuda_forward(spec, arguments), 1);
   ASSERT_EQ(status.error, 1);
   EXPECT_EQ(status.document, 1);
   const std::string message = device_status_error(status).what();
@@ -62,6 +73,55 @@ TEST(EmulatedDeviceStatus, DocumentPastTheTensorIsReportedAndZeroed) {
       }
     }
   }
+}
+
+// Doc-packed grids give no block to a document without rows (grid_tile), so such a document's
+// offsets are checked by check_documents_without_rows: from fill_padding in the forward and from
+// backward_preprocess in the backward (run here with accumulate, which leaves the fill out).
+TEST(EmulatedDeviceStatus, DocPackedDocumentWithNegativeLengthIsReported) {
+  const Spec spec = Spec::parse(
+      R"({"name": "status", "layout": "doc_packed", "dtype": "bf16", "head_dim": 64,
+          "mask": "causal", "backward": true})");
+  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec);
+  ASSERT_NE(module, nullptr);
+  const int64_t rows = 100, heads = 2, dim = 64;
+  // Document 0: rows [0, 60); document 1: from 60 to 50; document 2: rows [50, 60). Document
+  // 1 is not the last slot, which the blocks past a row's last tile locate.
+  std::vector<int32_t> cu_seq{0, 60, 50, 60};
+  const size_t elements = size_t(rows * heads * dim);
+  std::vector<bfloat16> q(elements, from_float<bfloat16>(0.25f));
+  std::vector<bfloat16> o(elements, bfloat16{0x7fc0});
+  std::vector<float> lse(size_t(heads * rows), std::nanf(""));
+  AttentionArguments arguments;
+  arguments.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.k = arguments.q;
+  arguments.v = arguments.q;
+  arguments.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, heads, rows});
+  arguments.cu_seq = TensorRef::cpu(cu_seq.data(), ScalarType::kInt32, {1, 4});
+  const cuda::DeviceStatus status = run_plan(*module, spec, plan_cuda_forward(spec, arguments), 1);
+  ASSERT_EQ(status.error, 1);
+  EXPECT_EQ(status.document, 1);
+  EXPECT_EQ(status.query_start, 60);
+  EXPECT_EQ(status.query_length, -10);
+  for (int64_t row = 0; row < 50; ++row) {  // rows of document 0 alone
+    EXPECT_NEAR(to_float(o[size_t(row * heads * dim)]), 0.25f, 1e-3) << "row " << row;
+  }
+
+  std::vector<bfloat16> d_o(elements, from_float<bfloat16>(0.5f));
+  std::vector<bfloat16> dq(elements, bfloat16{}), dk(elements, bfloat16{}), dv(elements, bfloat16{});
+  arguments.d_o = TensorRef::cpu(d_o.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.dq = TensorRef::cpu(dq.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.dk = TensorRef::cpu(dk.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.dv = TensorRef::cpu(dv.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
+  arguments.accumulate = true;
+  CudaLaunchPlan backward = plan_cuda_backward(spec, arguments, /*deterministic=*/false);
+  for (const CudaLaunch& launch : backward.launches) {
+    EXPECT_NE(launch.kind, cuda::kKernelFillPadding) << "accumulate leaves the fill out";
+  }
+  const cuda::DeviceStatus backward_status = run_plan(*module, spec, backward, 2);
+  ASSERT_EQ(backward_status.error, 1);
+  EXPECT_EQ(backward_status.document, 1);
 }
 
 }  // namespace

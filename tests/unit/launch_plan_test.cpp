@@ -205,7 +205,27 @@ TEST(LaunchPlan, DenseAndDocPackedDocumentsAndRows) {
   EXPECT_EQ(plan.params.max_documents, 3);
   EXPECT_EQ(plan.params.documents, 6);
   EXPECT_EQ(plan.params.cu_seq.data, cu_seq.data());
-  EXPECT_EQ(plan.launches[1].grid.y, 6u);
+  // Doc-packed grids are (tiles of a batch row's documents, batch rows, heads): at most
+  // min(ceil(rows / tile) + max_documents, max_documents * ceil(max length / tile)) tiles.
+  // Forward tiles of 128 rows: min(1 + 3, 3 * 1) = 3.
+  ASSERT_EQ(plan.launches.size(), 2u);
+  EXPECT_EQ(plan.launches[1].grid.x, 3u);
+  EXPECT_EQ(plan.launches[1].grid.y, 2u);
+  EXPECT_EQ(plan.launches[1].grid.z, 2u);
+  // Backward tiles of 64 rows (preprocess, key/value, convert): min(2 + 3, 3 * 2) = 5.
+  packed_arguments.d_o = packed_arguments.dq = packed_arguments.dk = packed_arguments.dv =
+      arguments.q;
+  CudaLaunchPlan backward = plan_cuda_backward(packed, packed_arguments, /*deterministic=*/false);
+  ASSERT_EQ(backward.launches.size(), 4u);
+  for (size_t index = 1; index < backward.launches.size(); ++index) {
+    SCOPED_TRACE(describe(backward.launches[index]));
+    EXPECT_EQ(backward.launches[index].grid.x, 5u);
+    EXPECT_EQ(backward.launches[index].grid.y, 2u);
+  }
+  // max_seqlen 10: 3 * ceil(10 / 64) = 3 tiles per row.
+  packed_arguments.max_seqlen_q = packed_arguments.max_seqlen_k = 10;
+  backward = plan_cuda_backward(packed, packed_arguments, /*deterministic=*/false);
+  EXPECT_EQ(backward.launches[2].grid.x, 3u);
 }
 
 TEST(LaunchPlan, EmptyGridsAreLeftOut) {
