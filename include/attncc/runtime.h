@@ -53,10 +53,11 @@ struct AttentionArguments {
   TensorRef alibi_slopes;                       ///< float32 [Hq], iff the spec has alibi
   /// Upper bounds of any document's Lq and Lk, in rows (FlashAttention's max_seqlen_q/k): the
   /// CUDA grids are sized from them, since the host never reads device offsets (DESIGN §5).
-  /// 0 = the tensors' sequence rows (always safe, but with many short documents most blocks
-  /// have nothing to do). A bound below a document's length costs time, never rows: a block
-  /// then also takes the tiles the grid lacks. Larger than the sequence rows is clamped. The
-  /// CPU backend reads the offsets and ignores these.
+  /// 0 = the tensors' sequence rows (always safe, but with many short varlen documents most
+  /// blocks have nothing to do; doc_packed grids count a row's tiles and need the bound less).
+  /// A bound below a document's length costs time, never rows: a block then also takes the
+  /// tiles the grid lacks. Larger than the sequence rows is clamped. The CPU backend reads the
+  /// offsets and ignores these.
   int64_t max_seqlen_q = 0;
   int64_t max_seqlen_k = 0;
   /// Backward adds into dq/dk/dv instead of overwriting (rows nobody attends stay unchanged).
