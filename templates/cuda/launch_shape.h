@@ -73,17 +73,18 @@ struct TileShape {
 /// registers without spills for every spec. At d96/d128, 4 warps of 32 rows hold up to 128 O
 /// and 64 S accumulators per thread. Masks with little per-element arithmetic (`light_mask`,
 /// decided on the host by compiler/emit/forward_tile_choice.h: causal, windows, bottom-right
-/// alignment, softcap) fit 255 registers when head_dim_v is head_dim or at most 64; ALiBi,
-/// prefix-LM parameters, chunk, unions and opaque predicates spill at either key tile width,
-/// and so do light masks with head_dim_v 96 or 128 above head_dim (or 96 below it, softcap on
-/// sm_90a), on sm_80 or sm_90a (ptxas, NVRTC 13.0): those keep 8 warps of 16 rows. Both shapes
-/// at a head dim have the same tiles (only the warps differ), so shared memory depends on the
-/// head dims alone.
+/// alignment, softcap) fit 255 registers at 128/128 and whenever head_dim_v is at most 64.
+/// ALiBi, prefix-LM parameters, chunk, unions and opaque predicates spill at either key tile
+/// width, and so do light masks at 96/96 (bottom-right alignment on sm_80), at head_dim_v 96 or
+/// 128 above head_dim and at 128/96 (softcap on sm_90a), on sm_80 or sm_90a (ptxas, NVRTC
+/// 13.0): those keep 8 warps of 16 rows. Both shapes at a head dim have the same tiles (only
+/// the warps differ), so shared memory depends on the head dims alone.
 constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v, bool light_mask) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{64, 32, 4}
          : (head_dim <= 64 && head_dim_v <= 64) ? TileShape{128, 64, 4}
-         : (light_mask && (head_dim_v <= 64 || head_dim_v == head_dim)) ? TileShape{128, 64, 4}
-                                                                        : TileShape{128, 64, 8};
+         : (light_mask && (head_dim_v <= 64 || (head_dim == 128 && head_dim_v == 128)))
+             ? TileShape{128, 64, 4}
+             : TileShape{128, 64, 8};
 }
 
 /// Both forward shapes of a head dim have the same tiles (the comment above relies on it).
