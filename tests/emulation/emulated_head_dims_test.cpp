@@ -1,5 +1,6 @@
 // The CUDA kernels at the head dims the main emulated conformance suite leaves out (32, 96, 256:
-// other tile shapes, warp splits and, at 256, the single-buffered backward), forward and
+// other tile shapes, warp splits and, at 256, the single-buffered backward; Dv != D, where
+// light masks run the 4-warp forward at d96/d128 and others 8 warps), forward and
 // backward, in atomic and deterministic dQ mode, on the emulator against the float64 reference
 // (backend_cases.h: sentinels, 1-token documents, Lq != Lk, GQA; every poisoned output
 // written, dK/dV exactly 0 for keys nobody attends).
@@ -34,9 +35,11 @@ class DeterministicMode {
   ~DeterministicMode() { unsetenv("ATTNCC_DETERMINISTIC"); }
 };
 
-void check_spec(const std::string& spec_name, DType dtype, int head_dim, bool deterministic) {
+void check_spec(const std::string& spec_name, DType dtype, int head_dim, bool deterministic,
+                int head_dim_v = 0) {
   Spec spec = testing::with_dtype_and_head_dim(
-      Spec::load(testing::source_path("specs") + "/" + spec_name + ".json"), dtype, head_dim);
+      Spec::load(testing::source_path("specs") + "/" + spec_name + ".json"), dtype, head_dim,
+      head_dim_v);
   Kernel kernel = test_runtime().get(spec);
   DeterministicMode mode(deterministic);
   const uint64_t seed = testing::test_seed();
@@ -61,6 +64,17 @@ TEST(EmulatedHeadDims, SinkWindowD256Deterministic) {
 }
 TEST(EmulatedHeadDims, DocPackedSentinelsD128Deterministic) {
   check_spec("doc_packed_sentinels", DType::kBFloat16, 128, true);
+}
+// Light masks with Dv <= 64 under a wider D: the 4-warp forward (forward_tile_choice.h).
+TEST(EmulatedHeadDims, CausalBottomRightD128Dv64) {
+  check_spec("causal_br_prefill", DType::kBFloat16, 128, false, 64);
+}
+TEST(EmulatedHeadDims, WindowD96Dv32) {
+  check_spec("window", DType::kFloat16, 96, false, 32);
+}
+// A light mask with Dv above D: the 8-warp forward.
+TEST(EmulatedHeadDims, DocPackedSentinelsD64Dv128) {
+  check_spec("doc_packed_sentinels", DType::kBFloat16, 64, false, 128);
 }
 
 }  // namespace

@@ -203,13 +203,15 @@ void compare(const std::string& name, const Buffer& actual, const std::vector<do
 
 double backend_tolerance(DType dtype) { return dtype == DType::kFloat32 ? 1e-5 : 2e-2; }
 
-Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim) {
+Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim, int head_dim_v) {
+  if (head_dim_v == 0) head_dim_v = head_dim;
   nlohmann::json object = nlohmann::json::parse(spec.canonical_text());
   object["dtype"] = std::string(dtype_name(dtype));
   object["head_dim"] = head_dim;
-  object["head_dim_v"] = head_dim;
+  object["head_dim_v"] = head_dim_v;
   Spec result = Spec::parse(object.dump(), spec.name + " (" + std::string(dtype_name(dtype)) +
-                                               ", d" + std::to_string(head_dim) + ")");
+                                               ", d" + std::to_string(head_dim) + "/" +
+                                               std::to_string(head_dim_v) + ")");
   result.name = spec.name;
   return result;
 }

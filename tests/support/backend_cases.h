@@ -45,7 +45,8 @@ using PassRunner = std::function<void(const Kernel& kernel, const AttentionArgum
 void check_backend_case(const Kernel& kernel, const BackendCase& test_case,
                         const PassRunner& runner = {});
 
-/// The spec with another dtype / head dims (both D and Dv), re-parsed from its canonical text.
-Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim);
+/// The spec with another dtype / head dims (D, and Dv = head_dim_v or D when 0), re-parsed from
+/// its canonical text.
+Spec with_dtype_and_head_dim(const Spec& spec, DType dtype, int head_dim, int head_dim_v = 0);
 
 }  // namespace attncc::testing
