@@ -23,10 +23,10 @@ implementation's time over attncc's (above 1: attncc is faster). The last lines 
 issue's targets (causal d128 forward against FlexAttention and 0.9x SDPA flash, document masks
 1.3x FlexAttention, backward against FlexAttention).
 
-At head dims 96 and 128 the causal case also runs attncc with the mask written as
-`j <= max(i, -1)` (row attncc_8_warps): the same attention, but a bound the compiler does not
-count as light, so the forward keeps 8 warps of 16 query rows where causal gets 4 warps of 32;
-its ratio says which tile shape is faster (above 1: the 4-warp shape).
+At head dim 128 the causal case also runs attncc with the mask written as `j <= max(i, -1)`
+(row attncc_8_warps): the same attention, but a bound the compiler does not count as light, so
+the forward keeps 8 warps of 16 query rows where causal gets 4 warps of 32; its ratio says
+which tile shape is faster (above 1: the 4-warp shape).
 
 Cases run in priority order (the first seqlen of --seqlens at head dim 128, then 64, each with
 causal, doc_packed, prefix_lm, causal_br, window_1024; then the next seqlen); --budget-s stops
@@ -365,7 +365,7 @@ def run_case(case, arguments, torch, work):
         results["implementations"]["attncc"] = entry
     else:
         record("attncc", entry)
-    if case["name"] == "causal" and d in (96, 128):
+    if case["name"] == "causal" and d == 128:
         # The same mask written with a max() bound, which compiler/emit/forward_tile_choice.h
         # does not count as light: the forward's 8-warp shape on the same inputs, so the run
         # shows whether the 4-warp shape that causal gets at this head dim is the faster one
