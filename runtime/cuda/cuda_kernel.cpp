@@ -14,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "compiler/emit/forward_tile_choice.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/argument_validation.h"
 #include "runtime/cuda/cuda_arguments.h"
@@ -80,7 +81,8 @@ class CudaKernel final : public KernelImplementation {
   CudaKernel(const Spec& spec, CudaBinary binary, RuntimeCounters& counters)
       : KernelImplementation(spec, Backend::kCuda, counters),
         binary_(std::move(binary)),
-        prefix_(cuda_entry_prefix(spec_)) {}
+        prefix_(cuda_entry_prefix(spec_)),
+        forward_shape_(cuda_forward_tile_shape(spec_)) {}
 
   void forward(const AttentionArguments& arguments, void* stream) const override {
     run(arguments, stream, /*backward=*/false);
@@ -101,7 +103,7 @@ class CudaKernel final : public KernelImplementation {
     CudaLaunchPlan plan =
         backward ? plan_cuda_backward(spec_, arguments,
                                       spec_.deterministic || environment_flag("ATTNCC_DETERMINISTIC"))
-                 : plan_cuda_forward(spec_, arguments);
+                 : plan_cuda_forward(spec_, forward_shape_, arguments);
 
     driver::ContextScope scope(ordinal);  // the pointer queries too run in the device's context
     check_cuda_pointers(arguments, backward, ordinal);
@@ -218,6 +220,7 @@ class CudaKernel final : public KernelImplementation {
 
   CudaBinary binary_;
   std::string prefix_;
+  cuda::TileShape forward_shape_;
   mutable std::mutex mutex_;
   // Modules and pinned slots live as long as the process's primary contexts: never unloaded,
   // since a Runtime held in a static may be destroyed after the driver's own teardown.

@@ -174,12 +174,16 @@ void add(CudaLaunchPlan& plan, const CudaLaunch& launch) {
 }  // namespace
 
 CudaLaunchPlan plan_cuda_forward(const Spec& spec, const AttentionArguments& arguments) {
+  return plan_cuda_forward(spec, cuda_forward_tile_shape(spec), arguments);
+}
+
+CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& shape,
+                                 const AttentionArguments& arguments) {
   CudaLaunchPlan plan = common_plan(spec, arguments);
   const cuda::CudaAttentionParams& params = plan.params;
   // gridDim.z == 1 tells fill_padding it fills O and LSE.
   add(plan, elementwise_launch(cuda::kKernelFillPadding, params.attention.query_rows,
                                params.batch, 1));
-  const cuda::TileShape shape = cuda_forward_tile_shape(spec);
   add(plan, document_launch(cuda::kKernelForward, params, /*key_side=*/false, shape.tile_q,
                             params.attention.heads_q, 32 * shape.warps,
                             cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v)));

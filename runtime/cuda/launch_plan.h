@@ -52,6 +52,12 @@ struct CudaLaunchPlan {
 /// Error(kInvalidArgument) for a non-contiguous offset or parameter array.
 CudaLaunchPlan plan_cuda_forward(const Spec& spec, const AttentionArguments& arguments);
 
+/// The same with the spec's forward tile shape given: cuda_forward_tile_shape(spec)
+/// (compiler/emit/forward_tile_choice.h) builds the interval form, a few microseconds a kernel
+/// spends once at creation rather than at every call.
+CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& forward_shape,
+                                 const AttentionArguments& arguments);
+
 /// Backward: fill_padding of dQ, dK, dV outside every document (skipped with accumulate),
 /// backward_preprocess (delta, zeroed dQ accumulator), backward_key_value, backward_query
 /// (deterministic only: dQ without atomics), backward_convert_query. Throws like the forward,

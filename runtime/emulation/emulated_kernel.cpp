@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attncc/interval_form.h"
+#include "compiler/emit/forward_tile_choice.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/argument_validation.h"
 #include "runtime/cpu/cpu_kernel.h"
@@ -62,7 +63,8 @@ class EmulatedCudaKernel final : public KernelImplementation {
       : KernelImplementation(spec, Backend::kCudaEmulated, counters),
         module_(std::move(module)),
         pool_(pool),
-        prefix_(cuda_entry_prefix(spec_)) {
+        prefix_(cuda_entry_prefix(spec_)),
+        forward_shape_(cuda_forward_tile_shape(spec_)) {
     for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
       entries_[kind] = module_->lookup_function<void(const void*)>(
           prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind)));
@@ -74,7 +76,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
   void forward(const AttentionArguments& arguments, void*) const override {
     validate_arguments(spec_, arguments, Pass::kForward, DeviceKind::kCpu);
     check_cuda_alignment(spec_, arguments, /*backward=*/false);
-    run(plan_cuda_forward(spec_, arguments));
+    run(plan_cuda_forward(spec_, forward_shape_, arguments));
     counters_.forward_launches.fetch_add(1);
   }
 
@@ -110,6 +112,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
   std::unique_ptr<JitModule> module_;
   ThreadPool& pool_;
   std::string prefix_;
+  cuda::TileShape forward_shape_;
   emulation::EntryPoint entries_[cuda::kKernelCount] = {};
 };
 
