@@ -28,6 +28,11 @@ struct BackendCase {
 /// GQA 4:1 cases pass grid bounds (max_seqlen_q/k) of 1 row, far below their documents.
 std::vector<BackendCase> backend_cases(const Spec& spec, TestRandom& random);
 
+/// One case on a random layout of the spec's kind (layout_builders.h random_layout: a few
+/// documents of 0 to `max_length` tokens, gaps, a K/V past slot, sentinels), GQA 1:1, 2:1, 4:1 or
+/// 3:3, and the parameters and grid bounds of one of backend_cases' two modes, at random.
+BackendCase random_backend_case(const Spec& spec, TestRandom& random, int64_t max_length);
+
 /// Tolerance on max |kernel - reference| / max |reference| per output: fp32 1e-5, else 2e-2.
 double backend_tolerance(DType dtype);
 

@@ -24,21 +24,25 @@ int64_t argument_maximum(std::string_view primitive) {
 }  // namespace
 
 TermPtr RandomMaskBuilder::argument(int64_t minimum, int64_t maximum) {
-  return argument_of(random_.integer(minimum, maximum));
+  return argument_of(random_.integer(minimum, maximum), minimum, maximum);
 }
 
-TermPtr RandomMaskBuilder::argument_of(int64_t value) {
+TermPtr RandomMaskBuilder::argument_of(int64_t value) { return argument_of(value, value, value); }
+
+TermPtr RandomMaskBuilder::argument_of(int64_t value, int64_t minimum, int64_t maximum) {
   switch (random_.integer(0, 2)) {
     case 0:
       return make_constant(value);
     case 1: {
       std::string name = "a" + std::to_string(next_parameter_++);
       context_.parameters[name] = value;
+      ranges_[name] = {minimum, maximum};
       return make_parameter(name, false);
     }
     default: {
       std::string name = "d" + std::to_string(next_parameter_++);
       context_.parameters[name] = value;
+      ranges_[name] = {minimum, maximum};
       return make_parameter(name, true);
     }
   }

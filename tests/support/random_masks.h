@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "attncc/mask_expr.h"
 #include "compiler/ir/primitives.h"
@@ -29,14 +32,21 @@ class RandomMaskBuilder {
 
   /// Lengths are the caller's; parameters hold every value drawn so far.
   MaskContext& context() { return context_; }
+  /// The range a parameter's value was drawn from (a primitive's arguments must stay in theirs,
+  /// or the runtime rejects the call): a caller may draw other values, e.g. one per document.
+  std::pair<int64_t, int64_t> parameter_range(const std::string& name) const {
+    return ranges_.at(name);
+  }
 
  private:
   TermPtr argument(int64_t minimum, int64_t maximum);
   TermPtr argument_of(int64_t value);  ///< literal, scalar or per-document, at random
+  TermPtr argument_of(int64_t value, int64_t minimum, int64_t maximum);
   PredicatePtr subtree(int& leaves);
 
   TestRandom& random_;
   MaskContext context_;
+  std::map<std::string, std::pair<int64_t, int64_t>> ranges_;
   int next_parameter_ = 0;
 };
 
