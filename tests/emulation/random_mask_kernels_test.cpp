@@ -13,6 +13,7 @@
 // few (a longer hunt: `ATTNCC_RANDOM_MASKS=300 build/tests/random_mask_kernels_test`).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>

@@ -87,11 +87,28 @@ BuiltLayout build_doc_packed(int64_t s, int64_t max_docs,
   return built;
 }
 
+namespace {
+
+// Uniform in [minimum, maximum]; when the range reaches past a 64-row tile, a quarter of the
+// draws land on a tile edge (63, 64, 65, 127, ...), where the last tile is just full or holds
+// one row.
+int64_t document_length(TestRandom& random, int64_t minimum, int64_t maximum) {
+  if (maximum >= 63 && random.integer(0, 3) == 0) {
+    int64_t tiles = random.integer(1, (maximum + 1) / 64);
+    int64_t edge = 64 * tiles + random.integer(-1, 1);
+    if (edge >= minimum && edge <= maximum) return edge;
+  }
+  return random.integer(minimum, maximum);
+}
+
+}  // namespace
+
 BuiltLayout random_layout(Layout layout, TestRandom& random, int64_t max_length) {
   switch (layout) {
     case Layout::kDense: {
       int64_t batch = random.integer(1, 3);
-      int64_t sq = random.integer(1, max_length), sk = random.integer(1, max_length);
+      int64_t sq = document_length(random, 1, max_length);
+      int64_t sk = document_length(random, 1, max_length);
       bool ragged = random.integer(0, 1) == 1;
       std::vector<std::pair<int64_t, int64_t>> lengths;
       for (int64_t b = 0; b < batch; ++b) {
@@ -104,7 +121,8 @@ BuiltLayout random_layout(Layout layout, TestRandom& random, int64_t max_length)
       int64_t n = random.integer(1, 4);
       std::vector<std::pair<int64_t, int64_t>> lengths;
       for (int64_t d = 0; d < n; ++d) {
-        lengths.emplace_back(random.integer(0, max_length), random.integer(0, max_length));
+        int64_t query_length = document_length(random, 0, max_length);
+        lengths.emplace_back(query_length, document_length(random, 0, max_length));
       }
       std::vector<int64_t> q_gaps, k_gaps;
       if (random.integer(0, 1) == 1) {
@@ -119,14 +137,14 @@ BuiltLayout random_layout(Layout layout, TestRandom& random, int64_t max_length)
     case Layout::kDocPacked: {
       int64_t batch = random.integer(1, 2);
       int64_t max_docs = random.integer(1, 4);
-      int64_t s = random.integer(1, max_length + 2);
+      int64_t s = document_length(random, 1, max_length + 2);
       std::vector<std::vector<int64_t>> rows;
       for (int64_t b = 0; b < batch; ++b) {
         std::vector<int64_t> row;
         int64_t used = 0;
         int64_t docs = random.integer(0, max_docs);
         for (int64_t k = 0; k < docs; ++k) {
-          int64_t length = random.integer(0, std::min(max_length, s - used));
+          int64_t length = document_length(random, 0, std::min(max_length, s - used));
           row.push_back(length);
           used += length;
         }

@@ -34,7 +34,8 @@ BuiltLayout build_varlen(const std::vector<std::pair<int64_t, int64_t>>& lengths
 BuiltLayout build_doc_packed(int64_t s, int64_t max_docs,
                              const std::vector<std::vector<int64_t>>& rows);
 
-/// A small random layout of the given kind: a few documents of lengths up to `max_length`,
+/// A small random layout of the given kind: a few documents of lengths up to `max_length` (a
+/// quarter of them on 64-row tile edges, 63 / 64 / 65 / 127 ..., where `max_length` reaches one),
 /// with padding rows, gaps (varlen: padded offsets, sometimes a K/V past slot) and sentinels.
 BuiltLayout random_layout(Layout layout, TestRandom& random, int64_t max_length = 6);
 
