@@ -345,6 +345,17 @@ std::vector<kernel_int> read_parameters(const Spec& spec, const AttentionArgumen
                              : "an int32 tensor of shape [1]"));
     }
     std::vector<int64_t> given = read_array(argument, found->second, device, 1);
+    // The check pass proves mask terms cannot overflow for int32 parameters (term_range.h);
+    // int64 arrays are accepted, their values are not. (On a CUDA device the values are not read
+    // here: the kernels clamp them into int32.)
+    for (size_t index = 0; index < given.size(); ++index) {
+      if (given[index] < INT32_MIN || given[index] > INT32_MAX) {
+        fail(argument, "value " + std::to_string(given[index]) + " at index " +
+                           std::to_string(index) + " is outside int32",
+             "mask parameters are int32 values (an int64 array is accepted, but its values "
+             "must fit in int32)");
+      }
+    }
     int64_t want = per_document ? expected_length : 1;
     if (found->second.numel() != want) {
       fail(argument, "has " + std::to_string(found->second.numel()) + " values; expected " +

@@ -1,10 +1,12 @@
 // The `check` pass on masks (see check_mask.h): what parses but cannot mean anything.
 #include "compiler/passes/check_mask.h"
 
+#include <cstdio>
 #include <string>
 
 #include "attncc/mask_text.h"
 #include "compiler/ir/primitives.h"
+#include "compiler/passes/term_range.h"
 
 namespace attncc {
 namespace {
@@ -30,7 +32,7 @@ struct MaskChecker {
     return true;
   }
 
-  void check_term(const Term& term) const {
+  void check_term(const Term& term, int64_t limit = kTermMagnitudeLimit) const {
     for (const TermPtr& operand : term.operands) check_term(*operand);
     if ((term.kind == TermKind::kFloorDivide || term.kind == TermKind::kFloorModulo) &&
         is_constant(*term.operands[1]) && evaluate(*term.operands[1], {}, 0, 0) == 0) {
@@ -38,6 +40,39 @@ struct MaskChecker {
            std::string(term.kind == TermKind::kFloorDivide ? "division" : "modulo") +
                " by zero");
     }
+    check_range(term, limit);
+  }
+
+  // Operands were checked first, so the innermost term that can overflow is the one reported.
+  void check_range(const Term& term, int64_t limit) const {
+    const Term* outside = nullptr;
+    TermRange range = term_range_within(term, limit, &outside);
+    if (outside == nullptr) return;
+    const std::string bound = limit == kTermMagnitudeLimit ? "2^62" : "2^61";
+    const std::string what = limit == kTermMagnitudeLimit ? "mask terms" : "primitive arguments";
+    const std::string hint =
+        "use smaller constants: a window or prefix longer than any document can be -1 "
+        "(unbounded) or 2147483647";
+    if (outside->kind == TermKind::kConstant) {
+      fail(outside->span,
+           "the constant " + std::to_string(outside->value) + " is outside +-" + bound +
+               ", the range of " + what + " (so that no integer arithmetic overflows)",
+           hint);
+    }
+    auto text = [](__int128 value) {
+      if (value >= INT64_MIN && value <= INT64_MAX) {
+        return std::to_string(static_cast<int64_t>(value));
+      }
+      char approximate[32];  // beyond int64: 3 significant digits
+      std::snprintf(approximate, sizeof approximate, "%.3Le", static_cast<long double>(value));
+      return std::string(approximate);
+    };
+    fail(outside->span,
+         "'" + print_term(*outside) + "' can reach values in [" + text(range.low) + ", " +
+             text(range.high) + "] (documents of up to 2^31 - 1 tokens, int32 parameters), " +
+             "outside +-" + bound + ", the range of " + what +
+             " (so that no integer arithmetic overflows)",
+         hint);
   }
 
   void check_primitive(const Predicate& node) const {
@@ -45,7 +80,7 @@ struct MaskChecker {
     ATTNCC_ASSERT(info != nullptr, "the parser lets only known primitives through");
     for (size_t index = 0; index < node.arguments.size(); ++index) {
       const Term& argument = *node.arguments[index];
-      check_term(argument);
+      check_term(argument, kArgumentMagnitudeLimit);
       if (mentions(argument, TermKind::kQueryIndex) || mentions(argument, TermKind::kKeyIndex)) {
         fail(argument.span,
              "argument '" + std::string(info->parameters[index]) + "' of " +

@@ -9,6 +9,7 @@
 #include "attncc/mask_text.h"
 #include "compiler/ir/primitives.h"
 #include "compiler/passes/interval_algebra.h"
+#include "compiler/passes/term_range.h"
 
 namespace attncc {
 namespace {
@@ -54,6 +55,48 @@ int64_t bound_at(const TermPtr& bound, const MaskContext& context, int64_t i, in
   return evaluate(*bound, context, i, 0);
 }
 
+// Whether some term of `predicate` (a row condition) can leave +-kTermMagnitudeLimit.
+bool predicate_may_overflow(const Predicate& predicate) {
+  for (const TermPtr& term : predicate.terms) {
+    const Term* outside = nullptr;
+    term_range_within(*term, kTermMagnitudeLimit, &outside);
+    if (outside != nullptr) return true;
+  }
+  for (const TermPtr& term : predicate.arguments) {
+    const Term* outside = nullptr;
+    term_range_within(*term, kTermMagnitudeLimit, &outside);
+    if (outside != nullptr) return true;
+  }
+  for (const PredicatePtr& operand : predicate.operands) {
+    if (predicate_may_overflow(*operand)) return true;
+  }
+  return false;
+}
+
+// The check pass keeps the mask's own terms within +-2^62, but solving an atom sums the
+// constants of both sides (j - c <= i + c gives j <= i + 2c), which can approach 2^63; the
+// kernels subtract tile offsets from bounds. A bound or row condition that can leave +-2^62 is
+// dropped (unbounded, every row) and the interval marked a superset: still sound, evaluated per
+// element, and no kernel arithmetic on it can overflow.
+void drop_bounds_that_may_overflow(Interval& interval, std::vector<std::string>& notes) {
+  for (TermPtr* bound : {&interval.lower, &interval.upper}) {
+    if (!*bound) continue;
+    const Term* outside = nullptr;
+    term_range_within(**bound, kTermMagnitudeLimit, &outside);
+    if (outside == nullptr) continue;
+    notes.push_back("bound `" + print_term(**bound) +
+                    "` can leave +-2^62: widened to unbounded, a superset evaluated per element");
+    bound->reset();
+    interval.exact = false;
+  }
+  if (interval.row_condition && predicate_may_overflow(*interval.row_condition)) {
+    notes.push_back("row condition `" + print_mask(*interval.row_condition) +
+                    "` can leave +-2^62: dropped, a superset evaluated per element");
+    interval.row_condition.reset();
+    interval.exact = false;
+  }
+}
+
 }  // namespace
 
 bool IntervalForm::exact() const {
@@ -68,6 +111,7 @@ IntervalForm build_interval_form(const PredicatePtr& mask) {
   // Every step keeps bounds monotone (solve_atom proves them; max, min, +-1 preserve it), but
   // a hull may drop the row condition a proof relied on: re-prove against the final conditions.
   for (Interval& interval : form.intervals) {
+    drop_bounds_that_may_overflow(interval, form.notes);
     inf::enforce_monotone(interval, "the interval form", form.notes);
     ATTNCC_ASSERT(
         !interval.row_condition || !mentions(*interval.row_condition, TermKind::kKeyIndex),

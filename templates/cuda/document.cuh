@@ -118,9 +118,15 @@ ATTNCC_DEVICE DocumentBlock locate_document(const CudaAttentionParams& params, k
     if (slot < params.parameter_count) {
       const MaskParameterArray& parameter = params.parameters[slot];
       const kernel_int element = parameter.per_document ? index : 0;
-      value = parameter.element_bytes == 8
-                  ? static_cast<const long long*>(parameter.data)[element]
-                  : kernel_int(static_cast<const int*>(parameter.data)[element]);
+      // int64 values are clamped into int32: the range the check pass proved the mask's
+      // arithmetic safe for (the host backends reject such values; device arrays are not read
+      // on the host).
+      if (parameter.element_bytes == 8) {
+        value = static_cast<const long long*>(parameter.data)[element];
+        value = min_int(max_int(value, kernel_int(-2147483647) - 1), kernel_int(2147483647));
+      } else {
+        value = kernel_int(static_cast<const int*>(parameter.data)[element]);
+      }
     }
     block.parameters[slot] = value;
   }

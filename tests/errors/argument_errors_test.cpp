@@ -778,6 +778,20 @@ TEST(ArgumentErrorsTest, ParameterMissing) {
                        "tensor of shape [1]");
 }
 
+// The check pass proves mask arithmetic cannot overflow for int32 parameter values
+// (compiler/passes/term_range.h); an int64 array is accepted, a value beyond int32 is not.
+TEST(ArgumentErrorsTest, ParameterValueOutsideInt32) {
+  Call call = varlen_call();
+  call.arguments.parameters["c"] = call.integers({2, kTwoTo31}, ScalarType::kInt64);
+  expect_forward_error(varlen_kernel(), call,
+                       "parameters[\"c\"]: error: value 2147483648 at index 1 is outside int32; "
+                       "mask parameters are int32 values (an int64 array is accepted, but its "
+                       "values must fit in int32)");
+  Call fits = varlen_call();
+  fits.arguments.parameters["c"] = fits.integers({2, kTwoTo31 - 1}, ScalarType::kInt64);
+  expect_accepted(varlen_kernel(), fits);
+}
+
 TEST(ArgumentErrorsTest, ParameterWrongLengthNamesTheCountPerLayout) {
   Call dense = dense_call();
   dense.arguments.parameters["p"] = dense.integers({2, 0, 1});
