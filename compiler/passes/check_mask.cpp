@@ -32,30 +32,33 @@ struct MaskChecker {
     return true;
   }
 
-  void check_term(const Term& term, int64_t limit = kTermMagnitudeLimit) const {
-    for (const TermPtr& operand : term.operands) check_term(*operand);
+  // Returns the term's range, built from its operands' (each term is visited once); operands
+  // are checked first, so the innermost term that can overflow is the one reported.
+  TermRange check_term(const Term& term, int64_t limit = kTermMagnitudeLimit) const {
+    TermRange operands[2];
+    for (size_t index = 0; index < term.operands.size() && index < 2; ++index) {
+      operands[index] = check_term(*term.operands[index]);
+    }
     if ((term.kind == TermKind::kFloorDivide || term.kind == TermKind::kFloorModulo) &&
         is_constant(*term.operands[1]) && evaluate(*term.operands[1], {}, 0, 0) == 0) {
       fail(term.operands[1]->span,
            std::string(term.kind == TermKind::kFloorDivide ? "division" : "modulo") +
                " by zero");
     }
-    check_range(term, limit);
+    TermRange range = term_range(term, operands);
+    if (range.low < -__int128{limit} || range.high > limit) fail_range(term, range, limit);
+    return range;
   }
 
-  // Operands were checked first, so the innermost term that can overflow is the one reported.
-  void check_range(const Term& term, int64_t limit) const {
-    const Term* outside = nullptr;
-    TermRange range = term_range_within(term, limit, &outside);
-    if (outside == nullptr) return;
+  [[noreturn]] void fail_range(const Term& outside, const TermRange& range, int64_t limit) const {
     const std::string bound = limit == kTermMagnitudeLimit ? "2^62" : "2^61";
     const std::string what = limit == kTermMagnitudeLimit ? "mask terms" : "primitive arguments";
     const std::string hint =
         "use smaller constants: a window or prefix longer than any document can be -1 "
         "(unbounded) or 2147483647";
-    if (outside->kind == TermKind::kConstant) {
-      fail(outside->span,
-           "the constant " + std::to_string(outside->value) + " is outside +-" + bound +
+    if (outside.kind == TermKind::kConstant) {
+      fail(outside.span,
+           "the constant " + std::to_string(outside.value) + " is outside +-" + bound +
                ", the range of " + what + " (so that no integer arithmetic overflows)",
            hint);
     }
@@ -67,8 +70,8 @@ struct MaskChecker {
       std::snprintf(approximate, sizeof approximate, "%.3Le", static_cast<long double>(value));
       return std::string(approximate);
     };
-    fail(outside->span,
-         "'" + print_term(*outside) + "' can reach values in [" + text(range.low) + ", " +
+    fail(outside.span,
+         "'" + print_term(outside) + "' can reach values in [" + text(range.low) + ", " +
              text(range.high) + "] (documents of up to 2^31 - 1 tokens, int32 parameters), " +
              "outside +-" + bound + ", the range of " + what +
              " (so that no integer arithmetic overflows)",

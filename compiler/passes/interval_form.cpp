@@ -57,15 +57,12 @@ int64_t bound_at(const TermPtr& bound, const MaskContext& context, int64_t i, in
 
 // Whether some term of `predicate` (a row condition) can leave +-kTermMagnitudeLimit.
 bool predicate_may_overflow(const Predicate& predicate) {
-  for (const TermPtr& term : predicate.terms) {
-    const Term* outside = nullptr;
-    term_range_within(*term, kTermMagnitudeLimit, &outside);
-    if (outside != nullptr) return true;
-  }
-  for (const TermPtr& term : predicate.arguments) {
-    const Term* outside = nullptr;
-    term_range_within(*term, kTermMagnitudeLimit, &outside);
-    if (outside != nullptr) return true;
+  for (const std::vector<TermPtr>* terms : {&predicate.terms, &predicate.arguments}) {
+    for (const TermPtr& term : *terms) {
+      const Term* outside = nullptr;
+      term_range_within(*term, kTermMagnitudeLimit, &outside);
+      if (outside != nullptr) return true;
+    }
   }
   for (const PredicatePtr& operand : predicate.operands) {
     if (predicate_may_overflow(*operand)) return true;

@@ -160,20 +160,14 @@ KeyRows key_rows(const Spec& spec, const ReferenceInputs& inputs) {
     for (int64_t i = 0; i < document.query_length; ++i) {
       int64_t keys = 0;
       int64_t last = -1;
-      for (int64_t j = 0; j < document.key_length && keys < 2; ++j) {
+      for (int64_t j = 0; j < document.key_length; ++j) {
         if (evaluate(*spec.mask, context, i, j)) {
+          result.attended[first + j] = true;
           ++keys;
           last = j;
         }
       }
       if (keys == 1) ++result.sole_key_queries[first + last];
-    }
-    for (int64_t j = 0; j < document.key_length; ++j) {
-      bool reached = false;
-      for (int64_t i = 0; i < document.query_length && !reached; ++i) {
-        reached = evaluate(*spec.mask, context, i, j);
-      }
-      result.attended[first + j] = reached;
     }
   }
   return result;
