@@ -515,8 +515,9 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
       key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
   if (!block_document.consistent) visits.count = 0;  // read no K, V: dQ = 0
   for (int range = 0; range < visits.count; ++range) {
-    for (kernel_int key_tile = visits.first[range]; key_tile <= visits.last[range];
-         ++key_tile) {
+    // In registers: the loop's cp.async asm clobbers memory, where `visits` lives.
+    const kernel_int range_last = visits.last[range];
+    for (kernel_int key_tile = visits.first[range]; key_tile <= range_last; ++key_tile) {
       const kernel_int j0 = key_tile * Shape::kTileK;
       const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
