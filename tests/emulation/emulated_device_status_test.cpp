@@ -8,7 +8,6 @@
 // reference run on the clamped values.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -17,10 +16,9 @@
 #include "attncc/error.h"
 #include "runtime/cuda/cuda_arguments.h"
 #include "runtime/cuda/launch_plan.h"
-#include "support/attention_call.h"
 #include "support/backend_cases.h"
 #include "support/emulated_kernels.h"
-#include "support/layout_builders.h"
+#include "support/parameter_clamp_case.h"
 #include "templates/common/numeric.h"
 
 namespace attncc {
@@ -132,40 +130,14 @@ TEST(EmulatedDeviceStatus, DocPackedDocumentWithNegativeLengthIsReported) {
 
 // The device reads int64 parameter arrays without the host's check (MASK.md "Range"), so a value
 // outside int32 must act as the int32 bound it is clamped to: the range the check pass proved
-// the mask's arithmetic safe for. The mask makes the clamp visible: with w = 2^40 taken as is,
-// `i - j < w - 2147483600` would admit every earlier key, while the clamped w = 2^31 - 1 leaves a
-// window of 47; n = -2^40 would admit no later key, the clamped -2^31 a window of 52.
+// the mask's arithmetic safe for.
 TEST(EmulatedDeviceStatus, Int64ParametersOutsideInt32AreClampedIntoInt32) {
-  const Spec spec = Spec::parse(
-      R"({"name": "clamp", "layout": "varlen", "dtype": "bf16", "head_dim": 64, "backward": true,
-          "mask": "j <= i & i - j < $w[doc] - 2147483600 | j > i & j - i < $n[doc] + 2147483700"})");
-  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec);
-  ASSERT_NE(module, nullptr);
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);
-  constexpr int64_t kTwoTo40 = int64_t(1) << 40;
-  // Document 0 clamps both ways; document 1 clamps to no earlier key and every later one (its
-  // last row is empty); document 2 holds int32 values in the int64 arrays (windows of 10).
-  const std::vector<int64_t> wide_w{kTwoTo40, -kTwoTo40, 2147483610};
-  const std::vector<int64_t> wide_n{-kTwoTo40, kTwoTo40, -2147483690};
-  auto clamped = [](std::vector<int64_t> values) {
-    for (int64_t& value : values) value = std::clamp<int64_t>(value, INT32_MIN, INT32_MAX);
-    return values;
-  };
-  testing::BackendCase test_case;
-  test_case.description = "int64 parameters 2^40 / -2^40 / int32 values";
-  test_case.inputs.shape = testing::build_varlen({{150, 150}, {90, 90}, {70, 70}}).shape;
-  test_case.inputs.heads_q = 2;
-  test_case.inputs.heads_kv = 1;
-  testing::fill_random_tensors(test_case.inputs, spec.head_dim, spec.head_dim_v, true, false,
-                               random);
-  for (std::vector<double>* tensor : {&test_case.inputs.q, &test_case.inputs.k,
-                                      &test_case.inputs.v, &test_case.inputs.d_o}) {
-    *tensor = testing::rounded_to(spec.dtype, *tensor);
-  }
-  test_case.inputs.parameters = {{"w", clamped(wide_w)}, {"n", clamped(wide_n)}};
-
+  const testing::ParameterClampCase clamp = testing::parameter_clamp_case(random);
+  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(clamp.spec);
+  ASSERT_NE(module, nullptr);
   RuntimeOptions options;
   options.backend = Backend::kCudaEmulated;
   options.disk_cache = false;
@@ -173,16 +145,13 @@ TEST(EmulatedDeviceStatus, Int64ParametersOutsideInt32AreClampedIntoInt32) {
   // check_backend_case builds the call with the clamped values as int32 arrays (the reference's
   // inputs); the runner swaps in the int64 arrays and runs the plans the host would not accept.
   auto runner = [&](const Kernel&, const AttentionArguments& host, bool backward) {
-    AttentionArguments arguments = host;
-    arguments.parameters["w"] = TensorRef::cpu(const_cast<int64_t*>(wide_w.data()),
-                                                ScalarType::kInt64, {3});
-    arguments.parameters["n"] = TensorRef::cpu(const_cast<int64_t*>(wide_n.data()),
-                                                ScalarType::kInt64, {3});
-    CudaLaunchPlan plan = backward ? plan_cuda_backward(spec, arguments, /*deterministic=*/false)
-                                   : plan_cuda_forward(spec, arguments);
-    EXPECT_EQ(run_plan(*module, spec, std::move(plan), seed).error, 0);
+    const AttentionArguments arguments = testing::with_int64_parameters(host, clamp.wide_values);
+    CudaLaunchPlan plan = backward
+                              ? plan_cuda_backward(clamp.spec, arguments, /*deterministic=*/false)
+                              : plan_cuda_forward(clamp.spec, arguments);
+    EXPECT_EQ(run_plan(*module, clamp.spec, std::move(plan), seed).error, 0);
   };
-  testing::check_backend_case(runtime.get(spec), test_case, runner);
+  testing::check_backend_case(runtime.get(clamp.spec), clamp.test_case, runner);
 }
 
 }  // namespace

@@ -19,8 +19,10 @@
 #include "runtime/cuda/driver_api.h"
 #include "support/attention_call.h"
 #include "support/backend_cases.h"
+#include "support/cuda_device_buffers.h"
 #include "support/fake_cuda_device.h"
 #include "support/layout_builders.h"
+#include "support/parameter_clamp_case.h"
 #include "support/random_inputs.h"
 #include "templates/common/numeric.h"
 
@@ -250,6 +252,21 @@ TEST(CudaFakeDriver, MemoryOnAnotherDeviceIsAUserError) {
     EXPECT_NE(std::string(error.what()).find("on cuda:0"), std::string::npos) << error.what();
   }
   EXPECT_EQ(testing::fake_cuda_stats().context_depth, 0);
+}
+
+// int64 mask parameters on the device: validation reads no device memory, so values outside
+// int32 (which the host backends reject) reach the kernels, which clamp them into int32 (MASK.md
+// "Range"); through the public calls, results match the reference on the clamped values.
+TEST(CudaFakeDriver, Int64ParametersOutsideInt32AreClampedByTheKernels) {
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  testing::TestRandom random(seed);
+  const testing::ParameterClampCase clamp = testing::parameter_clamp_case(random);
+  auto runner = [&](const Kernel& kernel, const AttentionArguments& host, bool backward) {
+    testing::run_pass_on_cuda_device(
+        kernel, testing::with_int64_parameters(host, clamp.wide_values), backward);
+  };
+  testing::check_backend_case(cuda_kernel(clamp.spec), clamp.test_case, runner);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "support/backend_cases.h"
 #include "support/cuda_device_buffers.h"
 #include "support/fake_cuda_device.h"
+#include "support/parameter_clamp_case.h"
 #include "support/spec_variants.h"
 
 namespace attncc {
@@ -47,6 +48,24 @@ TEST_P(CudaConformance, MatchesTheReferenceOnEdgeCases) {
   for (const testing::BackendCase& test_case : testing::backend_cases(spec, random)) {
     testing::check_backend_case(kernel, test_case, testing::run_pass_on_cuda_device);
   }
+}
+
+// int64 mask parameters outside int32 reach the device unread by the host and are clamped into
+// int32 by the kernels (MASK.md "Range"; on CI: the fake driver's and the emulator's tests).
+TEST(CudaParameters, Int64ValuesOutsideInt32AreClampedByTheKernels) {
+  const std::string unavailable = testing::cuda_unavailable_reason();
+  if (!unavailable.empty()) GTEST_SKIP() << "no usable CUDA device: " << unavailable;
+  const uint64_t seed = testing::test_seed();
+  SCOPED_TRACE(testing::seed_trace(seed));
+  testing::TestRandom random(seed);
+  const testing::ParameterClampCase clamp = testing::parameter_clamp_case(random);
+  Kernel kernel = test_runtime().get(clamp.spec);
+  testing::emulate_cuda_kernels_of(clamp.spec);  // only on the fake driver
+  auto runner = [&](const Kernel& used, const AttentionArguments& host, bool backward) {
+    testing::run_pass_on_cuda_device(
+        used, testing::with_int64_parameters(host, clamp.wide_values), backward);
+  };
+  testing::check_backend_case(kernel, clamp.test_case, runner);
 }
 
 INSTANTIATE_TEST_SUITE_P(Specs, CudaConformance,
