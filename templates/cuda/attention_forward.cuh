@@ -25,10 +25,6 @@ ATTNCC_DEVICE float softcap_tanh(float x) {
   return 1.0f - 2.0f / (fast_exp2(x * (2.0f * kLog2E)) + 1.0f);
 }
 
-/// Maximum that propagates NaN (a NaN score must reach O and LSE, as on the CPU backend,
-/// instead of vanishing from the row max; max.f32 would drop it).
-ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
-
 /// The logit of a raw score q.k in log2 units, before the mask: scale, then softcap
 /// s = cap * tanh(s / cap), then ALiBi slope * (j - i - (Lk - Lq)) (the CPU template's and the
 /// reference's order), times log2(e). Without score mods this is one multiply by
@@ -270,6 +266,8 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
+          // max_nan (ptx.h): a NaN score must reach O and LSE, as on the CPU backend, instead
+          // of vanishing from the row max as it would with max.f32.
           float tile_max = minus_infinity;
 #pragma unroll
           for (int nt = 0; nt < kNTiles; ++nt) {

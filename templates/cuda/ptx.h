@@ -186,6 +186,13 @@ ATTNCC_DEVICE float fast_tanh(float x) {
   asm("tanh.approx.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
 }
+/// max(a, b), NaN if either is NaN (max.NaN.f32, sm_80: one FMNMX.NAN where the comparisons
+/// spelled out in C++ take two or three instructions).
+ATTNCC_DEVICE float max_nan(float a, float b) {
+  float y;
+  asm("max.NaN.f32 %0, %1, %2;\n" : "=f"(y) : "f"(a), "f"(b));
+  return y;
+}
 
 /// `value` unchanged, but unknown to the compiler: an address computed from it is not loop
 /// invariant, so ptxas recomputes it where used instead of keeping every such address of a
@@ -255,6 +262,7 @@ ATTNCC_DEVICE uint32 opaque(uint32 value) { return value; }
 ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }
 ATTNCC_DEVICE float fast_log2(float x) { return __builtin_log2f(x); }
 ATTNCC_DEVICE float fast_tanh(float x) { return __builtin_tanhf(x); }
+ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
 
 #endif
 
