@@ -77,8 +77,8 @@ build_attncc() {  # the full build where LLVM 19 is found, else CUDA-only
     cmake -S "$root" -B "$build" "${args[@]}" -DATTNCC_CPU_BACKEND=OFF || return
   fi
   # Only what the GPU steps run: the CUDA test executables and the CLI (not the CPU suites).
-  local targets=(attncc_cli cuda_conformance_test random_mask_cuda_test cuda_backend_test
-                 nvrtc_compiler_test cuda_argument_errors_test)
+  local targets=(attncc_cli cuda_conformance_test random_mask_cuda_test cuda_nonfinite_inputs_test
+                 cuda_backend_test nvrtc_compiler_test cuda_argument_errors_test)
   cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 }
 
