@@ -76,6 +76,7 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
     std::unique_ptr<Runtime> runtime;
     Spec spec;
     std::unique_ptr<Kernel> kernel;
+    uint64_t seed = 0;
     ReferenceInputs clean;
     ReferenceOutputs expected;
   };
@@ -108,7 +109,8 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
     state->clean.shape = build_dense(kRows, kRows, {{kRows, kRows}, {120, 100}}).shape;
     state->clean.heads_q = kHeadsQ;
     state->clean.heads_kv = kHeadsKv;
-    TestRandom random(20240607);
+    state->seed = test_seed();
+    TestRandom random(state->seed);
     fill_random_tensors(state->clean, kDim, kDim, true, false, random);
     for (std::vector<double>* tensor :
          {&state->clean.q, &state->clean.k, &state->clean.v, &state->clean.d_o}) {
@@ -170,7 +172,8 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
       for (int64_t row = 0; row < kRows; ++row) {
         for (int64_t head = 0; head < heads; ++head) {
           const std::string where = name + " batch " + std::to_string(batch) + " row " +
-                                    std::to_string(row) + " head " + std::to_string(head);
+                                    std::to_string(row) + " head " + std::to_string(head) +
+                                    " (" + seed_trace(state_->seed) + ")";
           const bool nan = nan_rows(batch, row, head);
           if (!nan && unspecified(batch, row, head)) continue;
           ++(nan ? nan_count : clean_count);
@@ -199,7 +202,8 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
         for (int64_t row = 0; row < kRows; ++row) {
           const int64_t index = (batch * kHeadsQ + head) * kRows + row;
           const std::string where = "lse batch " + std::to_string(batch) + " row " +
-                                    std::to_string(row) + " head " + std::to_string(head);
+                                    std::to_string(row) + " head " + std::to_string(head) +
+                                    " (" + seed_trace(state_->seed) + ")";
           const double reference = expected().lse[index];
           if (nan_rows(batch, row, head)) {
             ASSERT_TRUE(std::isnan(actual[index])) << where << ": " << actual[index];
