@@ -155,9 +155,6 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
     const kernel_int key_start = document.key_start;
     int range = 0;
     kernel_int key_tile = ranges.first[0];
-    // The current range's end, in a register: `ranges` lives in local memory (it is indexed by
-    // a run-time range), and the cp.async asm's memory clobber would reload it every tile.
-    kernel_int range_last = ranges.last[0];
     load_tile_async<kTileQ, kHeadDim, kThreads, Element>(
         kQBase, attention.q, batch, document.query_start + i0, head, rows, thread);
     load_tile_async<kTileK, kHeadDim, kThreads, Element>(
@@ -209,12 +206,11 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       sync_threads();  // V landed for everyone; every warp is done with K
       // Advance the visit list and prefetch the next K while this tile's softmax and P V run.
       bool has_next = true;
-      if (key_tile < range_last) {
+      if (key_tile < ranges.last[range]) {
         ++key_tile;
       } else if (range + 1 < ranges.count) {
         ++range;
         key_tile = ranges.first[range];
-        range_last = ranges.last[range];
       } else {
         has_next = false;
       }
