@@ -102,14 +102,16 @@ class HeadPass {
   }
 
  private:
-  // dS_ij = P_ij (dP_ij - D_i) with dP_ij = dO_i . v_j and D_i = dO_i . O_i; softcap multiplies
+  // dS_ij = P_ij (dP_ij - D_i) with dP_ij = dO_i . v_j and D_i = dO_i . O_i (O_i from
+  // o_for_delta when given); softcap multiplies
   // by d(c tanh(x/c))/dx = 1 - tanh^2; ALiBi is additive and has no gradient.
   void backward_row(const Document& doc, const char* row_allowed, int64_t h, int64_t kv_head,
                     int64_t i) {
     const int64_t row = doc.query_start + i;
     const double* q = inputs_.q.data() + g_.q_at(doc.batch, row, h);
     const double* d_o = inputs_.d_o.data() + g_.o_at(doc.batch, row, h);
-    const double* o = outputs_.o.data() + g_.o_at(doc.batch, row, h);
+    const double* o = (inputs_.o_for_delta.empty() ? outputs_.o.data() : inputs_.o_for_delta.data()) +
+                      g_.o_at(doc.batch, row, h);
     double* dq = outputs_.dq.data() + g_.q_at(doc.batch, row, h);
     const double d_row = dot(d_o, o, g_.head_dim_v);
     for (int64_t j = 0; j < doc.key_length; ++j) {

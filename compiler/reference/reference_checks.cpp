@@ -205,6 +205,7 @@ CheckedProblem check_reference_inputs(const Spec& spec, const ReferenceInputs& i
   Dims o_dims = tensor_dims(g, layout, true, "Hq", g.heads_q, "Dv", g.head_dim_v);
   element_count(o_dims, "o");
   if (!inputs.d_o.empty()) check_size("do", inputs.d_o.size(), o_dims);
+  if (!inputs.o_for_delta.empty()) check_size("o_for_delta", inputs.o_for_delta.size(), o_dims);
   problem.parameters = mask_parameters(spec);
   check_parameters(problem.parameters, inputs);
   if (spec.alibi && static_cast<int64_t>(inputs.alibi_slopes.size()) != g.heads_q) {

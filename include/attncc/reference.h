@@ -22,6 +22,11 @@ struct ReferenceInputs {
   int64_t heads_kv = 1;
   std::vector<double> q, k, v;
   std::vector<double> d_o;  ///< gradient of O (shape of O); empty = forward only
+  /// The O the backward's D_i = dO_i . O_i uses (shape of O), e.g. as a kernel stored it in its
+  /// dtype: kernels compute D from the stored O, whose rounding moves dS = P (dP - D) by
+  /// P * dO . (O_stored - O), which on a row whose dP - D cancels is the whole result. Empty =
+  /// the exact O. O in the outputs is always the exact one.
+  std::vector<double> o_for_delta;
   /// Mask parameters: scalar -> 1 value; per document -> document_count(shape) values.
   std::map<std::string, std::vector<int64_t>> parameters;
   std::vector<double> alibi_slopes;  ///< [Hq], required iff spec.alibi
