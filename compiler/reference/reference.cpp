@@ -103,8 +103,8 @@ class HeadPass {
 
  private:
   // dS_ij = P_ij (dP_ij - D_i) with dP_ij = dO_i . v_j and D_i = dO_i . O_i (O_i from
-  // o_for_delta when given); softcap multiplies
-  // by d(c tanh(x/c))/dx = 1 - tanh^2; ALiBi is additive and has no gradient.
+  // o_for_delta when given); softcap multiplies by d(c tanh(x/c))/dx = 1 - tanh^2; ALiBi is
+  // additive and has no gradient.
   void backward_row(const Document& doc, const char* row_allowed, int64_t h, int64_t kv_head,
                     int64_t i) {
     const int64_t row = doc.query_start + i;
