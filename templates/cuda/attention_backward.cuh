@@ -122,9 +122,11 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
   const int thread = int(threadIdx.x);
   const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
   const uint32 statistics = uint32(buffer) * Shape::kStatisticsBufferBytes;
-  load_tile_async<Shape::kTileQ, Shape::kHeadDim, Shape::kThreads, Element>(
+  load_tile_async<Shape::kTileQ, Shape::kHeadDim, Shape::kThreads, Element,
+                  /*kBranchOnWholeTiles=*/true>(
       tiles + Shape::kQuery, params.attention.q, document.batch, first_row, head, rows, thread);
-  load_tile_async<Shape::kTileQ, Shape::kHeadDimV, Shape::kThreads, Element>(
+  load_tile_async<Shape::kTileQ, Shape::kHeadDimV, Shape::kThreads, Element,
+                  /*kBranchOnWholeTiles=*/true>(
       tiles + Shape::kOutputGradient, params.attention.d_o, document.batch, first_row, head,
       rows, thread);
   for (int r = int(threadIdx.x); r < Shape::kTileQ; r += Shape::kThreads) {
@@ -150,9 +152,11 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
   using Element = typename Config::Element;
   const kernel_int first_row = document.key_start + j0;
   const int thread = int(threadIdx.x);
-  load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element>(
+  load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element,
+                  /*kBranchOnWholeTiles=*/true>(
       Shape::kKey, params.attention.k, document.batch, first_row, kv_head, columns, thread);
-  load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element>(
+  load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element,
+                  /*kBranchOnWholeTiles=*/true>(
       Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
 }
 

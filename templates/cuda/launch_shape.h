@@ -106,6 +106,14 @@ constexpr TileShape backward_tile_shape(int head_dim, int head_dim_v) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4} : TileShape{64, 64, 8};
 }
 
+/// Blocks per SM that the deterministic backward query kernel is compiled for (its
+/// __launch_bounds__; every other kernel asks for one): two at head dims <= 64 without softcap
+/// or ALiBi, where it fits the 128 registers per thread that two 256-thread blocks on an SM
+/// leave without spilling (softcap with ALiBi at d32 spilled 12 bytes).
+constexpr int backward_query_blocks_per_sm(int head_dim, int head_dim_v, bool score_mods) {
+  return head_dim <= 64 && head_dim_v <= 64 && !score_mods ? 2 : 1;
+}
+
 /// Rows per block of the element-wise kernels (fill padding, preprocess, convert dQ).
 constexpr int kRowsPerElementwiseBlock = 64;
 constexpr int kElementwiseThreads = 128;

@@ -24,6 +24,8 @@ struct SharedTile {
   static constexpr uint32 kBytes = uint32(kRows) * uint32(kWidth) * 2u;
   static constexpr int kFullPages = kWidth / 64;
   static constexpr int kChunksPerRow = kWidth / 8;
+  static constexpr int kRowCount = kRows;
+  static constexpr int kWidthCount = kWidth;
 
   /// Byte offset, relative to the tile base, of the 16-byte chunk holding columns
   /// [column, column + 8) of `row` (column % 8 == 0).
@@ -47,8 +49,10 @@ struct SharedTile {
 /// threads taking consecutive 16-byte chunks of a row (coalesced). Global addresses must be
 /// 16-byte aligned: 16-byte aligned data and strides that are multiples of 8 elements (the
 /// runtime checks this). Afterwards: cp_async_commit, cp_async_wait, sync_threads before
-/// another thread reads the tile.
-template <int kRows, int kWidth, int kThreads, typename Element>
+/// another thread reads the tile. kBranchOnWholeTiles: a tile with every row valid (all but a
+/// document's last) skips the per-chunk row tests and clamped sources; the backward kernels
+/// take it, the 4-warp forward, at 255 registers, spills with the second copy loop.
+template <int kRows, int kWidth, int kThreads, typename Element, bool kBranchOnWholeTiles = false>
 ATTNCC_DEVICE void load_tile_async(uint32 tile_base, const TensorAddress& tensor,
                                    kernel_int batch, kernel_int first_row, int head,
                                    kernel_int rows_valid, int thread) {
@@ -70,6 +74,14 @@ ATTNCC_DEVICE void load_tile_async(uint32 tile_base, const TensorAddress& tensor
     const uint32 offset0 = tile_base + Tile::chunk_offset(row0, column);
     const Element* source = first + kernel_int(row0) * tensor.stride_row + column;
     const kernel_int step = kernel_int(kRowStep) * tensor.stride_row;
+    if (kBranchOnWholeTiles && rows_valid >= kRows) {
+#pragma unroll
+      for (int k = 0; k < kRows / kRowStep; ++k) {
+        cp_async_16(offset0 + uint32(k * kRowStep) * row_bytes, source, true);
+        source += step;
+      }
+      return;
+    }
     // This thread's valid rows, counted from row0, in 32 bits: each chunk compares it with an
     // immediate (rather than keeping row0 + k * kRowStep of every chunk live in 64 bits).
     const int rows_left = int(min_int(max_int(rows_valid, 0), kRows)) - row0;
@@ -109,30 +121,76 @@ ATTNCC_DEVICE void zero_tile(uint32 tile_base, int thread) {
 // ---- ldmatrix row addresses (KERNELS.md §2.1; lane l supplies one row of matrix l >> 3) ----
 
 /// `.x4` A operand of a 16x16 block [m0, m0+16) x [k0, k0+16) of a row-major tile (Q for
-/// S = Q K^T, dO for dP, dS for dQ): registers a0..a3 in mma order. Also the `.x4.trans` B
-/// operand "k16 x two n8" from a tile stored [k][n] (V for O += P V; Q, dO, K in the
-/// backward): m0 = k0 (the reduction row), k0 = n0 (the first of the two n8 column tiles);
-/// registers {b0, b1} of columns n0..n0+7, then {b0, b1} of n0+8..n0+15.
+/// S = Q K^T): registers a0..a3 in mma order. Also the `.x4.trans` B operand "k16 x two n8"
+/// from a tile stored [k][n] (V for O += P V): m0 = k0 (the reduction row), k0 = n0 (the first
+/// of the two n8 column tiles); registers {b0, b1} of columns n0..n0+7, then {b0, b1} of
+/// n0+8..n0+15. (The backward's GEMMs use the lane addresses below, backward_tiles.cuh.)
 template <typename Tile>
 ATTNCC_DEVICE uint32 ldmatrix_a_offset(uint32 tile_base, int m0, int k0, int lane) {
   return tile_base + Tile::chunk_offset(m0 + (lane & 15), k0 + 8 * (lane >> 4));
 }
 
-/// `.x4` B operand "two n8 x k16" from a tile stored [n][k] (K for S = Q K^T, V for dP = dO V^T):
+/// One lane's ldmatrix addresses over 16x16 blocks of a tile, computed once per warp GEMM so
+/// that each block costs at most one integer op, where recomputing chunk_offset from a row and
+/// column costs about ten per ldmatrix (the backward GEMMs are issue-bound by them otherwise).
+/// The swizzle XORs a row's low 3 bits (the lane's, for block origins row0 % 8 == 0) into
+/// chunk bits 4-6 (4-5 on the 32-column tail page), which the 1024-byte tile base, whole rows
+/// and whole pages never touch.
+///
+/// Blocks along a row (`at(row0, column0)`, column0 % 16 == 0, the lane's column 0 or 8):
+/// column0's chunk is even, so the address is the lane's block-(0, 0) address XOR a constant
+/// plus a constant.
+template <typename Tile>
+struct RowLaneAddresses {
+  uint32 page_origin;  // the lane's chunk in the first full page
+  uint32 tail_origin;  // the lane's chunk in the tail page (unused without one)
+
+  ATTNCC_DEVICE uint32 at(int row0, int column0) const {
+    const int page = column0 >> 6;
+    if (page < Tile::kFullPages) return in_full_page(page, row0, column0 & 63);
+    return (tail_origin ^ (uint32((column0 >> 3) & 3) << 4)) + uint32(row0) * 64u;
+  }
+
+  /// at(row0, 64 * page + column0) for a full page chosen at run time (column0 < 64).
+  ATTNCC_DEVICE uint32 in_full_page(int page, int row0, int column0) const {
+    return (page_origin ^ (uint32(column0 >> 3) << 4)) +
+           uint32(page) * (uint32(Tile::kRowCount) * 128u) + uint32(row0) * 128u;
+  }
+};
+
+template <typename Tile>
+ATTNCC_DEVICE RowLaneAddresses<Tile> row_lane_addresses(uint32 tile_base, int lane_row,
+                                                        int lane_column) {
+  return {tile_base + Tile::chunk_offset(lane_row, lane_column),
+          tile_base + Tile::chunk_offset(lane_row, 64 * Tile::kFullPages + lane_column)};
+}
+
+/// Blocks down a fixed column (`at(row0)`, row0 % 8 == 0, any run-time column): the address is
+/// the lane's row-0 address plus row0 whole rows of the column's page.
+template <typename Tile>
+struct ColumnLaneAddress {
+  uint32 origin;
+  uint32 row_bytes;  // 128, or 64 on the tail page
+
+  ATTNCC_DEVICE uint32 at(int row0) const {
+    if constexpr (Tile::kWidthCount % 64 == 0) return origin + uint32(row0) * 128u;
+    return origin + uint32(row0) * row_bytes;
+  }
+};
+
+template <typename Tile>
+ATTNCC_DEVICE ColumnLaneAddress<Tile> column_lane_address(uint32 tile_base, int lane_row,
+                                                          int column) {
+  return {tile_base + Tile::chunk_offset(lane_row, column),
+          (column >> 6) < Tile::kFullPages ? 128u : 64u};
+}
+
+/// `.x4` B operand "two n8 x k16" from a tile stored [n][k] (K for the forward's S = Q K^T):
 /// registers {b0, b1} of n-tile n0, then {b0, b1} of n-tile n0 + 8, for k in [k0, k0 + 16).
 template <typename Tile>
 ATTNCC_DEVICE uint32 ldmatrix_b_offset(uint32 tile_base, int n0, int k0, int lane) {
-  return tile_base + Tile::chunk_offset(n0 + (lane & 7) + 8 * (lane >> 4), k0 + 8 * ((lane >> 3) & 1));
-}
-
-/// `.x4.trans` A operand of the transpose of a tile stored [k][m] (P^T for dV = P^T dO, dS^T
-/// for dK = dS^T Q, from P[query][key]): registers a0..a3 of A^T[m0..m0+16) x [k0..k0+16), that
-/// is of stored rows k0.. and stored columns m0.. (note the matrix order differs from the
-/// plain A recipe: matrix 1 = next 8 stored columns, matrix 2 = next 8 stored rows).
-template <typename Tile>
-ATTNCC_DEVICE uint32 ldmatrix_a_transposed_offset(uint32 tile_base, int m0, int k0, int lane) {
   return tile_base +
-         Tile::chunk_offset(k0 + (lane & 7) + 8 * (lane >> 4), m0 + 8 * ((lane >> 3) & 1));
+         Tile::chunk_offset(n0 + (lane & 7) + 8 * (lane >> 4), k0 + 8 * ((lane >> 3) & 1));
 }
 
 }  // namespace attncc::cuda
