@@ -248,13 +248,19 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
     }
   }
 
+  // Pairs lie inside one 16-byte chunk, so the swizzle moves them whole. The warp's keys
+  // [key0, key0 + 8 kTiles) are one aligned run of chunks inside a page (key0 is a multiple of
+  // 8 kTiles), so chunk n of the run is the lane's chunk XOR n (tile_copy.cuh's swizzle), and
+  // row g + 8 is 8 whole rows further: no chunk_offset per store.
+  static_assert(Shape::kScoreKeys == 8 * kTiles && 64 % Shape::kScoreKeys == 0,
+                "a warp's keys are an aligned run of chunks within one page");
+  constexpr uint32 kScoreRowBytes = Shape::kTileK % 64 == 0 ? 128u : 64u;
+  const uint32 lane_offset = Shape::ScoreTile::chunk_offset(row0 + g, key0) + 4u * uint32(t);
 #pragma unroll
   for (int n = 0; n < kTiles; ++n) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      // Pairs lie inside one 16-byte chunk, so the swizzle moves them whole.
-      const uint32 offset =
-          Shape::ScoreTile::chunk_offset(row0 + g + 8 * half, key0 + 8 * n) + 4u * uint32(t);
+      const uint32 offset = (lane_offset ^ (uint32(n) << 4)) + uint32(8 * half) * kScoreRowBytes;
       shared_store_u32(Shape::kScoreGradients + offset,
                        pack_pair<Element>(gradients[n][2 * half], gradients[n][2 * half + 1]));
       if constexpr (kStoreProbabilities) {
