@@ -70,7 +70,8 @@ def compile_cubin(attncc, spec_path, head_dim, head_dim_v, arch, work):
         fail(f"attncc compile failed:\n{result.stderr.strip()}")
     [kernel] = json.load(open(os.path.join(bundle, "manifest.json")))["kernels"]
     if kernel["image"] != "cubin":
-        fail(f"{arch} compiled to {kernel['image']}, not a CUBIN; use sm_80, sm_86, sm_89 or sm_90a")
+        fail(f"{arch} compiled to {kernel['image']}, not a CUBIN; use sm_80, sm_86, sm_89 or "
+             "sm_90a")
     payload = open(os.path.join(bundle, f"{kernel['hash']}.{arch}.attncc-cuda"), "rb").read()
     cubin = os.path.join(work, "kernels.cubin")
     # The payload (runtime/cuda/cuda_binary.cpp): a magic line, a JSON header line, the image.
