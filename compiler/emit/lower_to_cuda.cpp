@@ -55,7 +55,9 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form) {
   check_cuda_support(spec);
   const cuda::TileShape forward = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
                                                             forward_mask_is_light(spec, form));
-  const cuda::TileShape backward = cuda::backward_tile_shape(spec.head_dim, spec.head_dim_v);
+  const cuda::TileShape key_value =
+      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v);
+  const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
   std::string text;
   text += generated_banner(spec, form, "CUDA");
   text += "#include \"cuda/attention_cuda.h\"\n\nnamespace attncc_generated {\n";
@@ -68,10 +70,12 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form) {
   text += constant("int", "kForwardTileK", forward.tile_k);
   text += constant("int", "kForwardWarps", forward.warps);
   text += constant("int", "kForwardThreads", 32 * forward.warps);
-  text += constant("int", "kBackwardTileQ", backward.tile_q);
-  text += constant("int", "kBackwardTileK", backward.tile_k);
-  text += constant("int", "kBackwardWarps", backward.warps);
-  text += constant("int", "kBackwardThreads", 32 * backward.warps);
+  text += constant("int", "kBackwardKeyValueTileQ", key_value.tile_q);
+  text += constant("int", "kBackwardKeyValueTileK", key_value.tile_k);
+  text += constant("int", "kBackwardQueryTileQ", query.tile_q);
+  text += constant("int", "kBackwardQueryTileK", query.tile_k);
+  text += constant("int", "kBackwardWarps", key_value.warps);  // both kernels (launch_shape.h)
+  text += constant("int", "kBackwardThreads", 32 * key_value.warps);
   text += constant("kSoftcap", spec.softcap > 0);
   text += constant("kAlibi", spec.alibi);
   text += constant("int", "kParameterCount", static_cast<long long>(spec.parameters.size()));

@@ -29,7 +29,9 @@ unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec) {
   switch (kind) {
     case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
     case cuda::kKernelBackwardKeyValue:
-    case cuda::kKernelBackwardQuery: return cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
+      return cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v);
+    case cuda::kKernelBackwardQuery:
+      return cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
     default: return 0;
   }
 }

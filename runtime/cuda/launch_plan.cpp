@@ -217,13 +217,16 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
   }
   add(plan, document_launch(cuda::kKernelBackwardPreprocess, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
-  const cuda::TileShape shape = cuda::backward_tile_shape(spec.head_dim, spec.head_dim_v);
-  const unsigned shared = cuda::backward_shared_bytes(spec.head_dim, spec.head_dim_v);
-  add(plan, document_launch(cuda::kKernelBackwardKeyValue, params, /*key_side=*/true, shape.tile_k,
-                            params.attention.heads_kv, 32 * shape.warps, shared));
+  const cuda::TileShape key_value =
+      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v);
+  add(plan, document_launch(cuda::kKernelBackwardKeyValue, params, /*key_side=*/true,
+                            key_value.tile_k, params.attention.heads_kv, 32 * key_value.warps,
+                            cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v)));
   if (deterministic) {
+    const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
     add(plan, document_launch(cuda::kKernelBackwardQuery, params, /*key_side=*/false,
-                              shape.tile_q, heads_q, 32 * shape.warps, shared));
+                              query.tile_q, heads_q, 32 * query.warps,
+                              cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v)));
   }
   add(plan, document_launch(cuda::kKernelBackwardConvertQuery, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));

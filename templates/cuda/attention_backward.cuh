@@ -26,18 +26,26 @@
 
 namespace attncc::cuda {
 
-/// Tiles, warp roles and shared-memory map of the backward kernels of one Config.
-template <typename Config>
+/// Tiles, warp roles and shared-memory map of one backward kernel of one Config: the key/value
+/// kernel (kKeyValueKernel) or the deterministic query kernel, which have their own tiles
+/// (launch_shape.h).
+template <typename Config, bool kKeyValueKernel>
 struct BackwardShape {
   using Element = typename Config::Element;
   static constexpr int kHeadDim = Config::kHeadDim;
   static constexpr int kHeadDimV = Config::kHeadDimV;
-  static constexpr TileShape kTile = backward_tile_shape(kHeadDim, kHeadDimV);
+  static constexpr TileShape kTile = kKeyValueKernel
+                                         ? backward_key_value_tile_shape(kHeadDim, kHeadDimV)
+                                         : backward_query_tile_shape(kHeadDim, kHeadDimV);
   static constexpr int kTileQ = kTile.tile_q;
   static constexpr int kTileK = kTile.tile_k;
   static constexpr int kWarps = kTile.warps;
   static constexpr int kThreads = 32 * kWarps;
-  static_assert(Config::kBackwardTileQ == kTileQ && Config::kBackwardTileK == kTileK &&
+  static constexpr int kConfigTileQ =
+      kKeyValueKernel ? Config::kBackwardKeyValueTileQ : Config::kBackwardQueryTileQ;
+  static constexpr int kConfigTileK =
+      kKeyValueKernel ? Config::kBackwardKeyValueTileK : Config::kBackwardQueryTileK;
+  static_assert(kConfigTileQ == kTileQ && kConfigTileK == kTileK &&
                     Config::kBackwardThreads == kThreads,
                 "the generated Config must use launch_shape.h's backward tiles");
 
@@ -72,7 +80,8 @@ struct BackwardShape {
   // it computes on this one; the key tile's K and V; P and dS of the pair as [query][key]
   // 16-bit tiles; then per buffer the query rows' LSE * log2(e) and delta (b *
   // kStatisticsBufferBytes further).
-  static constexpr int kQueryBuffers = backward_query_buffers(kHeadDim, kHeadDimV);
+  static constexpr int kQueryBuffers =
+      backward_query_buffers(kTile, kHeadDim, kHeadDimV, kKeyValueKernel);
   static constexpr uint32 kQuery = 0;
   static constexpr uint32 kOutputGradient = kQuery + tile_bytes(kTileQ, kHeadDim);
   static constexpr uint32 kQueryBufferBytes =
@@ -85,7 +94,7 @@ struct BackwardShape {
   static constexpr uint32 kDelta = kLseLog2 + 4u * kTileQ;
   static constexpr uint32 kStatisticsBufferBytes = 8u * kTileQ;
   static_assert(kLseLog2 + uint32(kQueryBuffers) * kStatisticsBufferBytes ==
-                    backward_shared_bytes(kHeadDim, kHeadDimV),
+                    backward_shared_bytes(kTile, kHeadDim, kHeadDimV, kKeyValueKernel),
                 "launch_shape.h's backward_shared_bytes must match this map");
 };
 
@@ -112,11 +121,10 @@ ATTNCC_DEVICE float* query_gradient_accumulator(const CudaAttentionParams& param
 /// Starts the copies of one query tile's Q and dO into query-side buffer `buffer` (rows past
 /// `rows` zero) and stores its rows' LSE * log2(e) and delta; rows past `rows` get LSE = -inf,
 /// so their P is 0.
-template <typename Config>
+template <typename Config, typename Shape>
 ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
                                    const DocumentBlock& document, int head, kernel_int i0,
                                    kernel_int rows, int buffer) {
-  using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   const kernel_int first_row = document.query_start + i0;
   const int thread = int(threadIdx.x);
@@ -144,11 +152,10 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
 }
 
 /// Starts the copies of one key tile's K and V (keys past `columns` zero).
-template <typename Config>
+template <typename Config, typename Shape>
 ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
                                  const DocumentBlock& document, int kv_head, kernel_int j0,
                                  kernel_int columns) {
-  using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   const kernel_int first_row = document.key_start + j0;
   const int thread = int(threadIdx.x);
@@ -167,12 +174,11 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
 /// go to shared memory as 16-bit [query][key] tiles. P = 0 exactly for masked pairs, keys past
 /// `columns`, rows with LSE = -inf (empty or padding rows), and dS = 0 wherever P = 0 (even if
 /// dP is NaN), as the CPU kernels.
-template <typename Config, typename Mask, bool kStoreProbabilities>
+template <typename Config, typename Shape, typename Mask, bool kStoreProbabilities>
 ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
                                    const DocumentView& document, int head, kernel_int i0,
                                    kernel_int j0, kernel_int columns, bool full,
                                    int buffer) {
-  using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   constexpr int kTiles = Shape::kScoreTiles;
   const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
@@ -305,11 +311,10 @@ ATTNCC_DEVICE void store_fragments(const TensorAddress& tensor, kernel_int batch
 
 /// Atomic mode: dQ accumulator rows of the query tile += dS K (unscaled), this warp's rows and
 /// columns, in chunks of 32 columns to keep registers for the dK, dV accumulators.
-template <typename Config>
+template <typename Config, typename Shape>
 ATTNCC_DEVICE void add_query_gradient(const CudaAttentionParams& params,
                                       const DocumentBlock& document, int head, kernel_int i0,
                                       kernel_int rows) {
-  using Shape = BackwardShape<Config>;
   using Element = typename Config::Element;
   constexpr int kChunk = Shape::kQueryColumns % 32 == 0 ? 32 : 16;
   const int warp = warp_index();
@@ -383,7 +388,7 @@ ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel
 /// (unscaled), each warp holding its keys x columns share in fp32 fragments.
 template <typename Config, typename Mask>
 ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int x) {
-  using Shape = BackwardShape<Config>;
+  using Shape = BackwardShape<Config, /*kKeyValueKernel=*/true>;
   using Element = typename Config::Element;
   const GridTile at = grid_tile(params, x, Shape::kTileK, /*key_side=*/true);
   const kernel_int key_tile = at.tile;
@@ -423,10 +428,10 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
   kernel_int query_tile = next_visiting_tile(first_tile);
   int member = 0;
   int buffer = 0;
-  load_key_tile<Config>(params, block_document, kv_head, j0, columns);
+  load_key_tile<Config, Shape>(params, block_document, kv_head, j0, columns);
   if (query_tile <= last_tile) {
-    load_query_tile<Config>(params, block_document, kv_head * group, query_tile * Shape::kTileQ,
-                            tile_rows(query_tile), buffer);
+    load_query_tile<Config, Shape>(params, block_document, kv_head * group,
+                                   query_tile * Shape::kTileQ, tile_rows(query_tile), buffer);
   }
   cp_async_commit();
 
@@ -453,11 +458,12 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
     // This item's tiles have landed, and every warp is done with the other buffer, P and dS.
     sync_threads();
     if (Shape::kQueryBuffers == 2 && next_tile <= last_tile) {
-      load_query_tile<Config>(params, block_document, kv_head * group + next_member,
+      load_query_tile<Config, Shape>(params, block_document, kv_head * group + next_member,
                               next_tile * Shape::kTileQ, tile_rows(next_tile), buffer ^ 1);
       cp_async_commit();
     }
-    score_gradients<Config, Mask, true>(params, document, head, i0, j0, columns, full, buffer);
+    score_gradients<Config, Shape, Mask, true>(params, document, head, i0, j0, columns, full,
+                                               buffer);
     sync_threads();  // P and dS of every warp are in shared memory
     const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
     warp_gemm<Element, typename Shape::ScoreTile, kTransposed,
@@ -469,7 +475,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
               kTransposed, Shape::kTileQ, Shape::kKeyColumns / 8>(
         dk, Shape::kScoreGradients, key_row0, tiles + Shape::kQuery, split * Shape::kKeyColumns);
     if (!params.deterministic) {
-      add_query_gradient<Config>(params, block_document, head, i0, rows);
+      add_query_gradient<Config, Shape>(params, block_document, head, i0, rows);
     }
     query_tile = next_tile;
     member = next_member;
@@ -477,7 +483,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
       buffer ^= 1;
     } else if (query_tile <= last_tile) {
       sync_threads();  // every warp is done with this item's Q, dO, P and dS
-      load_query_tile<Config>(params, block_document, kv_head * group + member,
+      load_query_tile<Config, Shape>(params, block_document, kv_head * group + member,
                               query_tile * Shape::kTileQ, tile_rows(query_tile), buffer);
       cp_async_commit();
     }
@@ -499,7 +505,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
 /// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).
 template <typename Config, typename Mask>
 ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int x) {
-  using Shape = BackwardShape<Config>;
+  using Shape = BackwardShape<Config, /*kKeyValueKernel=*/false>;
   using Element = typename Config::Element;
   if (!params.deterministic) return false;
   const GridTile at = grid_tile(params, x, Shape::kTileQ, /*key_side=*/false);
@@ -512,7 +518,7 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
   const int head = int(blockIdx.z);
   const int kv_head = head / (params.attention.heads_q / params.attention.heads_kv);
 
-  load_query_tile<Config>(params, block_document, head, i0, rows, 0);
+  load_query_tile<Config, Shape>(params, block_document, head, i0, rows, 0);
   cp_async_commit();
 
   const int warp = warp_index();
@@ -532,11 +538,12 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
       const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
       sync_threads();  // every warp is done with the previous K, V, dS
-      load_key_tile<Config>(params, block_document, kv_head, j0, columns);
+      load_key_tile<Config, Shape>(params, block_document, kv_head, j0, columns);
       cp_async_commit();
       cp_async_wait<0>();
       sync_threads();
-      score_gradients<Config, Mask, false>(params, document, head, i0, j0, columns, full, 0);
+      score_gradients<Config, Shape, Mask, false>(params, document, head, i0, j0, columns, full,
+                                                  0);
       sync_threads();  // dS of every warp is in shared memory
       warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile,
                 kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(

@@ -23,9 +23,9 @@ namespace attncc::cuda {
 /// - forward:             tiles of tile_q query rows (forward_tile_shape), query head z; a
 ///                        document's tiles are taken from its last (longest first under causal
 ///                        masks).
-/// - backward_key_value:  tiles of tile_k key rows (backward_tile_shape), key/value head z (all
-///                        query heads of its GQA group).
-/// - backward_query:      tiles of tile_q query rows (backward tiles), query head z.
+/// - backward_key_value:  tiles of tile_k key rows (backward_key_value_tile_shape), key/value
+///                        head z (all query heads of its GQA group).
+/// - backward_query:      tiles of tile_q query rows (backward_query_tile_shape), query head z.
 /// - backward_preprocess, backward_convert_query: kRowsPerElementwiseBlock query rows, query
 ///                        head z, kElementwiseThreads threads.
 /// - fill_padding:        (ceil(rows / kRowsPerElementwiseBlock), batch, passes),
@@ -37,8 +37,8 @@ namespace attncc::cuda {
 /// The max lengths are the caller's AttentionArguments::max_seqlen_q / _k, else the sequence
 /// rows; every per-document kernel also takes the x indices x + gridDim.x, ... that its row or
 /// document needs (for_each_grid_x in document.cuh), so a bound that is too small costs time.
-/// Dynamic shared memory: forward_shared_bytes (forward), backward_shared_bytes (backward_key_value
-/// and backward_query), 0 for the element-wise kernels.
+/// Dynamic shared memory: forward_shared_bytes (forward), backward_key_value_shared_bytes and
+/// backward_query_shared_bytes, 0 for the element-wise kernels.
 enum KernelKind : int {
   kKernelForward = 0,          // grid (query tiles, documents or batch rows, heads_q)
   kKernelFillPadding,          // rows outside every document: O = 0, LSE = -inf / grads = 0
@@ -101,10 +101,42 @@ constexpr bool forward_tiles_independent_of_mask() {
 }
 static_assert(forward_tiles_independent_of_mask(), "forward_shared_bytes ignores the mask");
 
-/// Backward tiles (the key/value kernel; the deterministic query kernel uses the same tiles).
-constexpr TileShape backward_tile_shape(int head_dim, int head_dim_v) {
+/// Backward key/value kernel tiles: a key tile accumulates its dK, dV over every query tile
+/// that reaches it, and each (query tile, key tile) step loads the query tile's Q and dO and
+/// adds its dS K to the fp32 dQ accumulator by atomics. Both costs scale with query rows x
+/// head dim per key tile, so the wider the key tile, the less of them per FLOP: at head dims
+/// 64 and 128, 128 keys by 32 query rows halve them against 64 x 64 at the same 160 MMAs per
+/// warp and step, in 99 KB of shared memory (dK, dV in registers: 16 keys x head dim per warp;
+/// 64 x 128 spilled 4-12 bytes at d128, ptxas 13.0). The 32-row query tiles split dQ's columns
+/// four ways per 16-row group, which head dims 32 and 96 do not divide into whole 16-column
+/// blocks: those keep 64 x 64.
+constexpr TileShape backward_key_value_tile_shape(int head_dim, int head_dim_v) {
+  return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4}
+         : head_dim % 64 == 0                 ? TileShape{32, 128, 8}
+                                              : TileShape{64, 64, 8};
+}
+
+/// Deterministic backward query kernel tiles: a query tile's dQ over the key tiles it visits,
+/// loading each key tile's K and V at every step; 64 x 64 (32 rows x 128 keys would double the
+/// K, V bytes per MMA).
+constexpr TileShape backward_query_tile_shape(int head_dim, int head_dim_v) {
   return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4} : TileShape{64, 64, 8};
 }
+
+/// Both backward kernels run the same threads (attention_cuda.h declares one count).
+constexpr bool backward_kernels_share_threads() {
+  const int dims[] = {32, 64, 96, 128, 256};
+  for (int head_dim : dims) {
+    for (int head_dim_v : dims) {
+      if (backward_key_value_tile_shape(head_dim, head_dim_v).warps !=
+          backward_query_tile_shape(head_dim, head_dim_v).warps) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+static_assert(backward_kernels_share_threads(), "the backward kernels must share a block size");
 
 /// Blocks per SM that the deterministic backward query kernel is compiled for (its
 /// __launch_bounds__; every other kernel asks for one): two at head dims <= 64 without softcap
@@ -130,11 +162,13 @@ constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v) {
          tile_bytes(shape.tile_k, head_dim_v);
 }
 
-/// Query-side buffers of the backward key/value kernel: two (the next query tile's Q, dO, LSE
-/// and delta load while this one computes) where they fit in 99 KB, the most a block gets on
-/// sm_86/89; one at d256.
-constexpr int backward_query_buffers(int head_dim, int head_dim_v) {
-  TileShape shape = backward_tile_shape(head_dim, head_dim_v);
+/// Query-side buffers of a backward kernel with `shape` tiles: the key/value kernel takes two
+/// (the next query tile's Q, dO, LSE and delta load while this one computes) where they fit in
+/// 99 KB, the most a block gets on sm_86/89; one otherwise (d128: 96.25 KB with one, 112.25 KB
+/// with two; d256). The query kernel loads its one query tile once: one.
+constexpr int backward_query_buffers(TileShape shape, int head_dim, int head_dim_v,
+                                     bool key_value_kernel) {
+  if (!key_value_kernel) return 1;
   const unsigned query_side = tile_bytes(shape.tile_q, head_dim) +
                               tile_bytes(shape.tile_q, head_dim_v) +
                               2u * 4u * unsigned(shape.tile_q);
@@ -143,14 +177,40 @@ constexpr int backward_query_buffers(int head_dim, int head_dim_v) {
   return 2u * query_side + rest <= 99u * 1024u ? 2 : 1;
 }
 
-/// Dynamic shared memory of the backward key/value (and query) kernel: the query-side buffers
-/// (Q and dO tiles, LSE and delta of the query tile), K, V, P and dS tiles.
-constexpr unsigned backward_shared_bytes(int head_dim, int head_dim_v) {
-  TileShape shape = backward_tile_shape(head_dim, head_dim_v);
-  const unsigned buffers = unsigned(backward_query_buffers(head_dim, head_dim_v));
+/// Dynamic shared memory of a backward kernel with `shape` tiles: the query-side buffers (Q and
+/// dO tiles, LSE and delta of the query tile), K, V, P and dS tiles.
+constexpr unsigned backward_shared_bytes(TileShape shape, int head_dim, int head_dim_v,
+                                         bool key_value_kernel) {
+  const unsigned buffers =
+      unsigned(backward_query_buffers(shape, head_dim, head_dim_v, key_value_kernel));
   return buffers * (tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_q, head_dim_v)) +
          tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v) +
          2u * tile_bytes(shape.tile_q, shape.tile_k) + buffers * 2u * 4u * unsigned(shape.tile_q);
 }
+
+constexpr unsigned backward_key_value_shared_bytes(int head_dim, int head_dim_v) {
+  return backward_shared_bytes(backward_key_value_tile_shape(head_dim, head_dim_v), head_dim,
+                               head_dim_v, /*key_value_kernel=*/true);
+}
+
+constexpr unsigned backward_query_shared_bytes(int head_dim, int head_dim_v) {
+  return backward_shared_bytes(backward_query_tile_shape(head_dim, head_dim_v), head_dim,
+                               head_dim_v, /*key_value_kernel=*/false);
+}
+
+/// Every backward kernel fits the 99 KB a block may have on sm_86/89.
+constexpr bool backward_shared_memory_fits() {
+  const int dims[] = {32, 64, 96, 128, 256};
+  for (int head_dim : dims) {
+    for (int head_dim_v : dims) {
+      if (backward_key_value_shared_bytes(head_dim, head_dim_v) > 99u * 1024u ||
+          backward_query_shared_bytes(head_dim, head_dim_v) > 99u * 1024u) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+static_assert(backward_shared_memory_fits(), "a backward kernel exceeds 99 KB of shared memory");
 
 }  // namespace attncc::cuda

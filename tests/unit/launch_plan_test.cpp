@@ -118,8 +118,8 @@ TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
   call.arguments.max_seqlen_q = 1;  // below a document's length: one tile in x, blocks loop
   call.arguments.max_seqlen_k = 1;
   CudaLaunchPlan backward = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false);
-  const cuda::TileShape backward_tiles = cuda::backward_tile_shape(64, 64);
-  const unsigned shared = cuda::backward_shared_bytes(64, 64);
+  const cuda::TileShape backward_tiles = cuda::backward_key_value_tile_shape(64, 64);
+  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64);
   ASSERT_EQ(backward.launches.size(), 4u);
   expect_launch(backward.launches[0], cuda::kKernelFillPadding, {8, 1, 2}, cuda::kElementwiseThreads, 0);
   expect_launch(backward.launches[1], cuda::kKernelBackwardPreprocess, {1, 3, 4},
@@ -133,9 +133,10 @@ TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
 TEST(LaunchPlan, BackwardLaunchOrderWorkspacesAndModes) {
   Spec spec = make_spec("varlen", "prefix($p[doc])", 64);
   VarlenCall call(4, 4, 64);
-  const cuda::TileShape tiles = cuda::backward_tile_shape(64, 64);
+  const cuda::TileShape tiles = cuda::backward_key_value_tile_shape(64, 64);
   const unsigned threads = 32u * unsigned(tiles.warps);
-  const unsigned shared = cuda::backward_shared_bytes(64, 64);
+  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64);
+  const cuda::TileShape query_tiles = cuda::backward_query_tile_shape(64, 64);
   CudaLaunchPlan plan = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false);
   EXPECT_EQ(plan.params.deterministic, 0);
   EXPECT_EQ(plan.params.attention.dk.data, address(8));
@@ -159,7 +160,8 @@ TEST(LaunchPlan, BackwardLaunchOrderWorkspacesAndModes) {
   EXPECT_EQ(plan.launches[0].kind, cuda::kKernelBackwardPreprocess);
   EXPECT_EQ(plan.launches[1].kind, cuda::kKernelBackwardKeyValue);
   expect_launch(plan.launches[2], cuda::kKernelBackwardQuery,
-                {unsigned((300 + tiles.tile_q - 1) / tiles.tile_q), 3, 4}, threads, shared);
+                {unsigned((300 + query_tiles.tile_q - 1) / query_tiles.tile_q), 3, 4},
+                32u * unsigned(query_tiles.warps), cuda::backward_query_shared_bytes(64, 64));
   EXPECT_EQ(plan.launches[3].kind, cuda::kKernelBackwardConvertQuery);
 
   std::vector<float> delta(1), accumulator(1);
@@ -212,17 +214,20 @@ TEST(LaunchPlan, DenseAndDocPackedDocumentsAndRows) {
   EXPECT_EQ(plan.launches[1].grid.x, 3u);
   EXPECT_EQ(plan.launches[1].grid.y, 2u);
   EXPECT_EQ(plan.launches[1].grid.z, 2u);
-  // Backward tiles of 64 rows (preprocess, key/value, convert): min(2 + 3, 3 * 2) = 5.
+  // Backward tiles of 64 rows (preprocess, convert): min(2 + 3, 3 * 2) = 5; the key/value
+  // kernel's tiles of 128 keys at d64: min(1 + 3, 3 * 1) = 3.
+  ASSERT_EQ(cuda::backward_key_value_tile_shape(64, 64).tile_k, 128);
   packed_arguments.d_o = packed_arguments.dq = packed_arguments.dk = packed_arguments.dv =
       arguments.q;
   CudaLaunchPlan backward = plan_cuda_backward(packed, packed_arguments, /*deterministic=*/false);
   ASSERT_EQ(backward.launches.size(), 4u);
   for (size_t index = 1; index < backward.launches.size(); ++index) {
     SCOPED_TRACE(describe(backward.launches[index]));
-    EXPECT_EQ(backward.launches[index].grid.x, 5u);
+    EXPECT_EQ(backward.launches[index].grid.x,
+              backward.launches[index].kind == cuda::kKernelBackwardKeyValue ? 3u : 5u);
     EXPECT_EQ(backward.launches[index].grid.y, 2u);
   }
-  // max_seqlen 10: 3 * ceil(10 / 64) = 3 tiles per row.
+  // max_seqlen 10: 3 * ceil(10 / 128) = 3 tiles per row.
   packed_arguments.max_seqlen_q = packed_arguments.max_seqlen_k = 10;
   backward = plan_cuda_backward(packed, packed_arguments, /*deterministic=*/false);
   EXPECT_EQ(backward.launches[2].grid.x, 3u);
