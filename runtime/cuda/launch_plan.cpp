@@ -233,6 +233,22 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
   return plan;
 }
 
+namespace {
+
+std::unique_ptr<float[], HostWorkspaces::Release> zeroed_floats(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  const size_t count = (bytes + sizeof(float) - 1) / sizeof(float);
+  auto* memory = static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{256}));
+  std::fill(memory, memory + count, 0.0f);
+  return std::unique_ptr<float[], HostWorkspaces::Release>(memory);
+}
+
+}  // namespace
+
+HostWorkspaces::HostWorkspaces(const CudaWorkspaceSizes& sizes)
+    : delta_(zeroed_floats(sizes.delta_bytes)),
+      dq_accumulator_(zeroed_floats(sizes.dq_accumulator_bytes)) {}
+
 void bind_workspace(CudaLaunchPlan& plan, float* delta, float* dq_accumulator,
                     cuda::DeviceStatus* status) {
   plan.params.attention.delta = delta;

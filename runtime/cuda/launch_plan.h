@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,24 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
 /// Stores the workspace pointers (sizes per plan.workspace) into the parameter block.
 void bind_workspace(CudaLaunchPlan& plan, float* delta, float* dq_accumulator,
                     cuda::DeviceStatus* status);
+
+/// Zeroed host memory for a plan's delta and dQ accumulator, 256-byte aligned as device
+/// allocations are (the element-wise kernels access the accumulator 16 bytes at a time): the
+/// cuda-emulated backend's "device memory", and the tests'. A pointer is null for 0 bytes.
+class HostWorkspaces {
+ public:
+  explicit HostWorkspaces(const CudaWorkspaceSizes& sizes);
+  float* delta() const { return delta_.get(); }
+  float* dq_accumulator() const { return dq_accumulator_.get(); }
+
+  struct Release {  // frees what the constructor allocated
+    void operator()(float* memory) const { ::operator delete[](memory, std::align_val_t{256}); }
+  };
+
+ private:
+  std::unique_ptr<float[], Release> delta_;
+  std::unique_ptr<float[], Release> dq_accumulator_;
+};
 
 /// "forward grid (2, 3, 8) block (128, 1, 1) shared 49152 B", for logs and error messages.
 std::string describe(const CudaLaunch& launch);

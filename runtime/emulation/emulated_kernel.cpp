@@ -90,10 +90,9 @@ class EmulatedCudaKernel final : public KernelImplementation {
  private:
   // The executor: host "device memory" for the workspaces, then every launch in order.
   void run(CudaLaunchPlan plan) const {
-    std::vector<float> delta(plan.workspace.delta_bytes / sizeof(float));
-    std::vector<float> dq_accumulator(plan.workspace.dq_accumulator_bytes / sizeof(float));
+    const HostWorkspaces workspaces(plan.workspace);
     cuda::DeviceStatus status{};
-    bind_workspace(plan, delta.data(), dq_accumulator.data(), &status);
+    bind_workspace(plan, workspaces.delta(), workspaces.dq_accumulator(), &status);
     for (size_t index = 0; index < plan.launches.size(); ++index) {
       const CudaLaunch& launch = plan.launches[index];
       emulation::LaunchConfiguration configuration;

@@ -116,6 +116,29 @@ ATTNCC_DEVICE float* query_gradient_accumulator(const CudaAttentionParams& param
              Config::kHeadDim;
 }
 
+// ---- 16-byte chunks of rows (the element-wise kernels) -------------------------------------
+// Tensor data and row strides are 16-byte aligned (DESIGN_NOTES "Alignment"; the runtime
+// checks), the dQ accumulator's rows are head_dim floats in an allocation aligned at least as
+// much, and head dims are multiples of 32: so a row is whole 16-byte chunks, and one access
+// moves 16 bytes where element-wise ones moved 2 or 4.
+
+struct alignas(16) Chunk16 {
+  uint32 words[4];
+};
+
+/// Element 0 <= e < 8 of a chunk of 16-bit elements, as float.
+template <typename Element>
+ATTNCC_DEVICE float chunk_element(const Chunk16& chunk, int e) {
+  return to_float(Element{kernel_uint16(chunk.words[e >> 1] >> (16 * (e & 1)))});
+}
+
+/// Lanes that share one row in backward_preprocess: a power of two, at most 32, covering a
+/// row's chunks where it has no more than 32 (a lane takes every lanes-th chunk past that).
+constexpr int preprocess_lanes_per_row(int head_dim_v) {
+  const int chunks = head_dim_v / 8;
+  return chunks > 16 ? 32 : chunks > 8 ? 16 : chunks > 4 ? 8 : 4;
+}
+
 // ---- pieces of the backward tile step -----------------------------------------------------
 
 /// Starts the copies of one query tile's Q and dO into query-side buffer `buffer` (rows past
@@ -359,27 +382,44 @@ ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel
   const kernel_int rows = min_int(kRowsPerElementwiseBlock, document.query_length - i0);
   const int head = int(blockIdx.z);
   const kernel_int first_row = document.query_start + i0;
-  const int lane = lane_index();
-  // One warp per row: lanes stride over the columns, then a butterfly sum.
-  for (kernel_int r = warp_index(); r < rows; r += kElementwiseThreads / 32) {
-    const Element* o = tensor_row<Element>(params.attention.o, document.batch, first_row + r, head);
-    const Element* d_o =
-        tensor_row<Element>(params.attention.d_o, document.batch, first_row + r, head);
+  // kLanesPerRow lanes per row, each a 16-byte chunk of O and dO at a time, then a butterfly
+  // sum inside the lane group. Every lane of a warp runs every pass (the shuffles need them).
+  constexpr int kChunks = Config::kHeadDimV / 8;
+  constexpr int kLanesPerRow = preprocess_lanes_per_row(Config::kHeadDimV);
+  constexpr int kRowsPerPass = kElementwiseThreads / kLanesPerRow;
+  static_assert(Config::kHeadDimV % 8 == 0 && 32 % kLanesPerRow == 0, "whole chunks and groups");
+  const int slot = int(threadIdx.x) / kLanesPerRow;
+  const int lane_in_row = int(threadIdx.x) % kLanesPerRow;
+  for (kernel_int pass = 0; pass < rows; pass += kRowsPerPass) {
+    const kernel_int r = pass + slot;
     float sum = 0.0f;
-    for (int d = lane; d < Config::kHeadDimV; d += 32) sum += to_float(o[d]) * to_float(d_o[d]);
+    if (r < rows) {
+      const Chunk16* o = reinterpret_cast<const Chunk16*>(
+          tensor_row<Element>(params.attention.o, document.batch, first_row + r, head));
+      const Chunk16* d_o = reinterpret_cast<const Chunk16*>(
+          tensor_row<Element>(params.attention.d_o, document.batch, first_row + r, head));
+      for (int c = lane_in_row; c < kChunks; c += kLanesPerRow) {
+        const Chunk16 o_chunk = o[c];
+        const Chunk16 d_o_chunk = d_o[c];
 #pragma unroll
-    for (int mask = 16; mask > 0; mask >>= 1) sum += shfl_xor(sum, mask);
-    if (lane == 0) {
+        for (int e = 0; e < 8; ++e) {
+          sum += chunk_element<Element>(o_chunk, e) * chunk_element<Element>(d_o_chunk, e);
+        }
+      }
+    }
+#pragma unroll
+    for (int mask = kLanesPerRow / 2; mask > 0; mask >>= 1) sum += shfl_xor(sum, mask);
+    if (r < rows && lane_in_row == 0) {
       *lse_address(params.attention.delta, params.attention, document.batch, head,
                    first_row + r) = sum;
     }
   }
   if (params.deterministic) return true;
-  for (kernel_int index = threadIdx.x; index < rows * Config::kHeadDim;
-       index += kElementwiseThreads) {
-    const kernel_int r = index / Config::kHeadDim;
-    query_gradient_accumulator<Config>(params, document.batch, first_row + r,
-                                       head)[index % Config::kHeadDim] = 0.0f;
+  constexpr int kQuads = Config::kHeadDim / 4;  // 16-byte groups of 4 floats per row
+  for (kernel_int index = threadIdx.x; index < rows * kQuads; index += kElementwiseThreads) {
+    const kernel_int r = index / kQuads;
+    float* row = query_gradient_accumulator<Config>(params, document.batch, first_row + r, head);
+    reinterpret_cast<Chunk16*>(row)[index % kQuads] = Chunk16{{0u, 0u, 0u, 0u}};
   }
   return true;
 }
@@ -424,7 +464,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
 
   // Work items are (query tile, query head of the group). With two query-side buffers each
   // item's Q, dO, LSE and delta load into one while the item before computes on the other;
-  // with one they load after it.
+  // with one they load once the item before is done with them, during its dQ product.
   kernel_int query_tile = next_visiting_tile(first_tile);
   int member = 0;
   int buffer = 0;
@@ -474,19 +514,20 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
     warp_gemm<Element, typename Shape::ScoreTile, kTransposed, typename Shape::QueryTile,
               kTransposed, Shape::kTileQ, Shape::kKeyColumns / 8>(
         dk, Shape::kScoreGradients, key_row0, tiles + Shape::kQuery, split * Shape::kKeyColumns);
+    if (Shape::kQueryBuffers == 1 && next_tile <= last_tile) {
+      // Every warp is done with this item's Q, dO, LSE and delta (dQ below reads dS and K):
+      // the next item's copies start now and overlap the dQ product and its atomics.
+      sync_threads();
+      load_query_tile<Config, Shape>(params, block_document, kv_head * group + next_member,
+                                     next_tile * Shape::kTileQ, tile_rows(next_tile), buffer);
+      cp_async_commit();
+    }
     if (!params.deterministic) {
       add_query_gradient<Config, Shape>(params, block_document, head, i0, rows);
     }
     query_tile = next_tile;
     member = next_member;
-    if (Shape::kQueryBuffers == 2) {
-      buffer ^= 1;
-    } else if (query_tile <= last_tile) {
-      sync_threads();  // every warp is done with this item's Q, dO, P and dS
-      load_query_tile<Config, Shape>(params, block_document, kv_head * group + member,
-                              query_tile * Shape::kTileQ, tile_rows(query_tile), buffer);
-      cp_async_commit();
-    }
+    if (Shape::kQueryBuffers == 2) buffer ^= 1;
   }
   cp_async_wait<0>();  // the K, V copies when no query tile reached the key tile
 
@@ -570,15 +611,34 @@ ATTNCC_DEVICE bool backward_convert_query(const CudaAttentionParams& params, ker
   const kernel_int first_row = document.query_start + i0;
   const float scale = params.attention.scale;
   const bool accumulate = params.attention.accumulate != 0;
-  for (kernel_int index = threadIdx.x; index < rows * Config::kHeadDim;
-       index += kElementwiseThreads) {
-    const kernel_int r = index / Config::kHeadDim;
-    const int d = int(index % Config::kHeadDim);
-    float value =
-        query_gradient_accumulator<Config>(params, document.batch, first_row + r, head)[d] * scale;
-    Element* out = tensor_row<Element>(params.attention.dq, document.batch, first_row + r, head);
-    if (accumulate) value += to_float(out[d]);
-    out[d] = from_float<Element>(value);
+  // One 16-byte chunk of dq (8 elements) from two of the accumulator (8 floats) per step.
+  constexpr int kChunks = Config::kHeadDim / 8;
+  for (kernel_int index = threadIdx.x; index < rows * kChunks; index += kElementwiseThreads) {
+    const kernel_int r = index / kChunks;
+    const int c = int(index % kChunks);
+    const Chunk16* accumulator = reinterpret_cast<const Chunk16*>(
+        query_gradient_accumulator<Config>(params, document.batch, first_row + r, head));
+    Chunk16* out = reinterpret_cast<Chunk16*>(
+        tensor_row<Element>(params.attention.dq, document.batch, first_row + r, head));
+    const Chunk16 low = accumulator[2 * c];
+    const Chunk16 high = accumulator[2 * c + 1];
+    float values[8];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      values[e] = bits_to_float(low.words[e]) * scale;
+      values[4 + e] = bits_to_float(high.words[e]) * scale;
+    }
+    if (accumulate) {
+      const Chunk16 existing = out[c];
+#pragma unroll
+      for (int e = 0; e < 8; ++e) values[e] += chunk_element<Element>(existing, e);
+    }
+    Chunk16 result;
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      result.words[w] = pack_pair<Element>(values[2 * w], values[2 * w + 1]);
+    }
+    out[c] = result;
   }
   return true;
 }

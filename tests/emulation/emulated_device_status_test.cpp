@@ -28,11 +28,9 @@ namespace {
 // status the kernels left.
 cuda::DeviceStatus run_plan(const JitModule& module, const Spec& spec, CudaLaunchPlan plan,
                             uint64_t seed) {
-  std::vector<float> delta(plan.workspace.delta_bytes / sizeof(float));
-  std::vector<float> dq_accumulator(plan.workspace.dq_accumulator_bytes / sizeof(float));
+  const HostWorkspaces workspaces(plan.workspace);
   cuda::DeviceStatus status{};
-  bind_workspace(plan, delta.empty() ? nullptr : delta.data(),
-                 dq_accumulator.empty() ? nullptr : dq_accumulator.data(), &status);
+  bind_workspace(plan, workspaces.delta(), workspaces.dq_accumulator(), &status);
   ThreadPool pool(2);
   testing::run_emulated_plan(module, spec, plan, pool, seed);
   return status;
