@@ -176,6 +176,9 @@ class BlockExecutor {
   std::vector<int> batch_;
   std::vector<int> warp_order_;
   std::vector<int> warp_ready_;  // per warp: ready threads, then slots (order_round)
+  std::vector<int> held_back_;   // the lagging warp's ready threads, for a later round
+  int lagging_warp_ = -1;        // runs only when no other warp can (order_round)
+  bool choose_lagging_warp_ = true;
   EmulatedThread* current_ = nullptr;
   int barrier_arrived_ = 0;
   int exited_ = 0;
@@ -263,6 +266,8 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
   warp_ready_.assign(warps_.size(), 0);
   shared_.assign(configuration.shared_bytes, kUninitialisedByte);
   runnable_.clear();
+  held_back_.clear();
+  choose_lagging_warp_ = true;
   barrier_arrived_ = 0;
   exited_ = 0;
   block_failed_ = false;
@@ -322,10 +327,33 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
 // together, and a warp that runs entirely before another is what exposes a missing barrier (the
 // first warp reads what the second has not written yet) on every schedule where the reader
 // comes first, instead of only when a writer lane happens to be last.
+// Rounds keep the warps within one collective of each other, which hides the opposite race: a
+// warp far ahead overwriting what a slow one still reads (the next tile's copies issued into a
+// buffer before every warp's last read of it). So in half of the intervals between barriers
+// (chosen from the same random stream) one warp lags: it runs only in rounds where no other
+// warp can, i.e. once the others wait at the next barrier or have finished.
 void BlockExecutor::order_round(uint64_t& random) {
   auto shuffle = [&random](int* first, size_t count) {
     for (size_t i = count; i > 1; --i) std::swap(first[i - 1], first[split_mix(random) % i]);
   };
+  if (choose_lagging_warp_) {
+    choose_lagging_warp_ = false;
+    const uint64_t draw = split_mix(random) % (2 * warps_.size());
+    lagging_warp_ = draw < warps_.size() ? int(draw) : -1;
+  }
+  held_back_.clear();
+  if (lagging_warp_ >= 0) {
+    size_t kept = 0;
+    for (int index : runnable_) {
+      if (threads_[size_t(index)].warp == lagging_warp_) {
+        held_back_.push_back(index);
+      } else {
+        runnable_[kept++] = index;
+      }
+    }
+    runnable_.resize(kept);
+    if (runnable_.empty()) runnable_.swap(held_back_);  // nothing else can run: the laggard does
+  }
   warp_order_.clear();
   for (int index : runnable_) {
     const int warp = threads_[size_t(index)].warp;
@@ -348,7 +376,8 @@ void BlockExecutor::order_round(uint64_t& random) {
     start = end;
     warp_ready_[size_t(warp)] = 0;
   }
-  runnable_.clear();
+  runnable_.swap(held_back_);  // the held-back threads stay ready for the next round
+  held_back_.clear();
 }
 
 // No thread can run and some have not finished. The checks at each barrier, collective and
@@ -409,6 +438,7 @@ void BlockExecutor::sync_threads() {
     barrier_arrived_ = 0;
     for (WarpState& each : warps_) each.at_barrier = 0;
     for (EmulatedThread& each : threads_) release(each);
+    choose_lagging_warp_ = true;
   }
   suspend();
 }

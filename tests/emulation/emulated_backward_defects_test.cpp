@@ -1,0 +1,161 @@
+// The real backward kernels (templates/cuda/attention_backward.cuh, lowered for a causal bf16
+// d128 spec with GQA 2:1: the key/value kernel's 32 x 128 tiles with one query-side buffer)
+// under the emulation, intact and with one barrier patched out of the key/value kernel:
+// - the one before the next query tile's copies: a warp that is ahead overwrites the Q and dO
+//   a slower warp still multiplies (only the emulator's lagging warp exposes this; rounds keep
+//   the warps within one collective of each other);
+// - the one after the copies landed: a warp reads Q, dO, LSE and delta before they are there;
+// - the one after P and dS are stored: a warp multiplies P and dS other warps have not written.
+// The intact kernels match the float64 reference; each defect must make dQ, dK or dV wrong (or
+// raise an emulator error), on several seeds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attncc/error.h"
+#include "attncc/reference.h"
+#include "runtime/cuda/launch_plan.h"
+#include "runtime/thread_pool.h"
+#include "support/emulated_kernels.h"
+#include "templates/common/numeric.h"
+
+namespace attncc {
+namespace {
+
+constexpr const char* kBackward = "cuda/attention_backward.cuh";
+
+struct Patch {
+  const char* name;
+  testing::TemplatePatch change;
+};
+
+const Patch kPatches[] = {
+    {"next query tile copied before every warp is done with this one",
+     {kBackward,
+      "overlap the dQ product and its atomics.\n      sync_threads();",
+      "overlap the dQ product and its atomics.\n      /* removed */"}},
+    {"query tile read before it landed",
+     {kBackward, "every warp is done with the other buffer, P and dS.\n    sync_threads();",
+      "every warp is done with the other buffer, P and dS.\n    /* removed */"}},
+    {"P and dS read before every warp stored them",
+     {kBackward, "sync_threads();  // P and dS of every warp are in shared memory",
+      "/* removed */  // P and dS of every warp are in shared memory"}},
+};
+
+std::vector<bfloat16> random_tensor(std::mt19937_64& random, size_t count,
+                                    std::vector<double>& exact) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<bfloat16> tensor;
+  for (size_t index = 0; index < count; ++index) {
+    tensor.push_back(from_float<bfloat16>(float(normal(random))));
+    exact.push_back(to_float(tensor.back()));
+  }
+  return tensor;
+}
+
+// "" when every element is finite and within 2e-2 of the largest reference magnitude.
+std::string compare(const char* name, const std::vector<bfloat16>& actual,
+                    const std::vector<double>& expected) {
+  double worst = 0, largest = 0;
+  for (size_t index = 0; index < actual.size(); ++index) {
+    const double value = to_float(actual[index]);
+    if (!std::isfinite(value)) {
+      return std::string(name) + "[" + std::to_string(index) + "] is not finite";
+    }
+    worst = std::max(worst, std::fabs(value - expected[index]));
+    largest = std::max(largest, std::fabs(expected[index]));
+  }
+  if (worst > 2e-2 * largest) {
+    return std::string("max |") + name + " - reference| = " + std::to_string(worst) +
+           " of max |reference| " + std::to_string(largest);
+  }
+  return "";
+}
+
+class EmulatedBackwardDefects : public ::testing::Test {
+ protected:
+  const Spec spec_ = Spec::parse(
+      R"({"name": "defects", "layout": "dense", "dtype": "bf16", "head_dim": 128,
+          "mask": "causal", "backward": true})");
+  ThreadPool pool_{2};
+
+  // Forward, then backward (atomic dQ mode) on random bf16 inputs: dense B = 1, S = 200 (seven
+  // 32-row query tiles, two 128-key tiles), 2 query heads on 1 K/V head. "" when dQ, dK and dV
+  // match the float64 reference, else what went wrong.
+  std::string run(const JitModule& module, uint64_t seed) {
+    const int64_t rows = 200, heads_q = 2, heads_kv = 1, dim = 128;
+    std::mt19937_64 random(seed);
+    ReferenceInputs inputs;
+    inputs.shape.layout = Layout::kDense;
+    inputs.shape.batch = 1;
+    inputs.shape.query_rows = rows;
+    inputs.shape.key_rows = rows;
+    inputs.heads_q = heads_q;
+    inputs.heads_kv = heads_kv;
+    const size_t query_elements = size_t(rows * heads_q * dim);
+    const size_t key_elements = size_t(rows * heads_kv * dim);
+    std::vector<bfloat16> q = random_tensor(random, query_elements, inputs.q);
+    std::vector<bfloat16> k = random_tensor(random, key_elements, inputs.k);
+    std::vector<bfloat16> v = random_tensor(random, key_elements, inputs.v);
+    std::vector<bfloat16> d_o = random_tensor(random, query_elements, inputs.d_o);
+    const bfloat16 poison{0x7fc0};  // NaN: an element left unwritten fails the comparison
+    std::vector<bfloat16> o(query_elements, poison), dq(query_elements, poison);
+    std::vector<bfloat16> dk(key_elements, poison), dv(key_elements, poison);
+    std::vector<float> lse(size_t(heads_q * rows), std::nanf(""));
+    AttentionArguments arguments;
+    const std::vector<int64_t> query_shape{1, rows, heads_q, dim};
+    const std::vector<int64_t> key_shape{1, rows, heads_kv, dim};
+    arguments.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, query_shape);
+    arguments.k = TensorRef::cpu(k.data(), ScalarType::kBFloat16, key_shape);
+    arguments.v = TensorRef::cpu(v.data(), ScalarType::kBFloat16, key_shape);
+    arguments.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, query_shape);
+    arguments.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, heads_q, rows});
+    arguments.d_o = TensorRef::cpu(d_o.data(), ScalarType::kBFloat16, query_shape);
+    arguments.dq = TensorRef::cpu(dq.data(), ScalarType::kBFloat16, query_shape);
+    arguments.dk = TensorRef::cpu(dk.data(), ScalarType::kBFloat16, key_shape);
+    arguments.dv = TensorRef::cpu(dv.data(), ScalarType::kBFloat16, key_shape);
+    cuda::DeviceStatus status{};
+    try {
+      CudaLaunchPlan forward = plan_cuda_forward(spec_, arguments);
+      bind_workspace(forward, nullptr, nullptr, &status);
+      testing::run_emulated_plan(module, spec_, forward, pool_, seed);
+      CudaLaunchPlan backward = plan_cuda_backward(spec_, arguments, /*deterministic=*/false);
+      const HostWorkspaces workspaces(backward.workspace);
+      bind_workspace(backward, workspaces.delta(), workspaces.dq_accumulator(), &status);
+      testing::run_emulated_plan(module, spec_, backward, pool_, seed);
+    } catch (const Error& error) {
+      return error.what();
+    }
+    for (const bfloat16& value : o) inputs.o_for_delta.push_back(to_float(value));
+    const ReferenceOutputs expected = reference_attention(spec_, inputs);
+    for (const std::string& problem :
+         {compare("dQ", dq, expected.dq), compare("dK", dk, expected.dk),
+          compare("dV", dv, expected.dv)}) {
+      if (!problem.empty()) return problem;
+    }
+    return "";
+  }
+};
+
+TEST_F(EmulatedBackwardDefects, IntactKernelsMatchTheReference) {
+  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_);
+  ASSERT_NE(module, nullptr);
+  for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
+}
+
+TEST_F(EmulatedBackwardDefects, EveryDefectFailsOnEverySeed) {
+  for (const Patch& patch : kPatches) {
+    SCOPED_TRACE(patch.name);
+    std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_, {patch.change});
+    ASSERT_NE(module, nullptr);
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attncc
