@@ -27,12 +27,7 @@ namespace {
 
 constexpr const char* kBackward = "cuda/attention_backward.cuh";
 
-struct Patch {
-  const char* name;
-  testing::TemplatePatch change;
-};
-
-const Patch kPatches[] = {
+const std::vector<testing::NamedPatch> kPatches = {
     {"next query tile copied before every warp is done with this one",
      {kBackward,
       "overlap the dQ product and its atomics.\n      sync_threads();",
@@ -141,20 +136,14 @@ class EmulatedBackwardDefects : public ::testing::Test {
 };
 
 TEST_F(EmulatedBackwardDefects, IntactKernelsMatchTheReference) {
-  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_);
-  ASSERT_NE(module, nullptr);
-  for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
+  testing::expect_intact_kernels_pass(
+      spec_, [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
 }
 
 TEST_F(EmulatedBackwardDefects, EveryDefectFailsOnEverySeed) {
-  for (const Patch& patch : kPatches) {
-    SCOPED_TRACE(patch.name);
-    std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_, {patch.change});
-    ASSERT_NE(module, nullptr);
-    for (uint64_t seed = 1; seed <= 3; ++seed) {
-      EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;
-    }
-  }
+  testing::expect_every_defect_fails(
+      spec_, kPatches,
+      [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
 }
 
 }  // namespace

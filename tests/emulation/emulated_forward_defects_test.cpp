@@ -20,12 +20,7 @@
 namespace attncc {
 namespace {
 
-struct Patch {
-  const char* name;
-  testing::TemplatePatch change;  // in cuda/attention_forward.cuh
-};
-
-const Patch kPatches[] = {
+const std::vector<testing::NamedPatch> kPatches = {
     {"removed barrier",
      {"cuda/attention_forward.cuh", "sync_threads();  // K (and Q) landed for everyone",
       "/* removed */  // K (and Q) landed for everyone"}},
@@ -95,20 +90,14 @@ class EmulatedForwardDefects : public ::testing::Test {
 };
 
 TEST_F(EmulatedForwardDefects, IntactKernelMatchesTheReference) {
-  std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_);
-  ASSERT_NE(module, nullptr);
-  for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
+  testing::expect_intact_kernels_pass(
+      spec_, [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
 }
 
 TEST_F(EmulatedForwardDefects, EveryDefectFailsOnEverySeed) {
-  for (const Patch& patch : kPatches) {
-    SCOPED_TRACE(patch.name);
-    std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(spec_, {patch.change});
-    ASSERT_NE(module, nullptr);
-    for (uint64_t seed = 1; seed <= 3; ++seed) {
-      EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;
-    }
-  }
+  testing::expect_every_defect_fails(
+      spec_, kPatches,
+      [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
 }
 
 }  // namespace

@@ -48,4 +48,22 @@ void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaun
   }
 }
 
+void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run) {
+  std::unique_ptr<JitModule> module = compile_emulated_kernels(spec);
+  ASSERT_NE(module, nullptr);
+  for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
+}
+
+void expect_every_defect_fails(const Spec& spec, const std::vector<NamedPatch>& patches,
+                               const EmulatedRun& run) {
+  for (const NamedPatch& patch : patches) {
+    SCOPED_TRACE(patch.name);
+    std::unique_ptr<JitModule> module = compile_emulated_kernels(spec, {patch.change});
+    ASSERT_NE(module, nullptr);
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;
+    }
+  }
+}
+
 }  // namespace attncc::testing

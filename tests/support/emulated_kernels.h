@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,5 +32,22 @@ std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
 /// with `seed`. Throws the emulator's Error.
 void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaunchPlan& plan,
                        ThreadPool& pool, uint64_t seed);
+
+/// A defect patched into the templates, named in the failure message.
+struct NamedPatch {
+  const char* name;
+  TemplatePatch change;
+};
+
+/// One run of kernels compiled from a (possibly patched) module on the emulator with `seed`:
+/// "" when the outputs match the float64 reference, else what went wrong.
+using EmulatedRun = std::function<std::string(const JitModule& module, uint64_t seed)>;
+
+/// Compiles the intact kernels of `spec` and expects `run` to pass on seeds 1-3.
+void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run);
+
+/// Compiles the kernels with each patch in turn and expects `run` to fail on seeds 1-3.
+void expect_every_defect_fails(const Spec& spec, const std::vector<NamedPatch>& patches,
+                               const EmulatedRun& run);
 
 }  // namespace attncc::testing
