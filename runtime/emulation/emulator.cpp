@@ -40,6 +40,7 @@ struct Collective {
 
 struct PendingCopy {
   unsigned offset;
+  unsigned size;  // 4 or 16 bytes
   unsigned char bytes[16];
 };
 
@@ -142,7 +143,7 @@ class BlockExecutor {
   void sync_threads();
   void arrive(const Collective& collective);
   unsigned char* shared_at(const char* what, unsigned offset, unsigned bytes, unsigned alignment);
-  void cp_async_16(unsigned offset, const void* source, bool valid);
+  void cp_async(unsigned offset, const void* source, unsigned size, bool valid);
   void cp_async_commit();
   void cp_async_wait(int pending);
 
@@ -631,18 +632,21 @@ unsigned char* BlockExecutor::shared_at(const char* what, unsigned offset, unsig
   return shared_.data() + offset;
 }
 
-void BlockExecutor::cp_async_16(unsigned offset, const void* source, bool valid) {
+void BlockExecutor::cp_async(unsigned offset, const void* source, unsigned size, bool valid) {
   EmulatedThread& thread = *current_;
-  unsigned char* destination = shared_at("cp.async destination", offset, 16, 16);
-  if (reinterpret_cast<uintptr_t>(source) % 16 != 0) {
-    fail(thread, "misaligned cp.async source: global address %p is not 16-byte aligned", source);
+  unsigned char* destination = shared_at("cp.async destination", offset, size, size);
+  if (reinterpret_cast<uintptr_t>(source) % size != 0) {
+    fail(thread, "misaligned cp.async source: global address %p is not %u-byte aligned", source,
+         size);
   }
-  PendingCopy copy{offset, {}};
+  PendingCopy copy{offset, size, {}};
   // The source is read at issue: a bad address faults (or trips AddressSanitizer) here, where
   // the kernel issued it.
-  if (valid) std::memcpy(copy.bytes, source, 16);
+  if (valid) std::memcpy(copy.bytes, source, size);
   thread.copies.push_back(copy);
-  for (int half = 0; half < 8; ++half) std::memcpy(destination + 2 * half, &kInFlightHalf, 2);
+  for (unsigned half = 0; half < size / 2; ++half) {
+    std::memcpy(destination + 2 * half, &kInFlightHalf, 2);
+  }
 }
 
 void BlockExecutor::cp_async_commit() {
@@ -653,7 +657,8 @@ void BlockExecutor::cp_async_commit() {
 void BlockExecutor::land(EmulatedThread& thread, size_t groups) {
   const size_t end = thread.group_ends[groups - 1];
   for (size_t index = 0; index < end; ++index) {
-    std::memcpy(shared_.data() + thread.copies[index].offset, thread.copies[index].bytes, 16);
+    const PendingCopy& copy = thread.copies[index];
+    std::memcpy(shared_.data() + copy.offset, copy.bytes, copy.size);
   }
   thread.copies.erase(thread.copies.begin(), thread.copies.begin() + std::ptrdiff_t(end));
   thread.group_ends.erase(thread.group_ends.begin(), thread.group_ends.begin() + std::ptrdiff_t(groups));
@@ -793,7 +798,11 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
 }
 
 void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid) noexcept {
-  active_executor().cp_async_16(offset, source, valid != 0);
+  active_executor().cp_async(offset, source, 16, valid != 0);
+}
+
+void attncc_emulation_cp_async_4(unsigned offset, const void* source) noexcept {
+  active_executor().cp_async(offset, source, 4, true);
 }
 
 void attncc_emulation_cp_async_commit() noexcept { active_executor().cp_async_commit(); }
@@ -832,6 +841,7 @@ std::map<std::string, void*> host_symbols() {
       {"attncc_emulation_ldmatrix", reinterpret_cast<void*>(&attncc_emulation_ldmatrix)},
       {"attncc_emulation_mma_m16n8k16", reinterpret_cast<void*>(&attncc_emulation_mma_m16n8k16)},
       {"attncc_emulation_cp_async_16", reinterpret_cast<void*>(&attncc_emulation_cp_async_16)},
+      {"attncc_emulation_cp_async_4", reinterpret_cast<void*>(&attncc_emulation_cp_async_4)},
       {"attncc_emulation_cp_async_commit", reinterpret_cast<void*>(&attncc_emulation_cp_async_commit)},
       {"attncc_emulation_cp_async_wait", reinterpret_cast<void*>(&attncc_emulation_cp_async_wait)},
       {"attncc_emulation_shared_load_u32", reinterpret_cast<void*>(&attncc_emulation_shared_load_u32)},

@@ -78,7 +78,7 @@ struct BackwardShape {
   // for the swizzle): kQueryBuffers buffers of the query side (Q and dO tiles; buffer b at b *
   // kQueryBufferBytes), so that with two the key/value kernel loads the next query tile while
   // it computes on this one; the key tile's K and V; P and dS of the pair as [query][key]
-  // 16-bit tiles; then per buffer the query rows' LSE * log2(e) and delta (b *
+  // 16-bit tiles; then per buffer the query rows' LSE and delta (b *
   // kStatisticsBufferBytes further).
   static constexpr int kQueryBuffers =
       backward_query_buffers(kTile, kHeadDim, kHeadDimV, kKeyValueKernel);
@@ -90,10 +90,10 @@ struct BackwardShape {
   static constexpr uint32 kValue = kKey + tile_bytes(kTileK, kHeadDim);
   static constexpr uint32 kProbabilities = kValue + tile_bytes(kTileK, kHeadDimV);
   static constexpr uint32 kScoreGradients = kProbabilities + tile_bytes(kTileQ, kTileK);
-  static constexpr uint32 kLseLog2 = kScoreGradients + tile_bytes(kTileQ, kTileK);
-  static constexpr uint32 kDelta = kLseLog2 + 4u * kTileQ;
+  static constexpr uint32 kLse = kScoreGradients + tile_bytes(kTileQ, kTileK);
+  static constexpr uint32 kDelta = kLse + 4u * kTileQ;
   static constexpr uint32 kStatisticsBufferBytes = 8u * kTileQ;
-  static_assert(kLseLog2 + uint32(kQueryBuffers) * kStatisticsBufferBytes ==
+  static_assert(kLse + uint32(kQueryBuffers) * kStatisticsBufferBytes ==
                     backward_shared_bytes(kTile, kHeadDim, kHeadDimV, kKeyValueKernel),
                 "launch_shape.h's backward_shared_bytes must match this map");
 };
@@ -141,9 +141,10 @@ constexpr int preprocess_lanes_per_row(int head_dim_v) {
 
 // ---- pieces of the backward tile step -----------------------------------------------------
 
-/// Starts the copies of one query tile's Q and dO into query-side buffer `buffer` (rows past
-/// `rows` zero) and stores its rows' LSE * log2(e) and delta; rows past `rows` get LSE = -inf,
-/// so their P is 0.
+/// Starts the copies of one query tile's Q, dO, LSE and delta into query-side buffer `buffer`
+/// (rows past `rows`: Q, dO zero, LSE = -inf so that their P is 0, delta 0, stored at once).
+/// LSE and delta come by cp.async too: plain loads would stall the loading warp for a global
+/// round trip before its next shared store, and the block's next barrier with it.
 template <typename Config, typename Shape>
 ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
                                    const DocumentBlock& document, int head, kernel_int i0,
@@ -160,17 +161,19 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
                   /*kBranchOnWholeTiles=*/true>(
       tiles + Shape::kOutputGradient, params.attention.d_o, document.batch, first_row, head,
       rows, thread);
-  for (int r = int(threadIdx.x); r < Shape::kTileQ; r += Shape::kThreads) {
-    float lse = negative_infinity();
-    float delta = 0.0f;
+  static_assert(Shape::kThreads >= Shape::kTileQ, "one thread per query row's statistics");
+  if (const int r = thread; r < Shape::kTileQ) {
+    const uint32 lse = statistics + Shape::kLse + 4u * uint32(r);
+    const uint32 delta = statistics + Shape::kDelta + 4u * uint32(r);
     if (r < rows) {
-      lse = *lse_address(params.attention.lse, params.attention, document.batch, head,
-                         first_row + r);
-      delta = *lse_address(params.attention.delta, params.attention, document.batch, head,
-                           first_row + r);
+      cp_async_4(lse, lse_address(params.attention.lse, params.attention, document.batch, head,
+                                  first_row + r));
+      cp_async_4(delta, lse_address(params.attention.delta, params.attention, document.batch,
+                                    head, first_row + r));
+    } else {
+      shared_store_f32(lse, negative_infinity());
+      shared_store_f32(delta, 0.0f);
     }
-    shared_store_f32(statistics + Shape::kLseLog2 + 4u * uint32(r), lse * kLog2E);
-    shared_store_f32(statistics + Shape::kDelta + 4u * uint32(r), delta);
   }
 }
 
@@ -230,7 +233,7 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const uint32 r = uint32(row0 + g + 8 * half);
-    lse_log2[half] = shared_load_f32(statistics + Shape::kLseLog2 + 4u * r);
+    lse_log2[half] = shared_load_f32(statistics + Shape::kLse + 4u * r) * kLog2E;
     delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
   const kernel_int i_low = i0 + row0 + g;

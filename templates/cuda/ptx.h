@@ -52,6 +52,14 @@ ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
                : "memory");
 }
 
+/// Issues an asynchronous 4-byte copy global -> shared (both 4-byte aligned; .ca, since .cg
+/// takes 16 bytes only): for fp32 rows whose start is not 16-byte aligned (LSE, delta).
+ATTNCC_DEVICE void cp_async_4(uint32 offset, const void* source) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(shared_address(offset)),
+               "l"(source)
+               : "memory");
+}
+
 /// Closes this thread's outstanding cp.async into a group (an empty group when none).
 ATTNCC_DEVICE void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 
@@ -206,6 +214,9 @@ ATTNCC_DEVICE uint32 opaque(uint32 value) {
 
 ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
   emulation::cp_async_16(offset, source, valid);
+}
+ATTNCC_DEVICE void cp_async_4(uint32 offset, const void* source) {
+  emulation::cp_async_4(offset, source);
 }
 ATTNCC_DEVICE void cp_async_commit() { emulation::cp_async_commit(); }
 template <int kPending>

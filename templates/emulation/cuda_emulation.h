@@ -208,6 +208,9 @@ namespace attncc::emulation {
 inline void cp_async_16(unsigned offset, const void* source, bool valid) {
   attncc_emulation_cp_async_16(offset, source, valid ? 1 : 0);
 }
+inline void cp_async_4(unsigned offset, const void* source) {
+  attncc_emulation_cp_async_4(offset, source);
+}
 inline void cp_async_commit() { attncc_emulation_cp_async_commit(); }
 inline void cp_async_wait(int pending) { attncc_emulation_cp_async_wait(pending); }
 

@@ -53,6 +53,8 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
 
 /// cp.async.cg 16 bytes global -> shared (zero-fill when !valid), commit_group, wait_group.
 void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid) noexcept;
+/// cp.async.ca 4 bytes global -> shared (4-byte aligned both sides).
+void attncc_emulation_cp_async_4(unsigned offset, const void* source) noexcept;
 void attncc_emulation_cp_async_commit() noexcept;
 void attncc_emulation_cp_async_wait(int pending) noexcept;
 

@@ -259,14 +259,16 @@ TEST(EmulatedShuffle, ShufflesAndVotesFollowCudaSemantics) {
 
 struct CopyParams {
   const uint32* source;  // [threads][8] (two 16-byte chunks per thread)
-  uint32* observed;      // [threads][5]
+  uint32* observed;      // [threads][kObserved]
 };
+
+constexpr int kObserved = 8;
 
 void cp_async_kernel(const void* raw) {
   const auto& params = *static_cast<const CopyParams*>(raw);
   const int thread = int(threadIdx.x);
   const uint32 first = uint32(thread) * 32, second = first + 16;
-  uint32* observed = params.observed + thread * 5;
+  uint32* observed = params.observed + thread * kObserved;
   cuda::cp_async_16(first, params.source + thread * 8, true);
   cuda::cp_async_commit();
   cuda::cp_async_16(second, params.source + thread * 8 + 4, true);
@@ -281,23 +283,33 @@ void cp_async_kernel(const void* raw) {
   cuda::cp_async_commit();
   cuda::cp_async_wait<0>();
   observed[4] = cuda::shared_load_u32(first + 12);
+  // 4 bytes from a source that is not 16-byte aligned into the second word of the chunk.
+  cuda::cp_async_4(first + 4, params.source + thread * 8 + 1);
+  cuda::cp_async_commit();
+  observed[5] = cuda::shared_load_u32(first + 4);  // in flight
+  cuda::cp_async_wait<0>();
+  observed[6] = cuda::shared_load_u32(first + 4);
+  observed[7] = cuda::shared_load_u32(first + 8);  // untouched: still the zero fill
 }
 
 TEST(EmulatedCpAsync, DestinationHoldsNanUntilTheWaitOfItsGroup) {
   const int threads = 64;
   std::vector<uint32> source(threads * 8);
   for (size_t index = 0; index < source.size(); ++index) source[index] = uint32(0x10000 + index);
-  std::vector<uint32> observed(threads * 5, 0);
+  std::vector<uint32> observed(threads * kObserved, 0);
   CopyParams params{source.data(), observed.data()};
   launch(&cp_async_kernel, &params, {1, 1, 1}, {threads, 1, 1}, threads * 32);
   for (int thread = 0; thread < threads; ++thread) {
-    const uint32* row = observed.data() + thread * 5;
+    const uint32* row = observed.data() + thread * kObserved;
     EXPECT_EQ(row[0], 0x7fc07fc0u) << thread;
     EXPECT_TRUE(std::isnan(bits_to_float(row[0])));
     EXPECT_EQ(row[1], source[thread * 8]) << thread;
     EXPECT_EQ(row[2], 0x7fc07fc0u) << thread;
     EXPECT_EQ(row[3], source[thread * 8 + 4]) << thread;
     EXPECT_EQ(row[4], 0u) << thread;
+    EXPECT_EQ(row[5], 0x7fc07fc0u) << thread;
+    EXPECT_EQ(row[6], source[thread * 8 + 1]) << thread;
+    EXPECT_EQ(row[7], 0u) << thread;
   }
 }
 
