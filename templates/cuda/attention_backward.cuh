@@ -502,7 +502,8 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
     sync_threads();
     if (Shape::kQueryBuffers == 2 && next_tile <= last_tile) {
       load_query_tile<Config, Shape>(params, block_document, kv_head * group + next_member,
-                              next_tile * Shape::kTileQ, tile_rows(next_tile), buffer ^ 1);
+                                     next_tile * Shape::kTileQ, tile_rows(next_tile),
+                                     buffer ^ 1);
       cp_async_commit();
     }
     score_gradients<Config, Shape, Mask, true>(params, document, head, i0, j0, columns, full,
