@@ -56,7 +56,8 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form) {
   const cuda::TileShape forward = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
                                                             forward_mask_is_light(spec, form));
   const cuda::TileShape key_value =
-      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v);
+      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v,
+                                          /*score_mods=*/spec.softcap > 0 || spec.alibi);
   const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
   std::string text;
   text += generated_banner(spec, form, "CUDA");

@@ -217,11 +217,13 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
   }
   add(plan, document_launch(cuda::kKernelBackwardPreprocess, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
+  const bool score_mods = spec.softcap > 0 || spec.alibi;
   const cuda::TileShape key_value =
-      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v);
-  add(plan, document_launch(cuda::kKernelBackwardKeyValue, params, /*key_side=*/true,
-                            key_value.tile_k, params.attention.heads_kv, 32 * key_value.warps,
-                            cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v)));
+      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, score_mods);
+  add(plan, document_launch(
+                cuda::kKernelBackwardKeyValue, params, /*key_side=*/true, key_value.tile_k,
+                params.attention.heads_kv, 32 * key_value.warps,
+                cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v, score_mods)));
   if (deterministic) {
     const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
     add(plan, document_launch(cuda::kKernelBackwardQuery, params, /*key_side=*/false,
@@ -238,7 +240,8 @@ namespace {
 std::unique_ptr<float[], HostWorkspaces::Release> zeroed_floats(size_t bytes) {
   if (bytes == 0) return nullptr;
   const size_t count = (bytes + sizeof(float) - 1) / sizeof(float);
-  auto* memory = static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{256}));
+  auto* memory =
+      static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{256}));
   std::fill(memory, memory + count, 0.0f);
   return std::unique_ptr<float[], HostWorkspaces::Release>(memory);
 }

@@ -34,9 +34,10 @@ struct BackwardShape {
   using Element = typename Config::Element;
   static constexpr int kHeadDim = Config::kHeadDim;
   static constexpr int kHeadDimV = Config::kHeadDimV;
-  static constexpr TileShape kTile = kKeyValueKernel
-                                         ? backward_key_value_tile_shape(kHeadDim, kHeadDimV)
-                                         : backward_query_tile_shape(kHeadDim, kHeadDimV);
+  static constexpr TileShape kTile =
+      kKeyValueKernel ? backward_key_value_tile_shape(kHeadDim, kHeadDimV,
+                                                      Config::kSoftcap || Config::kAlibi)
+                      : backward_query_tile_shape(kHeadDim, kHeadDimV);
   static constexpr int kTileQ = kTile.tile_q;
   static constexpr int kTileK = kTile.tile_k;
   static constexpr int kWarps = kTile.warps;

@@ -104,16 +104,22 @@ static_assert(forward_tiles_independent_of_mask(), "forward_shared_bytes ignores
 /// Backward key/value kernel tiles: a key tile accumulates its dK, dV over every query tile
 /// that reaches it, and each (query tile, key tile) step loads the query tile's Q and dO and
 /// adds its dS K to the fp32 dQ accumulator by atomics. Both costs scale with query rows x
-/// head dim per key tile, so the wider the key tile, the less of them per FLOP: at head dims
-/// 64 and 128, 128 keys by 32 query rows halve them against 64 x 64 at the same 160 MMAs per
-/// warp and step, in 99 KB of shared memory (dK, dV in registers: 16 keys x head dim per warp;
-/// 64 x 128 spilled 4-12 bytes at d128, ptxas 13.0). The 32-row query tiles split dQ's columns
-/// four ways per 16-row group, which head dims 32 and 96 do not divide into whole 16-column
-/// blocks: those keep 64 x 64.
-constexpr TileShape backward_key_value_tile_shape(int head_dim, int head_dim_v) {
-  return (head_dim > 128 || head_dim_v > 128) ? TileShape{32, 32, 4}
-         : head_dim % 64 == 0                 ? TileShape{32, 128, 8}
-                                              : TileShape{64, 64, 8};
+/// head dim per key tile, so the wider the key tile, the less of them per FLOP. Where both head
+/// dims are at most 64 and there are no score mods (`score_mods`: softcap or ALiBi), 64 query
+/// rows x 128 keys: 160 MMAs per warp and step, and the step's fixed costs (barriers, mask
+/// setup, the visit test, loop control) paid half as often per MMA as at 32 x 128 (8.3 against
+/// 12.0 instructions per HMMA, causal d64 on sm_90a); with softcap and ALiBi it spilled 20
+/// bytes on sm_80 (ptxas 13.0). At head dims 64 and 128 otherwise, 32 x 128: the same 160 MMAs
+/// per step as 64 x 64 with half the Q/dO bytes and atomics, in 99 KB (64 x 128 spilled 4-12
+/// bytes at d128). The 32-row query tiles split dQ's columns four ways per 16-row group, which
+/// head dim 96 does not divide into whole 16-column blocks (nor 32, which 64 x 128 covers
+/// without score mods), and 64 x 128 at d96 needs 104.5 KB: those keep 64 x 64. dK, dV stay in
+/// registers: 16 keys x head dim per warp.
+constexpr TileShape backward_key_value_tile_shape(int head_dim, int head_dim_v, bool score_mods) {
+  return (head_dim > 128 || head_dim_v > 128)                 ? TileShape{32, 32, 4}
+         : (head_dim <= 64 && head_dim_v <= 64 && !score_mods) ? TileShape{64, 128, 8}
+         : head_dim % 64 == 0                                 ? TileShape{32, 128, 8}
+                                                              : TileShape{64, 64, 8};
 }
 
 /// Deterministic backward query kernel tiles: a query tile's dQ over the key tiles it visits,
@@ -128,9 +134,12 @@ constexpr bool backward_kernels_share_threads() {
   const int dims[] = {32, 64, 96, 128, 256};
   for (int head_dim : dims) {
     for (int head_dim_v : dims) {
-      if (backward_key_value_tile_shape(head_dim, head_dim_v).warps !=
-          backward_query_tile_shape(head_dim, head_dim_v).warps) {
-        return false;
+      const bool score_mod_choices[] = {false, true};
+      for (bool score_mods : score_mod_choices) {
+        if (backward_key_value_tile_shape(head_dim, head_dim_v, score_mods).warps !=
+            backward_query_tile_shape(head_dim, head_dim_v).warps) {
+          return false;
+        }
       }
     }
   }
@@ -188,9 +197,10 @@ constexpr unsigned backward_shared_bytes(TileShape shape, int head_dim, int head
          2u * tile_bytes(shape.tile_q, shape.tile_k) + buffers * 2u * 4u * unsigned(shape.tile_q);
 }
 
-constexpr unsigned backward_key_value_shared_bytes(int head_dim, int head_dim_v) {
-  return backward_shared_bytes(backward_key_value_tile_shape(head_dim, head_dim_v), head_dim,
-                               head_dim_v, /*key_value_kernel=*/true);
+constexpr unsigned backward_key_value_shared_bytes(int head_dim, int head_dim_v,
+                                                   bool score_mods) {
+  return backward_shared_bytes(backward_key_value_tile_shape(head_dim, head_dim_v, score_mods),
+                               head_dim, head_dim_v, /*key_value_kernel=*/true);
 }
 
 constexpr unsigned backward_query_shared_bytes(int head_dim, int head_dim_v) {
@@ -203,7 +213,8 @@ constexpr bool backward_shared_memory_fits() {
   const int dims[] = {32, 64, 96, 128, 256};
   for (int head_dim : dims) {
     for (int head_dim_v : dims) {
-      if (backward_key_value_shared_bytes(head_dim, head_dim_v) > 99u * 1024u ||
+      if (backward_key_value_shared_bytes(head_dim, head_dim_v, false) > 99u * 1024u ||
+          backward_key_value_shared_bytes(head_dim, head_dim_v, true) > 99u * 1024u ||
           backward_query_shared_bytes(head_dim, head_dim_v) > 99u * 1024u) {
         return false;
       }

@@ -118,8 +118,8 @@ TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
   call.arguments.max_seqlen_q = 1;  // below a document's length: one tile in x, blocks loop
   call.arguments.max_seqlen_k = 1;
   CudaLaunchPlan backward = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false);
-  const cuda::TileShape backward_tiles = cuda::backward_key_value_tile_shape(64, 64);
-  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64);
+  const cuda::TileShape backward_tiles = cuda::backward_key_value_tile_shape(64, 64, false);
+  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64, false);
   ASSERT_EQ(backward.launches.size(), 4u);
   expect_launch(backward.launches[0], cuda::kKernelFillPadding, {8, 1, 2}, cuda::kElementwiseThreads, 0);
   expect_launch(backward.launches[1], cuda::kKernelBackwardPreprocess, {1, 3, 4},
@@ -133,9 +133,9 @@ TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {
 TEST(LaunchPlan, BackwardLaunchOrderWorkspacesAndModes) {
   Spec spec = make_spec("varlen", "prefix($p[doc])", 64);
   VarlenCall call(4, 4, 64);
-  const cuda::TileShape tiles = cuda::backward_key_value_tile_shape(64, 64);
+  const cuda::TileShape tiles = cuda::backward_key_value_tile_shape(64, 64, false);
   const unsigned threads = 32u * unsigned(tiles.warps);
-  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64);
+  const unsigned shared = cuda::backward_key_value_shared_bytes(64, 64, false);
   const cuda::TileShape query_tiles = cuda::backward_query_tile_shape(64, 64);
   CudaLaunchPlan plan = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false);
   EXPECT_EQ(plan.params.deterministic, 0);
@@ -216,7 +216,7 @@ TEST(LaunchPlan, DenseAndDocPackedDocumentsAndRows) {
   EXPECT_EQ(plan.launches[1].grid.z, 2u);
   // Backward tiles of 64 rows (preprocess, convert): min(2 + 3, 3 * 2) = 5; the key/value
   // kernel's tiles of 128 keys at d64: min(1 + 3, 3 * 1) = 3.
-  ASSERT_EQ(cuda::backward_key_value_tile_shape(64, 64).tile_k, 128);
+  ASSERT_EQ(cuda::backward_key_value_tile_shape(64, 64, false).tile_k, 128);
   packed_arguments.d_o = packed_arguments.dq = packed_arguments.dk = packed_arguments.dv =
       arguments.q;
   CudaLaunchPlan backward = plan_cuda_backward(packed, packed_arguments, /*deterministic=*/false);
