@@ -29,6 +29,19 @@ ATTNCC_HOST_DEVICE inline bool row_condition_over(int t, const DocumentView& doc
   return every;
 }
 
+/// Interval t's attended columns over query rows [i0, i1] (inside [0, Lq)): [lower(i0),
+/// upper(i1)] clamped to [0, Lk), when its row condition holds on some row of the tile and the
+/// range is not empty (else false).
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool interval_columns(int t, const DocumentView& document,
+                                                kernel_int i0, kernel_int i1, kernel_int& lo,
+                                                kernel_int& hi) {
+  if (!row_condition_over<Mask>(t, document, i0, i1, false)) return false;
+  lo = max_int(Mask::lower(t, i0, document), 0);
+  hi = min_int(Mask::upper(t, i1, document), document.key_length - 1);
+  return lo <= hi;
+}
+
 /// Key tiles that query rows [i0, i1] (inside [0, Lq)) visit: for every interval whose row
 /// condition holds somewhere in the tile, columns [lower(i0), upper(i1)] clamped to [0, Lk).
 /// Monotone bounds make this the exact hull of the attended columns of the tile's rows.
@@ -36,12 +49,10 @@ template <typename Mask>
 ATTNCC_HOST_DEVICE inline TileRanges<Mask::kIntervalCount> key_tiles_to_visit(
     const DocumentView& document, kernel_int i0, kernel_int i1, kernel_int tile_k) {
   TileRanges<Mask::kIntervalCount> ranges;
-  const kernel_int key_length = document.key_length;
   for (int t = 0; t < Mask::kIntervalCount; ++t) {
-    if (!row_condition_over<Mask>(t, document, i0, i1, false)) continue;
-    kernel_int lo = max_int(Mask::lower(t, i0, document), 0);
-    kernel_int hi = min_int(Mask::upper(t, i1, document), key_length - 1);
-    if (lo > hi) continue;
+    kernel_int lo;
+    kernel_int hi;
+    if (!interval_columns<Mask>(t, document, i0, i1, lo, hi)) continue;
     kernel_int first = lo / tile_k;
     kernel_int last = hi / tile_k;
     // Insert keeping ranges sorted by first tile, then merge overlapping or adjacent ones.
@@ -59,18 +70,38 @@ ATTNCC_HOST_DEVICE inline TileRanges<Mask::kIntervalCount> key_tiles_to_visit(
     ranges.last[at] = last;
     ++ranges.count;
   }
-  int merged = 0;
-  for (int index = 0; index < ranges.count; ++index) {
-    if (merged > 0 && ranges.first[index] <= ranges.last[merged - 1] + 1) {
-      ranges.last[merged - 1] = max_int(ranges.last[merged - 1], ranges.last[index]);
-    } else {
-      ranges.first[merged] = ranges.first[index];
-      ranges.last[merged] = ranges.last[index];
-      ++merged;
+  // One range needs no merging (and, with no index computed at run time, a GPU kernel keeps
+  // the ranges of a one-interval mask in registers).
+  if constexpr (Mask::kIntervalCount > 1) {
+    int merged = 0;
+    for (int index = 0; index < ranges.count; ++index) {
+      if (merged > 0 && ranges.first[index] <= ranges.last[merged - 1] + 1) {
+        ranges.last[merged - 1] = max_int(ranges.last[merged - 1], ranges.last[index]);
+      } else {
+        ranges.first[merged] = ranges.first[index];
+        ranges.last[merged] = ranges.last[index];
+        ++merged;
+      }
     }
+    ranges.count = merged;
   }
-  ranges.count = merged;
   return ranges;
+}
+
+/// Whether query rows [i0, i1] visit the key tile of columns [j0, j1] (a whole tile, inside
+/// [0, Lk)), i.e. whether key_tiles_to_visit lists it, without building the ranges: the backward
+/// asks this of every query tile that may reach a key tile, and GPU arrays indexed at run time
+/// would live in local memory. The overlap test needs no division either.
+template <typename Mask>
+ATTNCC_HOST_DEVICE inline bool visits_key_tile(const DocumentView& document, kernel_int i0,
+                                               kernel_int i1, kernel_int j0, kernel_int j1) {
+  bool visited = false;
+  for (int t = 0; t < Mask::kIntervalCount; ++t) {
+    kernel_int lo;
+    kernel_int hi;
+    if (interval_columns<Mask>(t, document, i0, i1, lo, hi)) visited |= lo <= j1 && j0 <= hi;
+  }
+  return visited;
 }
 
 /// Query tiles (of `tile_q` rows) whose rows may reach key columns [j0, j1] (inside [0, Lk)): the

@@ -460,13 +460,7 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
     const kernel_int rows = min_int(kTileQ, document.query_length - i0);
     const kernel_int i1 = i0 + rows - 1;
     // The forward visited this (query tile, key tile) pair iff the key tile is in its list.
-    const TileRanges<Mask::kIntervalCount> ranges =
-        key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
-    bool visited = false;
-    for (int range = 0; range < ranges.count; ++range) {
-      visited |= ranges.first[range] <= key_tile && key_tile <= ranges.last[range];
-    }
-    if (!visited) continue;
+    if (!visits_key_tile<Mask>(document, i0, i1, j0, j0 + columns - 1)) continue;
     const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
     const kernel_int first_row = item.query_start + i0;
     const int blocked_rows = int((rows + kBlockRows - 1) / kBlockRows * kBlockRows);

@@ -454,11 +454,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
     for (; tile <= last_tile; ++tile) {
       const kernel_int i0 = tile * Shape::kTileQ;
       const kernel_int i1 = min_int(i0 + Shape::kTileQ, document.query_length) - 1;
-      const TileRanges<Mask::kIntervalCount> visits =
-          key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
-      for (int range = 0; range < visits.count; ++range) {
-        if (visits.first[range] <= key_tile && key_tile <= visits.last[range]) return tile;
-      }
+      if (visits_key_tile<Mask>(document, i0, i1, j0, j1)) return tile;
     }
     return tile;
   };

@@ -1,7 +1,8 @@
 // The kernels' query_tiles_reaching (templates/common/tile_iteration.h), which the CUDA backward
 // uses to find the query tiles of a key tile, against brute force over the kernels' own
 // key_tiles_to_visit: every query tile that visits a key tile lies in the range (soundness), and
-// for one-interval masks the range ends are such tiles (no wasted binary-search slack).
+// for one-interval masks the range ends are such tiles (no wasted binary-search slack). Also
+// visits_key_tile, the backward's per-pair test, against the same visit lists.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -68,6 +69,21 @@ struct Prefix {  // prefix($p): [0, max(p - 1, i)]
   }
 };
 
+struct SinkOrEveryThirdRowWindow {  // sink(4) | (i % 3 == 0 & window(10, 0)): a row condition
+  static constexpr int kIntervalCount = 2;
+  static constexpr bool kExact = true;
+  static bool interval_exact(int) { return true; }
+  static bool has_row_condition(int t) { return t == 1; }
+  static kernel_int lower(int t, kernel_int i, const DocumentView&) { return t == 0 ? 0 : i - 10; }
+  static kernel_int upper(int t, kernel_int i, const DocumentView&) { return t == 0 ? 3 : i; }
+  static bool row_condition(int t, kernel_int i, const DocumentView&) {
+    return t == 0 || i % 3 == 0;
+  }
+  static bool attends(kernel_int i, kernel_int j, const DocumentView&) {
+    return j < 4 || (i % 3 == 0 && i - 10 <= j && j <= i);
+  }
+};
+
 bool visits(const DocumentView& document, kernel_int query_tile, kernel_int key_tile,
             kernel_int tile_q, kernel_int tile_k, auto key_tiles) {
   const kernel_int i0 = query_tile * tile_q;
@@ -115,6 +131,45 @@ void check_random_documents(bool tight, int seed) {
       }
     }
   }
+}
+
+// visits_key_tile (the backward's test of one pair) answers as key_tiles_to_visit's ranges do.
+template <typename Mask>
+void check_pair_test_matches_ranges(int seed) {
+  std::mt19937 generator(seed);
+  std::uniform_int_distribution<int> length(0, 300);
+  const kernel_int tile_sizes[] = {16, 32, 64, 128};
+  int visited_pairs = 0;
+  for (int round = 0; round < 200; ++round) {
+    const kernel_int parameters[1] = {length(generator) / 2};
+    const DocumentView document{length(generator), length(generator), parameters};
+    const kernel_int tile_q = tile_sizes[round % 4];
+    const kernel_int tile_k = tile_sizes[(round / 4) % 4];
+    auto key_tiles_of = [](const DocumentView& view, kernel_int i0, kernel_int i1,
+                           kernel_int tile) { return key_tiles_to_visit<Mask>(view, i0, i1, tile); };
+    for (kernel_int i0 = 0; i0 < document.query_length; i0 += tile_q) {
+      const kernel_int i1 = min_int(i0 + tile_q, document.query_length) - 1;
+      for (kernel_int j0 = 0; j0 < document.key_length; j0 += tile_k) {
+        const kernel_int j1 = min_int(j0 + tile_k, document.key_length) - 1;
+        const bool expected = visits(document, i0 / tile_q, j0 / tile_k, tile_q, tile_k,
+                                     key_tiles_of);
+        ASSERT_EQ(visits_key_tile<Mask>(document, i0, i1, j0, j1), expected)
+            << "Lq " << document.query_length << " Lk " << document.key_length << " p "
+            << parameters[0] << " rows [" << i0 << ", " << i1 << "] keys [" << j0 << ", " << j1
+            << "]";
+        visited_pairs += expected;
+      }
+    }
+  }
+  EXPECT_GT(visited_pairs, 0);
+}
+
+TEST(KernelQueryTiles, PairTestMatchesTheVisitLists) {
+  check_pair_test_matches_ranges<CausalBottomRight>(5);
+  check_pair_test_matches_ranges<Window>(6);
+  check_pair_test_matches_ranges<Prefix>(7);
+  check_pair_test_matches_ranges<SinkOrWindow>(8);
+  check_pair_test_matches_ranges<SinkOrEveryThirdRowWindow>(9);
 }
 
 TEST(KernelQueryTiles, CausalBottomRight) { check_random_documents<CausalBottomRight>(true, 1); }
