@@ -26,11 +26,12 @@ enum OperandLayout : int {
 
 /// accumulator[16 x 8*kTiles] += A[16 x kDepth] * B[kDepth x 8*kTiles] for one warp, the
 /// reduction index running over [0, kDepth) of both tiles. TileA / TileB are SharedTile types;
-/// m0, n0 and the tiles' bases are multiples of 16 rows or columns.
+/// m0, n0 and the tiles' bases are multiples of 16 rows or columns, and a transposed B's n0 a
+/// multiple of 8 * kTiles (warp w of a split takes columns from w * 8 * kTiles).
 ///
 /// Every ldmatrix address comes from the lane's addresses (tile_copy.cuh) set up once per call:
 /// row-major operands step along a row (an XOR and an immediate per block), transposed ones
-/// down fixed columns (an immediate per block; one origin per column pair of B). The reduction
+/// down fixed columns (an immediate per block, an XOR per column pair of B). The reduction
 /// runs a 64-column page at a time, each page's four 16-deep steps unrolled.
 template <typename Element, typename TileA, OperandLayout kLayoutA, typename TileB,
           OperandLayout kLayoutB, int kDepth, int kTiles>
@@ -58,14 +59,22 @@ ATTNCC_DEVICE void warp_gemm(float (&accumulator)[kTiles][4], uint32 tile_a, int
   } else {
     a_column = column_lane_address<TileA>(tile_a, eight_rows, m0 + odd_matrix);
   }
-  // Transposed B keeps one origin per column pair for the whole call, unless that is more
-  // than 4 registers (d256's dK and dV: 8, which spill there), when each ldmatrix computes its
-  // own.
-  constexpr bool kKeepColumnOrigins = kTiles / 2 <= 4;
+  // Transposed B in 64-column pages, the warp's 8 * kTiles columns from n0, a multiple of
+  // their count (every caller's n0 is the warp's split times it), which either divides 64 or
+  // is whole pages: each column pair's address is the first pair's XOR a constant plus a
+  // constant (ColumnLaneAddress::pair_to_the_right), one origin for the call. Otherwise
+  // (a 32-column tail page, 48 or 96 columns) transposed B keeps one origin per column pair,
+  // unless that is more than 4 registers, when each ldmatrix computes its own.
+  constexpr int kColumns = 8 * kTiles;
+  constexpr bool kPairsByXor = kLayoutB == kTransposed && TileB::kWidthCount % 64 == 0 &&
+                               (kColumns % 64 == 0 || 64 % kColumns == 0);
+  constexpr bool kKeepColumnOrigins = !kPairsByXor && kTiles / 2 <= 4;
   RowLaneAddresses<TileB> b_row{};
-  ColumnLaneAddress<TileB> b_columns[kTiles / 2];
+  ColumnLaneAddress<TileB> b_columns[kPairsByXor ? 1 : kTiles / 2];
   if constexpr (kLayoutB == kRowMajor) {
     b_row = row_lane_addresses<TileB>(tile_b, n0 + eight_rows, odd_matrix);
+  } else if constexpr (kPairsByXor) {
+    b_columns[0] = column_lane_address<TileB>(tile_b, sixteen_rows, n0 + high_half);
   } else if constexpr (kKeepColumnOrigins) {
 #pragma unroll
     for (int pair = 0; pair < kTiles / 2; ++pair) {
@@ -85,6 +94,7 @@ ATTNCC_DEVICE void warp_gemm(float (&accumulator)[kTiles][4], uint32 tile_a, int
     } else {
       ldmatrix_x4_trans(a, a_column.at(k0));
     }
+    const uint32 b_step = kPairsByXor ? b_columns[0].at(k0) : 0u;
 #pragma unroll
     for (int n = 0; n < kTiles; n += 2) {
       uint32 b[4];
@@ -92,6 +102,8 @@ ATTNCC_DEVICE void warp_gemm(float (&accumulator)[kTiles][4], uint32 tile_a, int
         ldmatrix_x4(b, page < TileB::kFullPages
                            ? b_row.in_full_page(page, 8 * n, column0)
                            : b_row.at(8 * n, 64 * TileB::kFullPages + column0));
+      } else if constexpr (kPairsByXor) {
+        ldmatrix_x4_trans(b, ColumnLaneAddress<TileB>::pair_to_the_right(b_step, n / 2));
       } else if constexpr (kKeepColumnOrigins) {
         ldmatrix_x4_trans(b, b_columns[n / 2].at(k0));
       } else {
@@ -101,9 +113,10 @@ ATTNCC_DEVICE void warp_gemm(float (&accumulator)[kTiles][4], uint32 tile_a, int
       mma_pair<Element>(accumulator[n], accumulator[n + 1], a, b);
     }
   };
-  if constexpr (kLayoutA == kTransposed && kLayoutB == kTransposed && !kKeepColumnOrigins) {
-    // d256's dK and dV (16 n8 tiles): unrolled, ptxas hoists enough ldmatrix to spill; both
-    // operands' addresses are an origin plus k0 rows, so a loop costs nothing to address.
+  if constexpr (kLayoutA == kTransposed && kLayoutB == kTransposed && kTiles / 2 > 4) {
+    // dK and dV over more than 64 columns per warp: unrolled, ptxas hoists enough ldmatrix to
+    // spill (d256); both operands' addresses are an origin plus k0 rows, so a loop costs
+    // nothing to address.
 #pragma unroll 1
     for (int k0 = 0; k0 < kDepth; k0 += 16) step(k0 >> 6, k0 & 63);
   } else {

@@ -176,6 +176,18 @@ struct ColumnLaneAddress {
     if constexpr (Tile::kWidthCount % 64 == 0) return origin + uint32(row0) * 128u;
     return origin + uint32(row0) * row_bytes;
   }
+
+  /// From `address` (an at() of this column), the lane's address 16 * pair columns further
+  /// right: the column chunk grows by 2 * pair, an XOR on bits 5-6 of the chunk address within
+  /// a page and a whole page per 4 pairs. Requires full pages only, and that the chunk's bits
+  /// 1-2 within its page and (pair & 3) share no set bit, with pair < 4 unless both are zero;
+  /// e.g. a column 64c + 8h + 32w (h, w in {0, 1}) and pairs below 2 if w = 1. The rows'
+  /// XOR and whole rows never touch those bits.
+  ATTNCC_DEVICE static uint32 pair_to_the_right(uint32 address, int pair) {
+    static_assert(Tile::kWidthCount % 64 == 0, "pages of 64 columns only");
+    return (address ^ (uint32(pair & 3) << 5)) +
+           uint32(pair >> 2) * (uint32(Tile::kRowCount) * 128u);
+  }
 };
 
 template <typename Tile>

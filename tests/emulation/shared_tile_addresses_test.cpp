@@ -1,5 +1,5 @@
 // The per-lane ldmatrix addresses of templates/cuda/tile_copy.cuh (RowLaneAddresses,
-// ColumnLaneAddress), which the backward's warp GEMMs use instead of recomputing the swizzle per
+// ColumnLaneAddress and its pair_to_the_right), which the backward's warp GEMMs use instead of recomputing the swizzle per
 // ldmatrix: for every lane, every block origin the GEMMs can ask for and every tile shape the
 // kernels use, each must equal the swizzled layout written out here from its definition
 // (KERNELS.md §4: 64-column pages of 128-byte rows, chunk ^= row % 8; a 32-column tail page of
@@ -65,6 +65,27 @@ void check_tile() {
                         base + layout_offset(kRows, kWidth, lane_row + row0, column))
                   << shape << " lane " << lane << " column " << column << " row0 " << row0;
               ++checked;
+            }
+          }
+          // Column pairs to the right (whole pages only): a warp's run of `span` columns from
+          // n0, a multiple of span, where span divides 64 or is whole pages.
+          if constexpr (kWidth % 64 == 0) {
+            for (int span : {16, 32, 64, 128, 256}) {
+              if (span > kWidth || (span % 64 != 0 && 64 % span != 0)) continue;
+              for (int n0 = 0; n0 < kWidth; n0 += span) {
+                const ColumnLaneAddress<Tile> lanes =
+                    column_lane_address<Tile>(base, lane_row, n0 + lane_column);
+                for (int row0 = 0; lane_row + row0 < kRows; row0 += 16) {
+                  for (int pair = 0; pair < span / 16; ++pair) {
+                    ASSERT_EQ(ColumnLaneAddress<Tile>::pair_to_the_right(lanes.at(row0), pair),
+                              base + layout_offset(kRows, kWidth, lane_row + row0,
+                                                   n0 + lane_column + 16 * pair))
+                        << shape << " lane " << lane << " span " << span << " n0 " << n0
+                        << " row0 " << row0 << " pair " << pair;
+                    ++checked;
+                  }
+                }
+              }
             }
           }
         }
