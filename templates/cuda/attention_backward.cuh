@@ -178,20 +178,25 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
   }
 }
 
-/// Starts the copies of one key tile's K and V (keys past `columns` zero).
-template <typename Config, typename Shape>
+/// Starts the copies of one key tile's K (kLoadKeys) and V (kLoadValues); keys past `columns`
+/// zero.
+template <typename Config, typename Shape, bool kLoadKeys = true, bool kLoadValues = true>
 ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
                                  const DocumentBlock& document, int kv_head, kernel_int j0,
                                  kernel_int columns) {
   using Element = typename Config::Element;
   const kernel_int first_row = document.key_start + j0;
   const int thread = int(threadIdx.x);
-  load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element,
-                  /*kBranchOnWholeTiles=*/true>(
-      Shape::kKey, params.attention.k, document.batch, first_row, kv_head, columns, thread);
-  load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element,
-                  /*kBranchOnWholeTiles=*/true>(
-      Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
+  if constexpr (kLoadKeys) {
+    load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element,
+                    /*kBranchOnWholeTiles=*/true>(
+        Shape::kKey, params.attention.k, document.batch, first_row, kv_head, columns, thread);
+  }
+  if constexpr (kLoadValues) {
+    load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element,
+                    /*kBranchOnWholeTiles=*/true>(
+        Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
+  }
 }
 
 /// For the (query tile in query-side buffer `buffer`, key tile) pair in shared memory, this
@@ -200,12 +205,14 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
 /// from S = Q K^T with the forward's score mods and mask: dS (and P when kStoreProbabilities)
 /// go to shared memory as 16-bit [query][key] tiles. P = 0 exactly for masked pairs, keys past
 /// `columns`, rows with LSE = -inf (empty or padding rows), and dS = 0 wherever P = 0 (even if
-/// dP is NaN), as the CPU kernels.
-template <typename Config, typename Shape, typename Mask, bool kStoreProbabilities>
+/// dP is NaN), as the CPU kernels. dP = dO V^T comes first; `before_scores()` runs, on every
+/// thread, between it and S = Q K^T (the query kernel waits for K there, its copy overlapping dP).
+template <typename Config, typename Shape, typename Mask, bool kStoreProbabilities,
+          typename BeforeScores>
 ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
                                    const DocumentView& document, int head, kernel_int i0,
-                                   kernel_int j0, kernel_int columns, bool full,
-                                   int buffer) {
+                                   kernel_int j0, kernel_int columns, bool full, int buffer,
+                                   BeforeScores before_scores) {
   using Element = typename Config::Element;
   constexpr int kTiles = Shape::kScoreTiles;
   const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
@@ -221,6 +228,7 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
   warp_gemm<Element, typename Shape::OutputGradientTile, kRowMajor, typename Shape::ValueTile,
             kRowMajor, Shape::kHeadDimV, kTiles>(
       gradients, tiles + Shape::kOutputGradient, row0, Shape::kValue, key0);
+  before_scores();
   float scores[kTiles][4];
   zero_fragments(scores);
   warp_gemm<Element, typename Shape::QueryTile, kRowMajor, typename Shape::KeyTile, kRowMajor,
@@ -504,7 +512,7 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
       cp_async_commit();
     }
     score_gradients<Config, Shape, Mask, true>(params, document, head, i0, j0, columns, full,
-                                               buffer);
+                                               buffer, [] {});
     sync_threads();  // P and dS of every warp are in shared memory
     const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
     warp_gemm<Element, typename Shape::ScoreTile, kTransposed,
@@ -560,9 +568,6 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
   const int head = int(blockIdx.z);
   const int kv_head = head / (params.attention.heads_q / params.attention.heads_kv);
 
-  load_query_tile<Config, Shape>(params, block_document, head, i0, rows, 0);
-  cp_async_commit();
-
   const int warp = warp_index();
   const int row0 = 16 * (warp % Shape::kQueryGroups);
   const int col0 = Shape::kQueryColumns * (warp / Shape::kQueryGroups);
@@ -572,27 +577,66 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
   TileRanges<Mask::kIntervalCount> visits =
       key_tiles_to_visit<Mask>(document, i0, i1, Shape::kTileK);
   if (!block_document.consistent) visits.count = 0;  // read no K, V: dQ = 0
-  for (int range = 0; range < visits.count; ++range) {
-    // In registers: the loop's cp.async asm clobbers memory, where `visits` lives.
-    const kernel_int range_last = visits.last[range];
-    for (kernel_int key_tile = visits.first[range]; key_tile <= range_last; ++key_tile) {
-      const kernel_int j0 = key_tile * Shape::kTileK;
-      const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
-      const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
-      sync_threads();  // every warp is done with the previous K, V, dS
-      load_key_tile<Config, Shape>(params, block_document, kv_head, j0, columns);
+  // One K and one V buffer, their copies overlapping the products that do not read them: V of
+  // the next key tile loads during this one's dQ = dS K, K during the next one's dP = dO V^T.
+  // In registers: the loop's cp.async asm clobbers memory, where `visits` lives.
+  int range = 0;
+  kernel_int key_tile = visits.count > 0 ? visits.first[0] : 0;
+  kernel_int range_last = visits.count > 0 ? visits.last[0] : -1;
+  auto load_keys = [&](kernel_int tile) {
+    const kernel_int j0 = tile * Shape::kTileK;
+    load_key_tile<Config, Shape, /*kLoadKeys=*/true, /*kLoadValues=*/false>(
+        params, block_document, kv_head, j0, min_int(Shape::kTileK, document.key_length - j0));
+  };
+  auto load_values = [&](kernel_int tile) {
+    const kernel_int j0 = tile * Shape::kTileK;
+    load_key_tile<Config, Shape, /*kLoadKeys=*/false, /*kLoadValues=*/true>(
+        params, block_document, kv_head, j0, min_int(Shape::kTileK, document.key_length - j0));
+  };
+  load_query_tile<Config, Shape>(params, block_document, head, i0, rows, 0);
+  if (key_tile <= range_last) load_values(key_tile);
+  cp_async_commit();
+  cp_async_wait<0>();  // Q, dO and the first V (or, with no key tile, the Q, dO copies)
+  sync_threads();
+  if (key_tile <= range_last) {
+    load_keys(key_tile);
+    cp_async_commit();
+  }
+  while (key_tile <= range_last) {
+    const kernel_int j0 = key_tile * Shape::kTileK;
+    const kernel_int columns = min_int(Shape::kTileK, document.key_length - j0);
+    const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+    score_gradients<Config, Shape, Mask, false>(params, document, head, i0, j0, columns, full,
+                                                0, [] {
+                                                  cp_async_wait<0>();
+                                                  sync_threads();  // K landed for every warp
+                                                });
+    // dS of every warp is in shared memory, and every warp is done with V (dP).
+    sync_threads();
+    if (key_tile < range_last) {
+      ++key_tile;
+    } else if (range + 1 < visits.count) {
+      ++range;
+      key_tile = visits.first[range];
+      range_last = visits.last[range];
+    } else {
+      range_last = key_tile - 1;  // no next tile: the loop ends after this one
+    }
+    const bool has_next = key_tile <= range_last;
+    if (has_next) {
+      load_values(key_tile);
       cp_async_commit();
-      cp_async_wait<0>();
-      sync_threads();
-      score_gradients<Config, Shape, Mask, false>(params, document, head, i0, j0, columns, full,
-                                                  0);
-      sync_threads();  // dS of every warp is in shared memory
-      warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile,
-                kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(
-          dq, Shape::kScoreGradients, row0, Shape::kKey, col0);
+    }
+    warp_gemm<Element, typename Shape::ScoreTile, kRowMajor, typename Shape::KeyTile,
+              kTransposed, Shape::kTileK, Shape::kQueryColumns / 8>(
+        dq, Shape::kScoreGradients, row0, Shape::kKey, col0);
+    cp_async_wait<0>();  // the next V
+    sync_threads();      // every warp is done with K and dS; the next V landed for everyone
+    if (has_next) {
+      load_keys(key_tile);
+      cp_async_commit();
     }
   }
-  cp_async_wait<0>();  // the Q, dO copies when no key tile was visited
   store_fragments<Element>(params.attention.dq, block_document.batch,
                            block_document.query_start + i0, head, row0, col0, rows, dq,
                            params.attention.scale, params.attention.accumulate != 0);

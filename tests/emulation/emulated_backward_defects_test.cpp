@@ -6,8 +6,15 @@
 //   the warps within one collective of each other);
 // - the one after the copies landed: a warp reads Q, dO, LSE and delta before they are there;
 // - the one after P and dS are stored: a warp multiplies P and dS other warps have not written.
-// The intact kernels match the float64 reference; each defect must make dQ, dK or dV wrong (or
-// raise an emulator error), on several seeds.
+// And, in deterministic mode, one wait or barrier out of the query kernel's K/V pipeline (V of
+// the next key tile copied during dQ, K during the next dP):
+// - the barrier after K's wait: a warp computes S from K chunks other threads still copy;
+// - the barrier after dS is stored: the next V overwrites V under a slower warp's dP, and dQ
+//   reads dS other warps have not written;
+// - the wait for the next V: dP reads the previous V;
+// - the barrier before the next K: it overwrites K under a slower warp's dQ.
+// The intact kernels match the float64 reference in both modes; each defect must make dQ, dK
+// or dV wrong (or raise an emulator error), on several seeds.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -41,6 +48,20 @@ const std::vector<testing::NamedPatch> kPatches = {
       "/* removed */  // P and dS of every warp are in shared memory"}},
 };
 
+const std::vector<testing::NamedPatch> kQueryKernelPatches = {
+    {"S computed before every thread's K chunks landed",
+     {kBackward, "sync_threads();  // K landed for every warp",
+      "/* removed */  // K landed for every warp"}},
+    {"next V copied before every warp is done with dP",
+     {kBackward, "every warp is done with V (dP).\n    sync_threads();",
+      "every warp is done with V (dP).\n    /* removed */"}},
+    {"next V read before it landed",
+     {kBackward, "cp_async_wait<0>();  // the next V", "/* removed */  // the next V"}},
+    {"next K copied before every warp is done with dQ",
+     {kBackward, "sync_threads();      // every warp is done with K and dS",
+      "/* removed */      // every warp is done with K and dS"}},
+};
+
 std::vector<bfloat16> random_tensor(std::mt19937_64& random, size_t count,
                                     std::vector<double>& exact) {
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -70,10 +91,11 @@ class EmulatedBackwardDefects : public ::testing::Test {
           "mask": "causal", "backward": true})");
   ThreadPool pool_{2};
 
-  // Forward, then backward (atomic dQ mode) on random bf16 inputs: dense B = 1, S = 200 (seven
-  // 32-row query tiles, two 128-key tiles), 2 query heads on 1 K/V head. "" when dQ, dK and dV
-  // match the float64 reference, else what went wrong.
-  std::string run(const JitModule& module, uint64_t seed) {
+  // Forward, then backward on random bf16 inputs: dense B = 1, S = 200 (seven 32-row query
+  // tiles, two 128-key tiles for the key/value kernel; four 64-row query tiles and four 64-key
+  // tiles for the deterministic query kernel), 2 query heads on 1 K/V head. "" when dQ, dK and
+  // dV match the float64 reference, else what went wrong.
+  std::string run(const JitModule& module, uint64_t seed, bool deterministic) {
     const int64_t rows = 200, heads_q = 2, heads_kv = 1, dim = 128;
     std::mt19937_64 random(seed);
     ReferenceInputs inputs;
@@ -110,7 +132,7 @@ class EmulatedBackwardDefects : public ::testing::Test {
       CudaLaunchPlan forward = plan_cuda_forward(spec_, arguments);
       bind_workspace(forward, nullptr, nullptr, &status);
       testing::run_emulated_plan(module, spec_, forward, pool_, seed);
-      CudaLaunchPlan backward = plan_cuda_backward(spec_, arguments, /*deterministic=*/false);
+      CudaLaunchPlan backward = plan_cuda_backward(spec_, arguments, deterministic);
       const HostWorkspaces workspaces(backward.workspace);
       bind_workspace(backward, workspaces.delta(), workspaces.dq_accumulator(), &status);
       testing::run_emulated_plan(module, spec_, backward, pool_, seed);
@@ -129,14 +151,26 @@ class EmulatedBackwardDefects : public ::testing::Test {
 };
 
 TEST_F(EmulatedBackwardDefects, IntactKernelsMatchTheReference) {
-  testing::expect_intact_kernels_pass(
-      spec_, [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
+  for (bool deterministic : {false, true}) {
+    SCOPED_TRACE(deterministic ? "deterministic" : "atomic dQ");
+    testing::expect_intact_kernels_pass(spec_, [&](const JitModule& module, uint64_t seed) {
+      return run(module, seed, deterministic);
+    });
+  }
 }
 
 TEST_F(EmulatedBackwardDefects, EveryDefectFailsOnEverySeed) {
-  testing::expect_every_defect_fails(
-      spec_, kPatches,
-      [this](const JitModule& module, uint64_t seed) { return run(module, seed); });
+  testing::expect_every_defect_fails(spec_, kPatches,
+                                     [this](const JitModule& module, uint64_t seed) {
+                                       return run(module, seed, /*deterministic=*/false);
+                                     });
+}
+
+TEST_F(EmulatedBackwardDefects, EveryQueryKernelDefectFailsOnEverySeed) {
+  testing::expect_every_defect_fails(spec_, kQueryKernelPatches,
+                                     [this](const JitModule& module, uint64_t seed) {
+                                       return run(module, seed, /*deterministic=*/true);
+                                     });
 }
 
 }  // namespace
