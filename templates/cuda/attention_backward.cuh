@@ -246,9 +246,6 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
     delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
   const kernel_int i_low = i0 + row0 + g;
-  TileRowRanges<Mask> ranges[2];
-  ranges[0].set(document, i_low, j0, columns);
-  ranges[1].set(document, i_low + 8, j0, columns);
   const float scale = params.attention.scale;
   const float scale_log2 = scale * kLog2E;
   [[maybe_unused]] const float softcap = params.attention.softcap;
@@ -258,35 +255,50 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
   [[maybe_unused]] const kernel_int alibi_base =
       j0 + key0 + 2 * t - i_low - (document.key_length - document.query_length);
 
-#pragma unroll
-  for (int n = 0; n < kTiles; ++n) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int half = e >> 1;
-      const int c = key0 + 8 * n + 2 * t + (e & 1);
-      float exponent;  // score * log2(e)
-      [[maybe_unused]] float tanh_value = 0.0f;
-      const kernel_int alibi_offset = alibi_base + 8 * n + (e & 1) - 8 * half;
-      if constexpr (Config::kSoftcap) {
-        // logit_log2's steps, keeping tanh for the chain rule.
-        tanh_value = softcap_tanh(scores[n][e] * scale / softcap);
-        float score = softcap * tanh_value;
-        if constexpr (Config::kAlibi) score += slope * float(alibi_offset);
-        exponent = score * kLog2E;
-      } else {
-        exponent = logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
-                                      alibi_offset);
-      }
-      const bool masked =
-          !tile_attends<Mask>(ranges[half], document, i_low + 8 * half, j0, c, columns, full);
-      const float p = (masked || lse_log2[half] == minus_infinity)
-                          ? 0.0f
-                          : fast_exp2(exponent - lse_log2[half]);
-      float ds = p == 0.0f ? 0.0f : p * (gradients[n][e] - delta[half]);
-      if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
-      scores[n][e] = p;
-      gradients[n][e] = ds;
+  // P and dS of every element; a FULL tile of kTileK keys needs no per-element mask test (as
+  // in the forward), so the loop comes in two versions and the tile picks one.
+  const auto probabilities_and_gradients = [&]<bool kMaskedTile>() {
+    TileRowRanges<Mask> ranges[2]{};
+    if constexpr (kMaskedTile) {
+      ranges[0].set(document, i_low, j0, columns);
+      ranges[1].set(document, i_low + 8, j0, columns);
     }
+#pragma unroll
+    for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int half = e >> 1;
+        const int c = key0 + 8 * n + 2 * t + (e & 1);
+        float exponent;  // score * log2(e)
+        [[maybe_unused]] float tanh_value = 0.0f;
+        const kernel_int alibi_offset = alibi_base + 8 * n + (e & 1) - 8 * half;
+        if constexpr (Config::kSoftcap) {
+          // logit_log2's steps, keeping tanh for the chain rule.
+          tanh_value = softcap_tanh(scores[n][e] * scale / softcap);
+          float score = softcap * tanh_value;
+          if constexpr (Config::kAlibi) score += slope * float(alibi_offset);
+          exponent = score * kLog2E;
+        } else {
+          exponent = logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
+                                        alibi_offset);
+        }
+        const bool masked = kMaskedTile && !tile_attends<Mask>(ranges[half], document,
+                                                               i_low + 8 * half, j0, c, columns,
+                                                               full);
+        const float p = (masked || lse_log2[half] == minus_infinity)
+                            ? 0.0f
+                            : fast_exp2(exponent - lse_log2[half]);
+        float ds = p == 0.0f ? 0.0f : p * (gradients[n][e] - delta[half]);
+        if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
+        scores[n][e] = p;
+        gradients[n][e] = ds;
+      }
+    }
+  };
+  if (!full || columns < Shape::kTileK) {
+    probabilities_and_gradients.template operator()<true>();
+  } else {
+    probabilities_and_gradients.template operator()<false>();
   }
 
   // Pairs lie inside one 16-byte chunk, so the swizzle moves them whole. The warp's keys
