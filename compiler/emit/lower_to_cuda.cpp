@@ -56,8 +56,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form) {
   const cuda::TileShape forward = cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
                                                             forward_mask_is_light(spec, form));
   const cuda::TileShape key_value =
-      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v,
-                                          /*score_mods=*/spec.softcap > 0 || spec.alibi);
+      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, spec.has_score_mods());
   const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
   std::string text;
   text += generated_banner(spec, form, "CUDA");

@@ -43,6 +43,10 @@ struct Spec {
   /// The softmax scale in effect.
   double scale() const;
 
+  /// Softcap or ALiBi: score arithmetic per element beyond the scale (the CUDA backward's
+  /// key/value tile shape depends on it: launch_shape.h backward_key_value_tile_shape).
+  bool has_score_mods() const { return softcap > 0 || alibi; }
+
   /// Canonical JSON text (sorted keys, canonical mask, defaults written out, name and
   /// description left out): equal for semantically equal specs; the input of spec_hash.
   std::string canonical_text() const;

@@ -30,7 +30,7 @@ unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec) {
     case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
     case cuda::kKernelBackwardKeyValue:
       return cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v,
-                                                   spec.softcap > 0 || spec.alibi);
+                                                   spec.has_score_mods());
     case cuda::kKernelBackwardQuery:
       return cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
     default: return 0;

@@ -217,7 +217,7 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
   }
   add(plan, document_launch(cuda::kKernelBackwardPreprocess, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
-  const bool score_mods = spec.softcap > 0 || spec.alibi;
+  const bool score_mods = spec.has_score_mods();
   const cuda::TileShape key_value =
       cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, score_mods);
   add(plan, document_launch(
