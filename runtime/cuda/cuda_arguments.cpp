@@ -113,8 +113,15 @@ void check_cuda_pointers(const AttentionArguments& arguments, bool backward, int
 }
 
 Error device_status_error(const cuda::DeviceStatus& status) {
+  // Appended piece by piece: `"[" + std::to_string(...)` trips GCC 12's -Wrestrict false positive
+  // (GCC PR 105329).
   auto rows = [](long long start, long long length) {
-    return "[" + std::to_string(start) + ", " + std::to_string(start + length) + ")";
+    std::string text = "[";
+    text += std::to_string(start);
+    text += ", ";
+    text += std::to_string(start + length);
+    text += ")";
+    return text;
   };
   return user_error(
       ErrorCode::kInvalidArgument, "offsets",

@@ -260,8 +260,17 @@ void bind_workspace(CudaLaunchPlan& plan, float* delta, float* dq_accumulator,
 }
 
 std::string describe(const CudaLaunch& launch) {
+  // Appended piece by piece: `"(" + std::to_string(...)` trips GCC 12's -Wrestrict false positive
+  // (GCC PR 105329).
   auto dimensions = [](const LaunchDimensions& d) {
-    return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
+    std::string text = "(";
+    text += std::to_string(d.x);
+    text += ", ";
+    text += std::to_string(d.y);
+    text += ", ";
+    text += std::to_string(d.z);
+    text += ")";
+    return text;
   };
   return std::string(launch.suffix()) + " grid " + dimensions(launch.grid) + " block " +
          dimensions(launch.block) + " shared " + std::to_string(launch.shared_bytes) + " B";

@@ -21,6 +21,14 @@ int64_t argument_maximum(std::string_view primitive) {
   return 320;
 }
 
+// Appended rather than `"a" + std::to_string(n)`, which trips GCC 12's -Wrestrict false
+// positive (GCC PR 105329).
+std::string parameter_name(char prefix, int number) {
+  std::string name(1, prefix);
+  name += std::to_string(number);
+  return name;
+}
+
 }  // namespace
 
 TermPtr RandomMaskBuilder::argument(int64_t minimum, int64_t maximum) {
@@ -34,13 +42,13 @@ TermPtr RandomMaskBuilder::argument_of(int64_t value, int64_t minimum, int64_t m
     case 0:
       return make_constant(value);
     case 1: {
-      std::string name = "a" + std::to_string(next_parameter_++);
+      std::string name = parameter_name('a', next_parameter_++);
       context_.parameters[name] = value;
       ranges_[name] = {minimum, maximum};
       return make_parameter(name, false);
     }
     default: {
-      std::string name = "d" + std::to_string(next_parameter_++);
+      std::string name = parameter_name('d', next_parameter_++);
       context_.parameters[name] = value;
       ranges_[name] = {minimum, maximum};
       return make_parameter(name, true);
