@@ -3,9 +3,10 @@
 # Usage: tools/test.sh [--sanitize | --tsan] [ctest args]
 #   --sanitize   build in build-sanitize/ with AddressSanitizer + UndefinedBehaviorSanitizer; the
 #                NVRTC spec matrix (label nvrtc) and the emulated runs of the whole CUDA kernels
-#                over every spec (label gpu, CudaForwardEmulated, EmulatedHeadDims: 10-15 s each
-#                under ASan) and the six GPU conformance variants on the fake driver
-#                (fake_driver.cuda_conformance) are left to the normal build; the emulator's own
+#                over every spec (label gpu, CudaForwardEmulated, EmulatedHeadDims, the bank
+#                counts of EmulatedSharedBanks past d64: 10-15 s each under ASan) and the six
+#                GPU conformance variants on the fake driver (fake_driver.cuda_conformance) are left
+#                to the normal build; the emulator's own
 #                tests, the defect proofs, the device-status test and the fake-driver tests of the
 #                CUDA host path run under the sanitizers
 #   --tsan       build in build-tsan/ with ThreadSanitizer only what runs threads or processes
@@ -23,7 +24,7 @@ if [[ ${1:-} == --sanitize ]]; then
   cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DATTNCC_SANITIZE=ON)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  set -- -LE 'nvrtc|gpu' -E 'CudaForwardEmulated|EmulatedHeadDims|fake_driver.cuda_conformance' "$@"
+  set -- -LE 'nvrtc|gpu' -E 'CudaForwardEmulated|EmulatedHeadDims|EmulatedSharedBanks\.[A-Za-z]+D(32|96|128|256)|fake_driver.cuda_conformance' "$@"
 fi
 
 build_targets=()

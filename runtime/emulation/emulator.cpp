@@ -4,15 +4,18 @@
 
 #include <atomic>
 #include <cstdarg>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "attncc/error.h"
 #include "runtime/emulation/fiber.h"
+#include "runtime/emulation/shared_banks.h"
 #include "templates/common/numeric.h"
 #include "templates/emulation/emulation_interface.h"
 
@@ -36,6 +39,24 @@ struct Collective {
   unsigned mask = 0;
 
   bool operator==(const Collective&) const = default;
+};
+
+// A lane's shared access not yet matched with its warp's other lanes (bank recording only).
+struct RecordedAccess {
+  const char* file;
+  int line;
+  SharedAccessKind kind;
+  unsigned offset;
+};
+
+// The site of a recorded access within one block: file pointers are string literals of the
+// kernel's module, so pointer identity is enough until the block's costs are merged by name.
+struct BlockSite {
+  const char* file;
+  int line;
+  SharedAccessKind kind;
+
+  auto operator<=>(const BlockSite&) const = default;
 };
 
 struct PendingCopy {
@@ -65,6 +86,10 @@ struct EmulatedThread {
 
   std::vector<PendingCopy> copies;  // issued and not landed, in issue order
   std::vector<size_t> group_ends;   // end (in copies) of each committed group not yet landed
+
+  const char* site_file = nullptr;  // ldmatrix: where it was issued (bank recording)
+  int site_line = 0;
+  std::vector<RecordedAccess> accesses;  // since the warp last met (bank recording)
 };
 
 struct WarpState {
@@ -78,6 +103,7 @@ struct WarpState {
 // The state all blocks of one launch share.
 struct LaunchState {
   const LaunchConfiguration* configuration = nullptr;
+  SharedBankRecorder* recorder = nullptr;  // bank recording, when on
   std::atomic<bool> failed{false};
   std::mutex mutex;
   std::string error;  // the first failure
@@ -143,6 +169,10 @@ class BlockExecutor {
   void sync_threads();
   void arrive(const Collective& collective);
   unsigned char* shared_at(const char* what, unsigned offset, unsigned bytes, unsigned alignment);
+  /// Notes a lane's plain shared access for the bank record (when one is kept).
+  void record_access(SharedAccessKind kind, unsigned offset, const char* file, int line) {
+    if (recorder_ != nullptr) current_->accesses.push_back({file, line, kind, offset});
+  }
   void cp_async(unsigned offset, const void* source, unsigned size, bool valid);
   void cp_async_commit();
   void cp_async_wait(int pending);
@@ -165,6 +195,9 @@ class BlockExecutor {
   void report_stall();
   void order_round(uint64_t& random);
   void land(EmulatedThread& thread, size_t groups);
+  void add_cost(const BlockSite& site, std::span<const LaneAccess> lanes);
+  void match_warp_accesses(int warp_index);
+  void merge_bank_costs();
 
   LaunchState* launch_ = nullptr;
   Dim3 block_index_;
@@ -184,6 +217,20 @@ class BlockExecutor {
   int barrier_arrived_ = 0;
   int exited_ = 0;
   bool block_failed_ = false;
+  // Bank recording (shared_banks.h): the launch's recorder or nullptr, this block's sums, and
+  // scratch for matching a warp's accesses.
+  SharedBankRecorder* recorder_ = nullptr;
+  std::map<BlockSite, SharedAccessCost> block_costs_;
+  struct MatchedAccess {
+    BlockSite site;
+    int occurrence;
+    int lane;
+    unsigned offset;
+    auto operator<=>(const MatchedAccess&) const = default;
+  };
+  std::vector<MatchedAccess> matched_;
+  std::vector<LaneAccess> instruction_lanes_;
+  std::vector<std::pair<BlockSite, int>> occurrences_;
 };
 
 thread_local std::unique_ptr<BlockExecutor> t_executor;
@@ -272,6 +319,8 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
   barrier_arrived_ = 0;
   exited_ = 0;
   block_failed_ = false;
+  recorder_ = launch.recorder;
+  block_costs_.clear();
   for (int index = 0; index < count; ++index) {
     EmulatedThread& thread = threads_[size_t(index)];
     thread.linear = index;
@@ -280,6 +329,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
     thread.state = ThreadState::kReady;
     thread.copies.clear();
     thread.group_ends.clear();
+    thread.accesses.clear();
     const unsigned x = unsigned(index) % configuration.block.x;
     const unsigned y = unsigned(index) / configuration.block.x % configuration.block.y;
     const unsigned z = unsigned(index) / (configuration.block.x * configuration.block.y);
@@ -320,6 +370,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
     }
   }
   for (EmulatedThread& thread : threads_) destroy_context(thread.context);
+  if (recorder_ != nullptr && exited_ == count) merge_bank_costs();
   launch_ = nullptr;
 }
 
@@ -436,6 +487,9 @@ void BlockExecutor::sync_threads() {
   thread.state = ThreadState::kAtBarrier;
   warp.at_barrier |= 1u << thread.lane;
   if (++barrier_arrived_ == int(threads_.size())) {
+    if (recorder_ != nullptr) {
+      for (size_t index = 0; index < warps_.size(); ++index) match_warp_accesses(int(index));
+    }
     barrier_arrived_ = 0;
     for (WarpState& each : warps_) each.at_barrier = 0;
     for (EmulatedThread& each : threads_) release(each);
@@ -483,6 +537,8 @@ void BlockExecutor::arrive(const Collective& collective) {
   warp.arrived |= bit;
   if (warp.arrived == expected) {
     complete(warp, thread.warp);
+    // The whole warp met here, so its lanes' plain accesses since the last meeting line up.
+    if (recorder_ != nullptr && expected == warp.present) match_warp_accesses(thread.warp);
     const unsigned arrived = warp.arrived;
     warp.pending = Collective{};
     warp.arrived = 0;
@@ -565,6 +621,15 @@ void BlockExecutor::complete_ldmatrix(WarpState& warp, int base) {
     }
   }
   current_ = running;
+  if (recorder_ != nullptr) {
+    LaneAccess rows[32];
+    for (int lane = 0; lane < 8 * count; ++lane) {
+      rows[lane] = {lane, threads_[size_t(base + lane)].offset};
+    }
+    const EmulatedThread& first = threads_[size_t(base)];
+    add_cost({first.site_file, first.site_line, SharedAccessKind::kLdmatrix},
+             std::span<const LaneAccess>(rows, size_t(8 * count)));
+  }
   for (int lane = 0; lane < 32; ++lane) {
     EmulatedThread& thread = threads_[size_t(base + lane)];
     const int group = lane >> 2, pair = 2 * (lane & 3);
@@ -672,6 +737,69 @@ void BlockExecutor::cp_async_wait(int pending) {
   if (groups > size_t(pending)) land(thread, groups - size_t(pending));
 }
 
+void BlockExecutor::add_cost(const BlockSite& site, std::span<const LaneAccess> lanes) {
+  const WavefrontCount count = count_wavefronts(site.kind, lanes);
+  SharedAccessCost& cost = block_costs_[site];
+  cost.instructions += 1;
+  cost.wavefronts += count.wavefronts;
+  cost.ideal += count.ideal;
+}
+
+// The k-th access a lane made at a site since the warp last met is the same warp instruction as
+// every other lane's k-th access there (lanes that skipped it, e.g. by a predicate, simply do
+// not take part). Paths that reach one site a different number of times per lane would be
+// mismatched; the kernels' shared accesses sit in uniform loops.
+void BlockExecutor::match_warp_accesses(int warp_index) {
+  matched_.clear();
+  for (int lane = 0; lane < 32; ++lane) {
+    const size_t index = size_t(warp_index * 32 + lane);
+    if (index >= threads_.size()) break;
+    EmulatedThread& thread = threads_[index];
+    occurrences_.clear();
+    for (const RecordedAccess& access : thread.accesses) {
+      const BlockSite site{access.file, access.line, access.kind};
+      int occurrence = 0;
+      bool seen = false;
+      for (auto& [known, count] : occurrences_) {
+        if (known == site) {
+          occurrence = count++;
+          seen = true;
+          break;
+        }
+      }
+      if (!seen) occurrences_.push_back({site, 1});
+      matched_.push_back({site, occurrence, lane, access.offset});
+    }
+    thread.accesses.clear();
+  }
+  std::sort(matched_.begin(), matched_.end());
+  for (size_t begin = 0; begin < matched_.size();) {
+    size_t end = begin;
+    instruction_lanes_.clear();
+    while (end < matched_.size() && matched_[end].site == matched_[begin].site &&
+           matched_[end].occurrence == matched_[begin].occurrence) {
+      instruction_lanes_.push_back({matched_[end].lane, matched_[end].offset});
+      ++end;
+    }
+    add_cost(matched_[begin].site, instruction_lanes_);
+    begin = end;
+  }
+}
+
+void BlockExecutor::merge_bank_costs() {
+  for (size_t index = 0; index < warps_.size(); ++index) match_warp_accesses(int(index));
+  std::map<SharedAccessSite, SharedAccessCost> named;
+  for (const auto& [site, cost] : block_costs_) {
+    SharedAccessCost& total = named[SharedAccessSite{launch_->configuration->kernel_name,
+                                                     site.file ? site.file : "?", site.line,
+                                                     site.kind}];
+    total.instructions += cost.instructions;
+    total.wavefronts += cost.wavefronts;
+    total.ideal += cost.ideal;
+  }
+  recorder_->add(named);
+}
+
 uint64_t parse_seed(const char* text, bool* valid) {
   char* end = nullptr;
   unsigned long long value = std::strtoull(text, &end, 0);
@@ -719,6 +847,7 @@ void run_launch(const LaunchConfiguration& configuration, ThreadPool& pool) {
   }
   LaunchState launch;
   launch.configuration = &configuration;
+  launch.recorder = shared_bank_recorder();
   const int64_t blocks = int64_t(grid.x) * grid.y * grid.z;
   pool.parallel_for(blocks, [&](int64_t begin, int64_t end) {
     BlockExecutor& runner = executor();
@@ -738,6 +867,7 @@ void run_launch(const LaunchConfiguration& configuration, ThreadPool& pool) {
 
 using attncc::emulation::Collective;
 using attncc::emulation::CollectiveKind;
+using attncc::emulation::SharedAccessKind;
 using attncc::emulation::active_executor;
 
 extern "C" {
@@ -774,10 +904,12 @@ unsigned attncc_emulation_vote(unsigned mask, int mode, int predicate) noexcept 
   return runner.current().result;
 }
 
-void attncc_emulation_ldmatrix(unsigned* fragment, int count, int transpose,
-                               unsigned offset) noexcept {
+void attncc_emulation_ldmatrix(unsigned* fragment, int count, int transpose, unsigned offset,
+                               const char* file, int line) noexcept {
   auto& runner = active_executor();
   auto& thread = runner.current();
+  thread.site_file = file;
+  thread.site_line = line;
   if (count != 1 && count != 2 && count != 4) {
     runner.fail(thread, "ldmatrix.x%d: only x1, x2 and x4 exist", count);
   }
@@ -797,12 +929,18 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
   runner.arrive(Collective{CollectiveKind::kMma, bfloat16 ? 1 : 0, 0, 0xffffffffu});
 }
 
-void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid) noexcept {
-  active_executor().cp_async(offset, source, 16, valid != 0);
+void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid,
+                                  const char* file, int line) noexcept {
+  auto& runner = active_executor();
+  runner.cp_async(offset, source, 16, valid != 0);
+  runner.record_access(SharedAccessKind::kCopy16, offset, file, line);
 }
 
-void attncc_emulation_cp_async_4(unsigned offset, const void* source) noexcept {
-  active_executor().cp_async(offset, source, 4, true);
+void attncc_emulation_cp_async_4(unsigned offset, const void* source, const char* file,
+                                 int line) noexcept {
+  auto& runner = active_executor();
+  runner.cp_async(offset, source, 4, true);
+  runner.record_access(SharedAccessKind::kCopy4, offset, file, line);
 }
 
 void attncc_emulation_cp_async_commit() noexcept { active_executor().cp_async_commit(); }
@@ -811,20 +949,27 @@ void attncc_emulation_cp_async_wait(int pending) noexcept {
   active_executor().cp_async_wait(pending);
 }
 
-unsigned attncc_emulation_shared_load_u32(unsigned offset) noexcept {
+unsigned attncc_emulation_shared_load_u32(unsigned offset, const char* file, int line) noexcept {
+  auto& runner = active_executor();
   unsigned value;
-  std::memcpy(&value, active_executor().shared_at("32-bit shared load", offset, 4, 4), 4);
+  std::memcpy(&value, runner.shared_at("32-bit shared load", offset, 4, 4), 4);
+  runner.record_access(SharedAccessKind::kLoad32, offset, file, line);
   return value;
 }
 
-void attncc_emulation_shared_store_u32(unsigned offset, unsigned value) noexcept {
-  std::memcpy(active_executor().shared_at("32-bit shared store", offset, 4, 4), &value, 4);
+void attncc_emulation_shared_store_u32(unsigned offset, unsigned value, const char* file,
+                                       int line) noexcept {
+  auto& runner = active_executor();
+  std::memcpy(runner.shared_at("32-bit shared store", offset, 4, 4), &value, 4);
+  runner.record_access(SharedAccessKind::kStore32, offset, file, line);
 }
 
 void attncc_emulation_shared_store_u128(unsigned offset, unsigned x, unsigned y, unsigned z,
-                                        unsigned w) noexcept {
+                                        unsigned w, const char* file, int line) noexcept {
+  auto& runner = active_executor();
   const unsigned words[4] = {x, y, z, w};
-  std::memcpy(active_executor().shared_at("128-bit shared store", offset, 16, 16), words, 16);
+  std::memcpy(runner.shared_at("128-bit shared store", offset, 16, 16), words, 16);
+  runner.record_access(SharedAccessKind::kStore128, offset, file, line);
 }
 
 }  // extern "C"

@@ -212,11 +212,12 @@ ATTNCC_DEVICE uint32 opaque(uint32 value) {
 
 #else  // host C++: the cuda-emulated backend (templates/emulation/cuda_emulation.h)
 
-ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid) {
-  emulation::cp_async_16(offset, source, valid);
+ATTNCC_DEVICE void cp_async_16(uint32 offset, const void* source, bool valid,
+                               ATTNCC_EMULATION_SITE) {
+  emulation::cp_async_16(offset, source, valid, site_file, site_line);
 }
-ATTNCC_DEVICE void cp_async_4(uint32 offset, const void* source) {
-  emulation::cp_async_4(offset, source);
+ATTNCC_DEVICE void cp_async_4(uint32 offset, const void* source, ATTNCC_EMULATION_SITE) {
+  emulation::cp_async_4(offset, source, site_file, site_line);
 }
 ATTNCC_DEVICE void cp_async_commit() { emulation::cp_async_commit(); }
 template <int kPending>
@@ -224,23 +225,26 @@ ATTNCC_DEVICE void cp_async_wait() {
   emulation::cp_async_wait(kPending);
 }
 
-ATTNCC_DEVICE void ldmatrix_x1(uint32 (&fragment)[1], uint32 offset) {
-  emulation::ldmatrix(fragment, 1, false, offset);
+ATTNCC_DEVICE void ldmatrix_x1(uint32 (&fragment)[1], uint32 offset, ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 1, false, offset, site_file, site_line);
 }
-ATTNCC_DEVICE void ldmatrix_x2(uint32 (&fragment)[2], uint32 offset) {
-  emulation::ldmatrix(fragment, 2, false, offset);
+ATTNCC_DEVICE void ldmatrix_x2(uint32 (&fragment)[2], uint32 offset, ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 2, false, offset, site_file, site_line);
 }
-ATTNCC_DEVICE void ldmatrix_x4(uint32 (&fragment)[4], uint32 offset) {
-  emulation::ldmatrix(fragment, 4, false, offset);
+ATTNCC_DEVICE void ldmatrix_x4(uint32 (&fragment)[4], uint32 offset, ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 4, false, offset, site_file, site_line);
 }
-ATTNCC_DEVICE void ldmatrix_x1_trans(uint32 (&fragment)[1], uint32 offset) {
-  emulation::ldmatrix(fragment, 1, true, offset);
+ATTNCC_DEVICE void ldmatrix_x1_trans(uint32 (&fragment)[1], uint32 offset,
+                                     ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 1, true, offset, site_file, site_line);
 }
-ATTNCC_DEVICE void ldmatrix_x2_trans(uint32 (&fragment)[2], uint32 offset) {
-  emulation::ldmatrix(fragment, 2, true, offset);
+ATTNCC_DEVICE void ldmatrix_x2_trans(uint32 (&fragment)[2], uint32 offset,
+                                     ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 2, true, offset, site_file, site_line);
 }
-ATTNCC_DEVICE void ldmatrix_x4_trans(uint32 (&fragment)[4], uint32 offset) {
-  emulation::ldmatrix(fragment, 4, true, offset);
+ATTNCC_DEVICE void ldmatrix_x4_trans(uint32 (&fragment)[4], uint32 offset,
+                                     ATTNCC_EMULATION_SITE) {
+  emulation::ldmatrix(fragment, 4, true, offset, site_file, site_line);
 }
 
 template <typename Element>
@@ -254,18 +258,21 @@ ATTNCC_DEVICE uint32 pack_pair(float low, float high) {
   return uint32(from_float<Element>(low).bits) | (uint32(from_float<Element>(high).bits) << 16);
 }
 
-ATTNCC_DEVICE float shared_load_f32(uint32 offset) {
-  return bits_to_float(emulation::shared_load_u32(offset));
+ATTNCC_DEVICE float shared_load_f32(uint32 offset, ATTNCC_EMULATION_SITE) {
+  return bits_to_float(emulation::shared_load_u32(offset, site_file, site_line));
 }
-ATTNCC_DEVICE void shared_store_f32(uint32 offset, float value) {
-  emulation::shared_store_u32(offset, float_to_bits(value));
+ATTNCC_DEVICE void shared_store_f32(uint32 offset, float value, ATTNCC_EMULATION_SITE) {
+  emulation::shared_store_u32(offset, float_to_bits(value), site_file, site_line);
 }
-ATTNCC_DEVICE uint32 shared_load_u32(uint32 offset) { return emulation::shared_load_u32(offset); }
-ATTNCC_DEVICE void shared_store_u32(uint32 offset, uint32 value) {
-  emulation::shared_store_u32(offset, value);
+ATTNCC_DEVICE uint32 shared_load_u32(uint32 offset, ATTNCC_EMULATION_SITE) {
+  return emulation::shared_load_u32(offset, site_file, site_line);
 }
-ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z, uint32 w) {
-  emulation::shared_store_u128(offset, x, y, z, w);
+ATTNCC_DEVICE void shared_store_u32(uint32 offset, uint32 value, ATTNCC_EMULATION_SITE) {
+  emulation::shared_store_u32(offset, value, site_file, site_line);
+}
+ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z, uint32 w,
+                                     ATTNCC_EMULATION_SITE) {
+  emulation::shared_store_u128(offset, x, y, z, w, site_file, site_line);
 }
 
 ATTNCC_DEVICE uint32 opaque(uint32 value) { return value; }

@@ -46,7 +46,8 @@ struct SharedTile {
 /// a [kRows][kWidth] tile: tile row r <- tensor row `first_row + r` of (batch, head); rows
 /// r >= rows_valid are zero-filled (their source is clamped to the tile's first row, which
 /// must exist: rows_valid >= 1). Chunk c of the tile goes to thread c % kThreads, consecutive
-/// threads taking consecutive 16-byte chunks of a row (coalesced). Global addresses must be
+/// threads taking consecutive 16-byte chunks of a row (coalesced); a 32-column tail page is
+/// distributed the same way on its own, after the full pages. Global addresses must be
 /// 16-byte aligned: 16-byte aligned data and strides that are multiples of 8 elements (the
 /// runtime checks this). Afterwards: cp_async_commit, cp_async_wait, sync_threads before
 /// another thread reads the tile. kBranchOnWholeTiles: a tile with every row valid (all but a
@@ -56,6 +57,22 @@ template <int kRows, int kWidth, int kThreads, typename Element, bool kBranchOnW
 ATTNCC_DEVICE void load_tile_async(uint32 tile_base, const TensorAddress& tensor,
                                    kernel_int batch, kernel_int first_row, int head,
                                    kernel_int rows_valid, int thread) {
+  if constexpr (kWidth % 64 == 32 && kWidth > 32) {
+    // A tail page is copied on its own, after the full pages. Spread over one row-major chunk
+    // order, 8 consecutive threads (one phase of a 16-byte shared write) would mix 128-byte rows
+    // of a full page with 64-byte tail rows and hit the same banks: 1.33 wavefronts per phase at
+    // d96 (tests/emulation/emulated_shared_banks_test.cpp). Per page, a phase is one 128-byte row
+    // or two 64-byte rows, conflict-free, and each part takes the fast path below.
+    constexpr int kFullWidth = kWidth - 32;
+    load_tile_async<kRows, kFullWidth, kThreads, Element, kBranchOnWholeTiles>(
+        tile_base, tensor, batch, first_row, head, rows_valid, thread);
+    TensorAddress tail = tensor;
+    tail.data = static_cast<Element*>(tensor.data) + kFullWidth;
+    load_tile_async<kRows, 32, kThreads, Element, kBranchOnWholeTiles>(
+        tile_base + SharedTile<kRows, kFullWidth>::kBytes, tail, batch, first_row, head,
+        rows_valid, thread);
+    return;
+  }
   using Tile = SharedTile<kRows, kWidth>;
   constexpr int kChunks = kRows * Tile::kChunksPerRow;
   const Element* first = static_cast<const Element*>(tensor.data) + batch * tensor.stride_batch +
@@ -101,20 +118,6 @@ ATTNCC_DEVICE void load_tile_async(uint32 tile_base, const TensorAddress& tensor
       const Element* source = first + (valid ? kernel_int(row) * tensor.stride_row : 0) + column;
       cp_async_16(tile_base + Tile::chunk_offset(row, column), source, valid);
     }
-  }
-}
-
-/// Writes zeros to this thread's share of a [kRows][kWidth] tile (same distribution as
-/// load_tile_async); a barrier must follow before others read it.
-template <int kRows, int kWidth, int kThreads>
-ATTNCC_DEVICE void zero_tile(uint32 tile_base, int thread) {
-  using Tile = SharedTile<kRows, kWidth>;
-  constexpr int kChunks = kRows * Tile::kChunksPerRow;
-#pragma unroll
-  for (int chunk = thread; chunk < kChunks; chunk += kThreads) {
-    const int row = chunk / Tile::kChunksPerRow;
-    const int column = (chunk % Tile::kChunksPerRow) * 8;
-    shared_store_u128(tile_base + Tile::chunk_offset(row, column), 0u, 0u, 0u, 0u);
   }
 }
 

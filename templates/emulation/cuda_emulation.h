@@ -205,20 +205,25 @@ float ceilf(float) noexcept;
 
 namespace attncc::emulation {
 
-inline void cp_async_16(unsigned offset, const void* source, bool valid) {
-  attncc_emulation_cp_async_16(offset, source, valid ? 1 : 0);
+/// The caller's template line, for the bank-conflict record: ptx.h's emulated shared-memory
+/// functions end with these defaulted parameters, so they name the kernel code that called them.
+#define ATTNCC_EMULATION_SITE const char *site_file = __builtin_FILE(), int site_line = __builtin_LINE()
+
+inline void cp_async_16(unsigned offset, const void* source, bool valid, const char* file, int line) {
+  attncc_emulation_cp_async_16(offset, source, valid ? 1 : 0, file, line);
 }
-inline void cp_async_4(unsigned offset, const void* source) {
-  attncc_emulation_cp_async_4(offset, source);
+inline void cp_async_4(unsigned offset, const void* source, const char* file, int line) {
+  attncc_emulation_cp_async_4(offset, source, file, line);
 }
 inline void cp_async_commit() { attncc_emulation_cp_async_commit(); }
 inline void cp_async_wait(int pending) { attncc_emulation_cp_async_wait(pending); }
 
 template <int kRegisters>
-inline void ldmatrix(unsigned (&fragment)[kRegisters], int count, bool transpose, unsigned offset) {
+inline void ldmatrix(unsigned (&fragment)[kRegisters], int count, bool transpose, unsigned offset,
+                     const char* file, int line) {
   static_assert(kRegisters == 1 || kRegisters == 2 || kRegisters == 4, "ldmatrix loads x1, x2 or x4");
   attncc_emulation_ldmatrix(fragment, count < kRegisters ? count : kRegisters, transpose ? 1 : 0,
-                            offset);
+                            offset, file, line);
 }
 
 inline void mma_m16n8k16(float (&accumulator)[4], const unsigned (&a)[4], const unsigned (&b)[2],
@@ -232,12 +237,15 @@ constexpr bool is_bfloat16 = false;
 template <>
 constexpr bool is_bfloat16<::attncc::bfloat16> = true;
 
-inline unsigned shared_load_u32(unsigned offset) { return attncc_emulation_shared_load_u32(offset); }
-inline void shared_store_u32(unsigned offset, unsigned value) {
-  attncc_emulation_shared_store_u32(offset, value);
+inline unsigned shared_load_u32(unsigned offset, const char* file, int line) {
+  return attncc_emulation_shared_load_u32(offset, file, line);
 }
-inline void shared_store_u128(unsigned offset, unsigned x, unsigned y, unsigned z, unsigned w) {
-  attncc_emulation_shared_store_u128(offset, x, y, z, w);
+inline void shared_store_u32(unsigned offset, unsigned value, const char* file, int line) {
+  attncc_emulation_shared_store_u32(offset, value, file, line);
+}
+inline void shared_store_u128(unsigned offset, unsigned x, unsigned y, unsigned z, unsigned w,
+                              const char* file, int line) {
+  attncc_emulation_shared_store_u128(offset, x, y, z, w, file, line);
 }
 
 }  // namespace attncc::emulation

@@ -44,24 +44,31 @@ unsigned attncc_emulation_shuffle(unsigned mask, unsigned value, int mode, int o
 /// vote.sync among the lanes of `mask`: any/all give 0 or 1, ballot the lane bit mask.
 unsigned attncc_emulation_vote(unsigned mask, int mode, int predicate) noexcept;
 
+/// Every shared-memory access below also names the template line that issued it (`file` and
+/// `line` of the caller of ptx.h's function), for the bank-conflict record
+/// (runtime/emulation/shared_banks.h); `file` must outlive the launch (a string literal).
+
 /// ldmatrix.sync.aligned.m8n8.x{count}{.trans}.shared.b16: fragment[0..count) of this lane.
-void attncc_emulation_ldmatrix(unsigned* fragment, int count, int transpose,
-                               unsigned offset) noexcept;
+void attncc_emulation_ldmatrix(unsigned* fragment, int count, int transpose, unsigned offset,
+                               const char* file, int line) noexcept;
 /// mma.sync.aligned.m16n8k16.row.col.f32.{bf16|f16}: accumulator[4] += A(a[4]) * B(b[2]).
 void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const unsigned* b,
                                    int bfloat16) noexcept;
 
 /// cp.async.cg 16 bytes global -> shared (zero-fill when !valid), commit_group, wait_group.
-void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid) noexcept;
+void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid,
+                                  const char* file, int line) noexcept;
 /// cp.async.ca 4 bytes global -> shared (4-byte aligned both sides).
-void attncc_emulation_cp_async_4(unsigned offset, const void* source) noexcept;
+void attncc_emulation_cp_async_4(unsigned offset, const void* source, const char* file,
+                                 int line) noexcept;
 void attncc_emulation_cp_async_commit() noexcept;
 void attncc_emulation_cp_async_wait(int pending) noexcept;
 
 /// Dynamic shared memory at byte `offset`, checked against the launch's size and alignment.
-unsigned attncc_emulation_shared_load_u32(unsigned offset) noexcept;
-void attncc_emulation_shared_store_u32(unsigned offset, unsigned value) noexcept;
+unsigned attncc_emulation_shared_load_u32(unsigned offset, const char* file, int line) noexcept;
+void attncc_emulation_shared_store_u32(unsigned offset, unsigned value, const char* file,
+                                       int line) noexcept;
 void attncc_emulation_shared_store_u128(unsigned offset, unsigned x, unsigned y, unsigned z,
-                                        unsigned w) noexcept;
+                                        unsigned w, const char* file, int line) noexcept;
 
 }  // extern "C"

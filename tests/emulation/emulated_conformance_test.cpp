@@ -6,27 +6,13 @@
 // this is the GPU suite without a GPU. Adding a spec file adds tests.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
+#include "support/emulated_kernels.h"
 #include "support/spec_variants.h"
 
 namespace attncc {
 namespace {
-
-// One runtime per test process. The disk cache (a directory of this suite's own) keeps reruns
-// from compiling the kernels again; results do not depend on it.
-Runtime& test_runtime() {
-  static Runtime runtime([] {
-    RuntimeOptions options;
-    options.backend = Backend::kCudaEmulated;
-    options.cache_dir =
-        (std::filesystem::temp_directory_path() / "attncc-emulated-conformance-cache").string();
-    return options;
-  }());
-  return runtime;
-}
 
 class EmulatedCudaBackend : public ::testing::TestWithParam<testing::SpecVariant> {};
 
@@ -34,7 +20,7 @@ TEST_P(EmulatedCudaBackend, MatchesTheReferenceOnEdgeCases) {
   const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
-  Kernel kernel = test_runtime().get(spec);
+  Kernel kernel = testing::emulated_test_runtime("emulated-conformance").get(spec);
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);

@@ -6,42 +6,23 @@
 // written, dK/dV exactly 0 for keys nobody attends).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
+#include "support/emulated_kernels.h"
 #include "support/files.h"
 
 namespace attncc {
 namespace {
-
-Runtime& test_runtime() {
-  static Runtime runtime([] {
-    RuntimeOptions options;
-    options.backend = Backend::kCudaEmulated;
-    options.cache_dir =
-        (std::filesystem::temp_directory_path() / "attncc-emulated-head-dims-cache").string();
-    return options;
-  }());
-  return runtime;
-}
-
-// The emulated backend reads the dQ mode from the environment at each backward call.
-class DeterministicMode {
- public:
-  explicit DeterministicMode(bool on) { setenv("ATTNCC_DETERMINISTIC", on ? "1" : "0", 1); }
-  ~DeterministicMode() { unsetenv("ATTNCC_DETERMINISTIC"); }
-};
 
 void check_spec(const std::string& spec_name, DType dtype, int head_dim, bool deterministic,
                 int head_dim_v = 0) {
   Spec spec = testing::with_dtype_and_head_dim(
       Spec::load(testing::source_path("specs") + "/" + spec_name + ".json"), dtype, head_dim,
       head_dim_v);
-  Kernel kernel = test_runtime().get(spec);
-  DeterministicMode mode(deterministic);
+  Kernel kernel = testing::emulated_test_runtime("emulated-head-dims").get(spec);
+  testing::DeterministicMode mode(deterministic);
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);

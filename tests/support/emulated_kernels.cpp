@@ -3,12 +3,31 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "attncc/interval_form.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/embedded_templates.h"
 #include "runtime/emulation/emulator.h"
 
 namespace attncc::testing {
+
+Runtime& emulated_test_runtime(const std::string& suite) {
+  static Runtime runtime([&suite] {
+    RuntimeOptions options;
+    options.backend = Backend::kCudaEmulated;
+    options.cache_dir =
+        (std::filesystem::temp_directory_path() / ("attncc-" + suite + "-cache")).string();
+    return options;
+  }());
+  return runtime;
+}
+
+DeterministicMode::DeterministicMode(bool on) {
+  setenv("ATTNCC_DETERMINISTIC", on ? "1" : "0", 1);
+}
+DeterministicMode::~DeterministicMode() { unsetenv("ATTNCC_DETERMINISTIC"); }
 
 std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
                                                     const std::vector<TemplatePatch>& patches) {

@@ -10,12 +10,28 @@
 #include <string>
 #include <vector>
 
+#include "attncc/runtime.h"
 #include "attncc/spec.h"
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/llvm/clang_jit.h"
 #include "runtime/thread_pool.h"
 
 namespace attncc::testing {
+
+/// The cuda-emulated Runtime of a test process, created at the first call (whose `suite` names
+/// it; a process uses one suite), with its disk cache in
+/// `<temp>/attncc-<suite>-cache`: reruns skip compiling the kernels; results do not depend on it.
+Runtime& emulated_test_runtime(const std::string& suite);
+
+/// Sets ATTNCC_DETERMINISTIC for its lifetime (the emulated backend reads the dQ mode from the
+/// environment at each backward call) and unsets it after.
+class DeterministicMode {
+ public:
+  explicit DeterministicMode(bool on);
+  ~DeterministicMode();
+  DeterministicMode(const DeterministicMode&) = delete;
+  DeterministicMode& operator=(const DeterministicMode&) = delete;
+};
 
 /// Replaces the first occurrence of `from` by `to` in the embedded template `path`.
 struct TemplatePatch {
