@@ -21,6 +21,7 @@
 #include "runtime/argument_validation.h"
 #include "runtime/cuda/device_arguments.h"
 #include "runtime/emulation/emulated_device_arguments.h"
+#include "runtime/emulation/shared_banks.h"
 #include "runtime/io/host_tensor.h"
 #include "runtime/io/safetensors.h"
 #include "runtime/thread_pool.h"
@@ -32,7 +33,7 @@ const CommandInfo kRunCommand = {
     "run",
     "attncc run SPEC --inputs IN.safetensors --out OUT.safetensors [--backward] "
     "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--warmup N] [--repeat N] "
-    "[--timing-json PATH]",
+    "[--timing-json PATH] [--bank-report]",
     "Run a spec's kernels on tensors from a safetensors file; write the outputs to another.",
     "Inputs are read by name (shapes as in DESIGN §1; integer arrays int32, int64 accepted):\n"
     "  q, k, v                    always; dtype of the spec\n"
@@ -70,6 +71,9 @@ const CommandInfo kRunCommand = {
     "shared machine it leaves out the time other jobs held the cores; the backward lists are\n"
     "empty without --backward). --threads sets the CPU worker threads,\n"
     "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
+    "--bank-report (cuda-emulated only) counts the shared-memory bank wavefronts of every\n"
+    "shared access the kernels make over the timed calls and prints them per kernel and\n"
+    "template line, with the ratio to the conflict-free ideal (docs/EMULATION.md).\n\n"
     "examples:\n"
     "  attncc run specs/prefix_lm_docs.json --inputs in.safetensors --out out.safetensors\n"
     "  attncc run specs/causal.json --inputs in.safetensors --out out.safetensors --backward \\\n"
@@ -86,7 +90,8 @@ const CommandInfo kRunCommand = {
                       "else all cores)"},
      {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
      {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
-     {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"}},
+     {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"},
+     {"bank-report", "", "cuda-emulated: print the shared-memory bank conflicts per site"}},
     1,
     1,
 };
@@ -438,6 +443,13 @@ int run_run(const ParsedArguments& arguments) {
   if (runtime.backend() == Backend::kCuda || runtime.backend() == Backend::kCudaEmulated) {
     bound_grids_by_longest_document(spec, call, backward, inputs.path());
   }
+  const bool bank_report = arguments.has("bank-report");
+  if (bank_report && runtime.backend() != Backend::kCudaEmulated) {
+    throw user_error(ErrorCode::kInvalidArgument, "--bank-report",
+                     std::string("bank conflicts are counted by the CUDA emulation, not the ") +
+                         std::string(backend_name(runtime.backend())) + " backend",
+                     "add --backend cuda-emulated");
+  }
   // CUDA: the inputs go to the device once; each timed call is the launches plus a wait for
   // the stream (kernel time as the host sees it, no copies), and the outputs come back at the end.
   std::unique_ptr<DeviceArguments> device;
@@ -463,8 +475,10 @@ int run_run(const ParsedArguments& arguments) {
   const RuntimeStats stats = runtime.stats();
   std::vector<double> forward_times, forward_cpu_times;
   std::vector<double> backward_times, backward_cpu_times;
+  emulation::SharedBankRecorder banks;
   try {
     for (int64_t index = 0; index < warmup + repeat; ++index) {
+      if (bank_report && index == warmup) emulation::record_shared_banks(&banks);
       double cpu_start = process_cpu_ms();
       start = Clock::now();
       kernel.forward(call);
@@ -486,7 +500,9 @@ int run_run(const ParsedArguments& arguments) {
         }
       }
     }
+    emulation::record_shared_banks(nullptr);
   } catch (const Error& error) {
+    emulation::record_shared_banks(nullptr);
     // The runtime names the argument (q, cu_seqlens_k, d_o, parameters["p"]); say which file
     // it came from.
     if (error.code() != ErrorCode::kInvalidArgument) throw;
@@ -548,6 +564,13 @@ int run_run(const ParsedArguments& arguments) {
     if (!file.flush()) {
       throw user_error(ErrorCode::kInvalidArgument, timing_path, "cannot write the timing JSON");
     }
+  }
+
+  if (bank_report) {
+    std::printf("shared-memory bank wavefronts over %lld timed call(s) (ratio 1.00: "
+                "conflict-free)\n%s",
+                static_cast<long long>(repeat),
+                emulation::format_shared_bank_costs(banks.costs()).c_str());
   }
 
   if (arguments.has("check") && !check_against_reference(spec, inputs, written, backward)) {
