@@ -26,7 +26,9 @@ issue's targets (causal d128 forward against FlexAttention and 0.9x SDPA flash, 
 At head dim 128 the causal case also runs attncc with the mask written as `j <= max(i, -1)`
 (row attncc_8_warps): the same attention, but a bound the compiler does not count as light, so
 the forward keeps 8 warps of 16 query rows where causal gets 4 warps of 32; its ratio says
-which tile shape is faster (above 1: the 4-warp shape).
+which tile shape is faster (above 1: the 4-warp shape). It also runs attncc with
+ATTNCC_DETERMINISTIC=1 (row attncc_deterministic): the backward's dQ by its own pass over the
+key tiles instead of fp32 atomics, whose forward+backward time shows what determinism costs.
 
 Cases run in priority order (the first seqlen of --seqlens at head dim 128, then 64, each with
 causal, doc_packed, prefix_lm, causal_br, window_1024; then the next seqlen); --budget-s stops
@@ -268,8 +270,9 @@ def first_line(error):
     return text.splitlines()[0][:200]
 
 
-def run_attncc(case, arguments, inputs, reference, work, torch):
-    """attncc through its CLI on the same inputs; outputs read back and checked first."""
+def run_attncc(case, arguments, inputs, reference, work, torch, deterministic=False):
+    """attncc through its CLI on the same inputs; outputs read back and checked first.
+    deterministic: the backward's dQ by its own pass, no atomics (ATTNCC_DETERMINISTIC=1)."""
     spec_path = os.path.join(work, "spec.json")
     with open(spec_path, "w") as file:
         json.dump(case["spec"], file)
@@ -282,8 +285,10 @@ def run_attncc(case, arguments, inputs, reference, work, torch):
     # ATTNCC_VALIDATE=0: a timed call is its launches plus one wait (attncc run would otherwise
     # check each call's device status with a second synchronisation); the outputs are checked
     # against the reference below instead.
-    completed = subprocess.run(command, capture_output=True, text=True,
-                               env=dict(os.environ, ATTNCC_VALIDATE="0"))
+    environment = dict(os.environ, ATTNCC_VALIDATE="0")
+    if deterministic:
+        environment["ATTNCC_DETERMINISTIC"] = "1"
+    completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
         return {"failed": (completed.stderr.strip() or completed.stdout.strip())[-400:]}
     outputs = read_safetensors(outputs_path, torch)
@@ -376,6 +381,13 @@ def run_case(case, arguments, torch, work):
             results["implementations"]["attncc_8_warps"] = entry
         else:
             record("attncc_8_warps", entry)
+        # The deterministic backward (dQ by a separate pass over key tiles, no fp32 atomics),
+        # same kernels cache: its forward_backward time against attncc's says what it costs.
+        entry = run_attncc(case, arguments, inputs, reference, work, torch, deterministic=True)
+        if "failed" in entry:
+            results["implementations"]["attncc_deterministic"] = entry
+        else:
+            record("attncc_deterministic", entry)
     return results
 
 
@@ -387,7 +399,7 @@ def print_table(all_results):
     print("TFLOP/s on attended pairs only (forward 4*pairs*D*Hq, backward 2.5x); ratio = "
           "other time / attncc time (> 1: attncc faster); err = max |x - ref| / max |ref| over "
           "O, dQ, dK, dV against the float32 reference")
-    print("%-12s %4s %6s %6s  %-16s %9s %9s %7s %7s %8s" % (
+    print("%-12s %4s %6s %6s  %-20s %9s %9s %7s %7s %8s" % (
         "case", "D", "Lq", "Lk", "implementation", "fwd TF/s", "f+b TF/s", "fwd x", "f+b x", "err"))
     for result in all_results:
         prefix = "%-12s %4d %6d %6d " % (result["case"], result["head_dim"], result.get("seqlen_q", 0),
@@ -398,7 +410,7 @@ def print_table(all_results):
         ours = result["implementations"].get("attncc", {})
         for name, entry in result["implementations"].items():
             if "forward_ms" not in entry:
-                print("%s %-16s %s" % (prefix, name, entry.get("unsupported") or entry.get("failed")))
+                print("%s %-20s %s" % (prefix, name, entry.get("unsupported") or entry.get("failed")))
                 continue
             ratio = lambda key: (entry[key] / ours[key]) if ours.get(key) and entry.get(key) else float("nan")
             number = lambda value: value if value is not None else float("nan")
@@ -406,7 +418,7 @@ def print_table(all_results):
             flag = "" if worst <= TOLERANCE else "  MISMATCH (time not comparable)"
             if "backward_unsupported" in entry:
                 flag += "  backward: " + entry["backward_unsupported"]
-            print("%s %-16s %9.1f %9.1f %7.2f %7.2f %8.1e%s" % (
+            print("%s %-20s %9.1f %9.1f %7.2f %7.2f %8.1e%s" % (
                 prefix, name, number(entry["forward_tflops"]), number(entry["forward_backward_tflops"]),
                 ratio("forward_ms"), ratio("forward_backward_ms"), worst, flag))
 
