@@ -48,27 +48,44 @@ inline void load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor,
   }
 }
 
-/// Loads rows transposed: tile[d][c] = row c, element d (for the S = Q K^T and dP = dO V^T
-/// products, whose inner loop then runs over key columns c). Columns past `rows` are zero: a
-/// partial tile is cleared whole first, contiguously, which is far cheaper than writing the
-/// padding column by column with a stride of kColumns.
-template <typename Element, int kWidth, int kColumns>
-inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAddress& tensor,
-                                 kernel_int batch, kernel_int first_row, int head,
-                                 kernel_int rows) {
-  if (rows < kColumns) __builtin_memset(&tile[0][0], 0, sizeof(tile));
-  for (kernel_int c = 0; c < rows; ++c) {
-    const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
-    for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
-  }
-}
-
 /// Floats per vector register of the target the kernel is compiled for (-march=native).
 #if defined(__AVX512F__)
 constexpr int kVectorFloats = 16;
 #else
 constexpr int kVectorFloats = 8;
 #endif
+
+/// Loads rows transposed: tile[d][c] = row c, element d (for the S = Q K^T and dP = dO V^T
+/// products, whose inner loop then runs over key columns c). Columns past `rows` are zero up to
+/// the next multiple of kZeroTo (kColumns: all of them): a product that reads only whole chunks
+/// of kZeroTo columns up to `rows` (block_dot_products' `columns`) needs no more. Clearing the
+/// whole tile is one contiguous memset, cheaper than writing every padding column with a stride
+/// of kColumns, so that is what kZeroTo = kColumns does.
+template <typename Element, int kZeroTo = 0, int kWidth, int kColumns>
+inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAddress& tensor,
+                                 kernel_int batch, kernel_int first_row, int head,
+                                 kernel_int rows) {
+  constexpr int kZeroMultiple = kZeroTo == 0 ? kColumns : kZeroTo;
+  static_assert(kColumns % kZeroMultiple == 0, "zero whole chunks of the tile's columns");
+  const kernel_int zero_end = (rows + kZeroMultiple - 1) / kZeroMultiple * kZeroMultiple;
+  if (kZeroMultiple == kColumns) {
+    if (rows < kColumns) __builtin_memset(&tile[0][0], 0, sizeof(tile));
+  } else if (rows < zero_end) {
+    // Whole vectors from the one holding column `rows` on, before the loaded columns are
+    // written: a few aligned vector stores per row instead of a scalar loop or a memset call.
+    constexpr int kStep = kZeroMultiple % kVectorFloats == 0 ? kVectorFloats : 1;
+    const kernel_int zero_begin = rows / kStep * kStep;
+    for (int d = 0; d < kWidth; ++d) {
+      for (kernel_int c0 = zero_begin; c0 < zero_end; c0 += kStep) {
+        for (int c = 0; c < kStep; ++c) tile[d][c0 + c] = 0.0f;
+      }
+    }
+  }
+  for (kernel_int c = 0; c < rows; ++c) {
+    const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
+    for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
+  }
+}
 
 /// Key columns block_dot_products sums at a time for kRows rows: eight vector registers of
 /// accumulators (kRows x chunk), so they stay in registers with room for the loads (AVX2 has 16).
@@ -81,25 +98,64 @@ constexpr int score_chunk(int rows, int tile_k) {
   return chunk < 1 ? 1 : chunk;
 }
 
+/// A vector register of floats (the GCC/Clang vector extension) and unaligned loads and stores
+/// of it. block_dot_products is written with it because the auto-vectoriser, given the scalar
+/// loops, vectorised the head-dim loop with gathers on AVX-512 (measured: a 4 x 64 x 128 block
+/// took 7.4 us, 10+ cycles per 16-lane FMA; see docs/PERFORMANCE.md).
+typedef float FloatVector __attribute__((vector_size(kVectorFloats * sizeof(float))));
+
+inline FloatVector load_vector(const float* source) {
+  FloatVector value;
+  __builtin_memcpy(&value, source, sizeof(value));
+  return value;
+}
+
+inline void store_vector(float* destination, FloatVector value) {
+  __builtin_memcpy(destination, &value, sizeof(value));
+}
+
 /// Raw scores of kRows query rows against a key tile: s[r][c] = q_r . k_c. Each row of the
 /// transposed K tile is loaded once for all kRows rows (register blocking: kRows x chunk
 /// accumulators), which is what bounds a one-row-at-a-time product on the CPU.
-/// The sums live in a local array, not in `s`: through the reference the compiler must assume
+/// The sums live in local variables, not in `s`: through the pointer the compiler must assume
 /// `s` aliases the inputs and keeps the sums in memory (2.5x slower, measured).
+/// Only the chunks of score_chunk columns that start below `columns` are computed: s[r][c] is
+/// left unwritten from the end of the last of them on (callers overwrite those with -inf).
 template <int kRows, int kHeadDim, int kTileK>
 inline void block_dot_products(float (*s)[kTileK], const float (*q_rows)[kHeadDim],
-                               const float (&k_transposed)[kHeadDim][kTileK]) {
+                               const float (&k_transposed)[kHeadDim][kTileK],
+                               kernel_int columns = kTileK) {
   constexpr int kChunk = score_chunk(kRows, kTileK);
-  for (int c0 = 0; c0 < kTileK; c0 += kChunk) {
-    alignas(64) float sums[kRows][kChunk] = {};
-    for (int d = 0; d < kHeadDim; ++d) {
+  if constexpr (kChunk % kVectorFloats == 0) {
+    constexpr int kVectors = kChunk / kVectorFloats;
+    for (int c0 = 0; c0 < columns; c0 += kChunk) {
+      FloatVector sums[kRows][kVectors] = {};
+      for (int d = 0; d < kHeadDim; ++d) {
+        FloatVector keys[kVectors];
+        for (int v = 0; v < kVectors; ++v) {
+          keys[v] = load_vector(&k_transposed[d][c0 + v * kVectorFloats]);
+        }
+        for (int r = 0; r < kRows; ++r) {
+          const float q = q_rows[r][d];
+          for (int v = 0; v < kVectors; ++v) sums[r][v] += q * keys[v];
+        }
+      }
       for (int r = 0; r < kRows; ++r) {
-        const float q = q_rows[r][d];
-        for (int c = 0; c < kChunk; ++c) sums[r][c] += q * k_transposed[d][c0 + c];
+        for (int v = 0; v < kVectors; ++v) store_vector(&s[r][c0 + v * kVectorFloats], sums[r][v]);
       }
     }
-    for (int r = 0; r < kRows; ++r) {
-      for (int c = 0; c < kChunk; ++c) s[r][c0 + c] = sums[r][c];
+  } else {  // a tile narrower than one vector
+    for (int c0 = 0; c0 < columns; c0 += kChunk) {
+      alignas(64) float sums[kRows][kChunk] = {};
+      for (int d = 0; d < kHeadDim; ++d) {
+        for (int r = 0; r < kRows; ++r) {
+          const float q = q_rows[r][d];
+          for (int c = 0; c < kChunk; ++c) sums[r][c] += q * k_transposed[d][c0 + c];
+        }
+      }
+      for (int r = 0; r < kRows; ++r) {
+        for (int c = 0; c < kChunk; ++c) s[r][c0 + c] = sums[r][c];
+      }
     }
   }
 }
@@ -201,7 +257,9 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float v[kTileK][kHeadDimV];
   alignas(64) float acc[kTileQ][kHeadDimV];
-  alignas(64) float s[kBlockRows][kTileK];
+  // Zeroed once: a partial key tile leaves the scores past its last chunk unwritten, and the
+  // score modifiers read them before the mask overwrites them with -inf.
+  alignas(64) float s[kBlockRows][kTileK] = {};
   alignas(64) float tanh_values[kTileK];
   float m[kTileQ];
   float l[kTileQ];
@@ -223,12 +281,15 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
       const kernel_int j0 = key_tile * kTileK;
       const kernel_int columns = min_int(kTileK, document.key_length - j0);
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
-      load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
-                                    kv_head, columns);
-      // V rows past the document end are zero: a NaN row (whose p are NaN) reads them.
-      load_rows<Element>(v, params.v, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      // A partial key tile (a document's last) computes only the score chunks that reach its
+      // `columns` and P V over those columns: the padding is neither zeroed whole nor
+      // multiplied. This is most of the work of a tiny call (one token: 1 of 64 columns).
+      load_rows_transposed<Element, score_chunk(kBlockRows, kTileK)>(
+          k_transposed, params.k, item.batch, item.key_start + j0, kv_head, columns);
+      load_rows<Element, false>(v, params.v, item.batch, item.key_start + j0, kv_head, columns,
+                                1.0f);
       for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
-        block_dot_products<kBlockRows>(s, &q[r0], k_transposed);
+        block_dot_products<kBlockRows>(s, &q[r0], k_transposed, columns);
         for (int b = 0; b < kBlockRows; ++b) {
           const kernel_int r = r0 + b;
           if (r >= rows) {
@@ -258,8 +319,9 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
           m[r] = m_new;
           for (int d = 0; d < kHeadDimV; ++d) acc[r][d] *= alpha;
         }
-        // O += P V for the block (rows past `rows` have p = 0 and add nothing).
-        accumulate_block_products<kBlockRows>(acc, int(r0), s, v);
+        // O += P V for the block over the tile's columns (rows past `rows` have p = 0 and add
+        // nothing; V rows past `columns` are not read).
+        accumulate_block_products<kBlockRows>(acc, int(r0), s, v, int(columns));
       }
     }
   }
