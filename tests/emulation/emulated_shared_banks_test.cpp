@@ -119,8 +119,8 @@ class RecordingBanks {
   emulation::SharedBankRecorder recorder_;
 };
 
-// Runs forward and backward of the spec (one edge-biased case, checked against the float64
-// reference) with the record on, and expects every site conflict-free.
+// Runs forward and backward of the spec on the edge-biased cases (each checked against the
+// float64 reference) with the record on, and expects every site conflict-free.
 void check_spec(const std::string& spec_name, DType dtype, int head_dim, int head_dim_v,
                 bool deterministic) {
   Spec spec = testing::with_dtype_and_head_dim(
@@ -179,7 +179,8 @@ TEST(EmulatedSharedBanks, SinkWindowD256) {
 TEST(EmulatedSharedBanks, UnswizzledTilesShowTheirConflicts) {
   const Spec spec = Spec::parse(
       R"({"name": "banks", "layout": "dense", "dtype": "bf16", "head_dim": 64, "mask": "causal"})");
-  // Every path that places a chunk: chunk_offset, and the lane-address helpers' own XOR.
+  // chunk_offset's full-page XOR, which the copies, ldmatrix_a_offset and the lane-address
+  // helpers' origins all start from.
   std::unique_ptr<JitModule> module = testing::compile_emulated_kernels(
       spec, {{"cuda/tile_copy.cuh", "(uint32(chunk ^ (row & 7)) << 4)", "(uint32(chunk) << 4)"}});
   ASSERT_NE(module, nullptr);
