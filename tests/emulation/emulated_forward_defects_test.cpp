@@ -12,7 +12,6 @@
 
 #include "attncc/error.h"
 #include "attncc/reference.h"
-#include "runtime/cuda/launch_plan.h"
 #include "support/emulated_kernels.h"
 #include "runtime/thread_pool.h"
 #include "templates/common/numeric.h"
@@ -59,17 +58,9 @@ class EmulatedForwardDefects : public ::testing::Test {
     }
     std::vector<bfloat16> o(q.size(), bfloat16{0x7fc0});
     std::vector<float> lse(size_t(heads * rows), std::nanf(""));
-    AttentionArguments arguments;
-    arguments.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-    arguments.k = TensorRef::cpu(k.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-    arguments.v = TensorRef::cpu(v.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-    arguments.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-    arguments.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, heads, rows});
-    CudaLaunchPlan plan = plan_cuda_forward(spec_, arguments);
-    cuda::DeviceStatus status{};
-    bind_workspace(plan, nullptr, nullptr, &status);
     try {
-      testing::run_emulated_plan(module, spec_, plan, pool_, seed);
+      testing::run_emulated_dense_forward(module, spec_, pool_, seed, q.data(), k.data(), v.data(),
+                                          o.data(), lse.data(), rows, heads, dim);
     } catch (const Error& error) {
       return error.what();
     }

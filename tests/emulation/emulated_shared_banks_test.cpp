@@ -16,7 +16,6 @@
 
 #include "attncc/error.h"
 #include "attncc/runtime.h"
-#include "runtime/cuda/launch_plan.h"
 #include "runtime/emulation/shared_banks.h"
 #include "runtime/thread_pool.h"
 #include "support/backend_cases.h"
@@ -195,18 +194,10 @@ TEST(EmulatedSharedBanks, UnswizzledTilesShowTheirConflicts) {
   }
   std::vector<bfloat16> o(q.size());
   std::vector<float> lse(size_t(heads * rows));
-  AttentionArguments arguments;
-  arguments.q = TensorRef::cpu(q.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-  arguments.k = TensorRef::cpu(k.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-  arguments.v = TensorRef::cpu(v.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-  arguments.o = TensorRef::cpu(o.data(), ScalarType::kBFloat16, {1, rows, heads, dim});
-  arguments.lse = TensorRef::cpu(lse.data(), ScalarType::kFloat32, {1, heads, rows});
-  CudaLaunchPlan plan = plan_cuda_forward(spec, arguments);
-  cuda::DeviceStatus status{};
-  bind_workspace(plan, nullptr, nullptr, &status);
   ThreadPool pool(2);
   RecordingBanks recording;
-  testing::run_emulated_plan(*module, spec, plan, pool, 1);
+  testing::run_emulated_dense_forward(*module, spec, pool, 1, q.data(), k.data(), v.data(),
+                                      o.data(), lse.data(), rows, heads, dim);
   uint64_t wavefronts = 0, ideal = 0;
   for (const auto& [site, cost] : recording.costs()) {
     if (site.kind != SharedAccessKind::kLdmatrix) continue;

@@ -67,6 +67,23 @@ void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaun
   }
 }
 
+void run_emulated_dense_forward(const JitModule& module, const Spec& spec, ThreadPool& pool,
+                                uint64_t seed, const bfloat16* q, const bfloat16* k,
+                                const bfloat16* v, bfloat16* o, float* lse, int64_t rows,
+                                int64_t heads, int64_t dim) {
+  const std::vector<int64_t> shape = {1, rows, heads, dim};
+  AttentionArguments arguments;
+  arguments.q = TensorRef::cpu(const_cast<bfloat16*>(q), ScalarType::kBFloat16, shape);
+  arguments.k = TensorRef::cpu(const_cast<bfloat16*>(k), ScalarType::kBFloat16, shape);
+  arguments.v = TensorRef::cpu(const_cast<bfloat16*>(v), ScalarType::kBFloat16, shape);
+  arguments.o = TensorRef::cpu(o, ScalarType::kBFloat16, shape);
+  arguments.lse = TensorRef::cpu(lse, ScalarType::kFloat32, {1, heads, rows});
+  CudaLaunchPlan plan = plan_cuda_forward(spec, arguments);
+  cuda::DeviceStatus status{};
+  bind_workspace(plan, nullptr, nullptr, &status);
+  run_emulated_plan(module, spec, plan, pool, seed);
+}
+
 void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run) {
   std::unique_ptr<JitModule> module = compile_emulated_kernels(spec);
   ASSERT_NE(module, nullptr);

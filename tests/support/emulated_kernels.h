@@ -15,6 +15,7 @@
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/llvm/clang_jit.h"
 #include "runtime/thread_pool.h"
+#include "templates/common/numeric.h"
 
 namespace attncc::testing {
 
@@ -48,6 +49,13 @@ std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
 /// with `seed`. Throws the emulator's Error.
 void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaunchPlan& plan,
                        ThreadPool& pool, uint64_t seed);
+
+/// Plans and runs the forward of a dense bf16 `spec` on the emulator over caller-owned buffers:
+/// q, k, v and o [1, rows, heads, dim], lse [1, heads, rows]. Throws the emulator's Error.
+void run_emulated_dense_forward(const JitModule& module, const Spec& spec, ThreadPool& pool,
+                                uint64_t seed, const bfloat16* q, const bfloat16* k,
+                                const bfloat16* v, bfloat16* o, float* lse, int64_t rows,
+                                int64_t heads, int64_t dim);
 
 /// A defect patched into the templates, named in the failure message.
 struct NamedPatch {
