@@ -37,6 +37,25 @@ Backend parse_backend(std::string_view name) {
                    "use auto, cpu, cuda or cuda-emulated");
 }
 
+std::string_view cpu_backward_schedule_name(CpuBackwardSchedule schedule) {
+  switch (schedule) {
+    case CpuBackwardSchedule::kAuto: return "auto";
+    case CpuBackwardSchedule::kFused: return "fused";
+    case CpuBackwardSchedule::kTwoPass: return "two-pass";
+  }
+  return "?";
+}
+
+CpuBackwardSchedule parse_cpu_backward_schedule(std::string_view name) {
+  for (CpuBackwardSchedule schedule : {CpuBackwardSchedule::kAuto, CpuBackwardSchedule::kFused,
+                                       CpuBackwardSchedule::kTwoPass}) {
+    if (name == cpu_backward_schedule_name(schedule)) return schedule;
+  }
+  throw user_error(ErrorCode::kInvalidArgument, "cpu backward schedule",
+                   "unknown CPU backward schedule '" + std::string(name) + "'",
+                   "use auto, fused or two-pass");
+}
+
 Kernel::Kernel(std::shared_ptr<const KernelImplementation> implementation)
     : implementation_(std::move(implementation)) {}
 
@@ -94,7 +113,7 @@ class Runtime::State {
     auto kernel = backend == Backend::kCuda ? build_cuda_kernel(spec, cuda_bundle(), cache, counters)
                   : backend == Backend::kCudaEmulated
                       ? build_emulated_cuda_kernel(spec, cache, pool, counters)
-                      : build_cpu_kernel(spec, cache, pool, counters);
+                      : build_cpu_kernel(spec, cache, pool, options.cpu_backward, counters);
     print_warnings();
     return kernel;
   }

@@ -15,7 +15,8 @@ struct CpuTiles {
   int key = 64;
 };
 
-/// Names of the generated entry points: `<prefix>_forward`, `_backward_dq`, `_backward_dkdv`.
+/// Names of the generated entry points: `<prefix>_forward`, `_backward_dq`, `_backward_dkdv`,
+/// `_backward_fused`.
 std::string cpu_entry_prefix(const Spec& spec);
 
 /// The generated C++ translation unit for `spec` (its mask already canonical) and its interval

@@ -23,6 +23,26 @@ std::string_view backend_name(Backend backend);  ///< "auto", "cpu", "cuda", "cu
 /// Parses "auto", "cpu", "cuda", "cuda-emulated"; throws Error(kInvalidArgument) otherwise.
 Backend parse_backend(std::string_view name);
 
+/// How the CPU backend runs a backward. Both give the reference's results (tests check each);
+/// they differ in speed, parallelism and scratch memory.
+enum class CpuBackwardSchedule {
+  /// Fused unless it would leave threads idle (see kFused) or need over 512 MiB of scratch.
+  kAuto,
+  /// One work item per (document, key/value head): P and dS are computed once per attended tile
+  /// (5 products per tile, against 7) and dQ is summed in fp32 scratch of
+  /// group x (document rows rounded up to a query tile) x D floats per thread. Parallel over
+  /// documents x key/value heads only: kAuto takes it while the largest item is at most 1.4x an
+  /// even share of the work per thread.
+  kFused,
+  /// A dQ pass over query tiles, then a dK/dV pass over key tiles: parallel over tiles, no
+  /// scratch beyond one float per query row and head.
+  kTwoPass,
+};
+
+std::string_view cpu_backward_schedule_name(CpuBackwardSchedule schedule);  ///< "auto", "fused", "two-pass"
+/// Parses "auto", "fused", "two-pass"; throws Error(kInvalidArgument) otherwise.
+CpuBackwardSchedule parse_cpu_backward_schedule(std::string_view name);
+
 struct RuntimeOptions {
   Backend backend = Backend::kAuto;
   /// Disk cache directory; empty = $ATTNCC_CACHE_DIR, else $XDG_CACHE_HOME/attncc, else
@@ -31,6 +51,7 @@ struct RuntimeOptions {
   bool disk_cache = true;            ///< false = memory only
   int64_t disk_cache_max_bytes = int64_t{1} << 30;  ///< least-recently-used eviction above this
   int num_threads = 0;               ///< CPU worker threads; 0 = $ATTNCC_NUM_THREADS, else all cores
+  CpuBackwardSchedule cpu_backward = CpuBackwardSchedule::kAuto;  ///< CPU backend only
   /// CUDA: directory of an `attncc compile` bundle (kernels compiled ahead of time, read-only);
   /// kernels found there load without NVRTC. Empty = $ATTNCC_BUNDLE_DIR, else none.
   std::string bundle_dir;

@@ -16,7 +16,7 @@ namespace attncc {
 namespace {
 
 // Bump when the CPU templates' contract with the generated prelude changes.
-constexpr int kCpuTemplateVersion = 1;
+constexpr int kCpuTemplateVersion = 2;  // 2: the fused backward entry point
 constexpr int kCacheFormatVersion = 1;
 
 JitOptions cpu_jit_options() {
@@ -36,12 +36,16 @@ bool no_compile_asserted() {
 class CpuKernel final : public KernelImplementation {
  public:
   CpuKernel(const Spec& spec, std::unique_ptr<JitModule> module, ThreadPool& pool,
-            RuntimeCounters& counters)
-      : KernelImplementation(spec, Backend::kCpu, counters), module_(std::move(module)), pool_(pool) {
+            CpuBackwardSchedule backward_schedule, RuntimeCounters& counters)
+      : KernelImplementation(spec, Backend::kCpu, counters),
+        module_(std::move(module)),
+        pool_(pool),
+        backward_schedule_(backward_schedule) {
     const std::string prefix = cpu_entry_prefix(spec_);
     entries_.forward = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_forward");
     entries_.backward_dq = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dq");
     entries_.backward_dkdv = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dkdv");
+    entries_.backward_fused = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_backward_fused");
   }
 
   void forward(const AttentionArguments& arguments, void*) const override {
@@ -50,13 +54,14 @@ class CpuKernel final : public KernelImplementation {
   }
 
   void backward(const AttentionArguments& arguments, void*) const override {
-    run_cpu_backward(spec_, entries_, tiles_, arguments, pool_);
+    run_cpu_backward(spec_, entries_, tiles_, backward_schedule_, arguments, pool_);
     counters_.backward_launches.fetch_add(1);
   }
 
  private:
   std::unique_ptr<JitModule> module_;
   ThreadPool& pool_;
+  CpuBackwardSchedule backward_schedule_;
   CpuEntryPoints entries_;
   CpuTiles tiles_;
 };
@@ -79,6 +84,7 @@ std::string cpu_cache_key(const Spec& spec, const std::string& source) {
 
 std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, DiskCache* disk,
                                                              ThreadPool& pool,
+                                                             CpuBackwardSchedule backward_schedule,
                                                              RuntimeCounters& counters) {
   const std::string source = lower_to_cpu(spec, build_interval_form(spec.mask));
   const std::string key = cpu_cache_key(spec, source);
@@ -86,7 +92,8 @@ std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, D
   if (disk != nullptr) {
     if (std::optional<std::string> object = disk->load(key)) {
       try {
-        auto kernel = std::make_shared<CpuKernel>(spec, load_object(*object, options), pool, counters);
+        auto kernel = std::make_shared<CpuKernel>(spec, load_object(*object, options), pool,
+                                                  backward_schedule, counters);
         counters.disk_hits.fetch_add(1);
         return kernel;
       } catch (const Error& error) {
@@ -105,7 +112,8 @@ std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, D
   std::string object = compile_cpp_to_object(source, options);
   counters.compiles.fetch_add(1);
   if (disk != nullptr) disk->store(key, object);
-  return std::make_shared<CpuKernel>(spec, load_object(object, options), pool, counters);
+  return std::make_shared<CpuKernel>(spec, load_object(object, options), pool, backward_schedule,
+                                     counters);
 }
 
 }  // namespace attncc

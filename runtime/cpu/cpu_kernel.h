@@ -19,6 +19,7 @@ std::string cpu_cache_key(const Spec& spec, const std::string& source);
 /// ATTNCC_ASSERT_NO_COMPILE=1 a needed compile throws instead of running.
 std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, DiskCache* disk,
                                                              ThreadPool& pool,
+                                                             CpuBackwardSchedule backward_schedule,
                                                              RuntimeCounters& counters);
 
 }  // namespace attncc

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <algorithm>
 #include <vector>
 
 namespace attncc {
@@ -122,8 +124,39 @@ void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles t
   run_items(pool, entries.forward, params, query_tile_items(problem, tiles.query));
 }
 
+CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
+                                  int threads, CpuBackwardSchedule schedule) {
+  const int64_t group = problem.heads_q / problem.heads_kv;
+  double total_work = 0.0;
+  double largest_work = 0.0;
+  int64_t largest_query_length = 0;
+  for (const Document& document : problem.documents) {
+    const double work = double(document.query_length) * double(document.key_length) * double(group);
+    total_work += work * double(problem.heads_kv);
+    largest_work = std::max(largest_work, work);
+    largest_query_length = std::max(largest_query_length, document.query_length);
+  }
+  CpuBackwardPlan plan;
+  plan.scratch_floats =
+      ceil_divide(largest_query_length, tiles.query) * tiles.query * group * head_dim;
+  const int64_t items = static_cast<int64_t>(problem.documents.size()) * problem.heads_kv;
+  const int64_t busy_threads = std::max<int64_t>(1, std::min<int64_t>(threads, items));
+  constexpr int64_t kScratchLimitBytes = int64_t{512} << 20;
+  switch (schedule) {
+    case CpuBackwardSchedule::kFused: plan.fused = true; break;
+    case CpuBackwardSchedule::kTwoPass: plan.fused = false; break;
+    case CpuBackwardSchedule::kAuto:
+      // Fused time ~ 5 x max(largest item, work / threads), two-pass ~ 7 x work / threads.
+      plan.fused = largest_work * threads <= 1.4 * total_work &&
+                   plan.scratch_floats * int64_t(sizeof(float)) * busy_threads <= kScratchLimitBytes;
+      break;
+  }
+  return plan;
+}
+
 void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
-                      const AttentionArguments& arguments, ThreadPool& pool) {
+                      CpuBackwardSchedule schedule, const AttentionArguments& arguments,
+                      ThreadPool& pool) {
   ValidatedProblem problem = validate_arguments(spec, arguments, Pass::kBackward, DeviceKind::kCpu);
   AttentionParams params = make_params(spec, arguments, problem);
   std::vector<float> delta(static_cast<size_t>(problem.shape.batch * problem.heads_q *
@@ -134,6 +167,21 @@ void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles 
     std::vector<std::vector<bool>> keys = covered_rows(problem, false);
     zero_rows(arguments.dk, spec.layout, keys, problem.heads_kv);
     zero_rows(arguments.dv, spec.layout, keys, problem.heads_kv);
+  }
+  const CpuBackwardPlan plan = plan_cpu_backward(problem, tiles, spec.head_dim, pool.size(), schedule);
+  if (plan.fused) {
+    // One item per (document, key/value head), empty documents included: they write the
+    // zeros of their dQ rows or their dK/dV rows.
+    std::vector<WorkItem> items;
+    for (size_t index = 0; index < problem.documents.size(); ++index) {
+      for (int head = 0; head < problem.heads_kv; ++head) items.push_back(make_item(problem, index, head, 0));
+    }
+    pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
+      // Uninitialised: each item zeroes the part it uses.
+      std::unique_ptr<float[]> scratch(new float[std::max<int64_t>(1, plan.scratch_floats)]);
+      entries.backward_fused(&params, items.data() + begin, end - begin, scratch.get());
+    });
+    return;
   }
   // Pass 1 writes delta, which pass 2 reads: they run one after the other.
   run_items(pool, entries.backward_dq, params, query_tile_items(problem, tiles.query));

@@ -11,21 +11,39 @@
 namespace attncc {
 
 using CpuEntryPoint = void (*)(const AttentionParams*, const WorkItem*, long long);
+/// The fused backward's entry point: its last argument is the calling thread's dQ scratch.
+using CpuFusedEntryPoint = void (*)(const AttentionParams*, const WorkItem*, long long, float*);
 
 struct CpuEntryPoints {
   CpuEntryPoint forward = nullptr;
   CpuEntryPoint backward_dq = nullptr;
   CpuEntryPoint backward_dkdv = nullptr;
+  CpuFusedEntryPoint backward_fused = nullptr;
 };
+
+/// How a backward call runs on the CPU (RuntimeOptions::cpu_backward resolved for one call).
+struct CpuBackwardPlan {
+  bool fused = false;
+  int64_t scratch_floats = 0;  ///< fp32 dQ scratch per thread when fused
+};
+
+/// Resolves the schedule for a validated problem on `threads` threads: kAuto picks the fused
+/// backward unless its largest (document, key/value head) item exceeds 1.4x an even share of
+/// the work per thread (it does 5/7 of the two-pass work but cannot split an item), or its
+/// scratch for all threads would pass 512 MiB. Work is counted as Lq x Lk per query head.
+CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
+                                  int threads, CpuBackwardSchedule schedule);
 
 /// Validates and runs the forward: every element of o and lse written (rows in no document
 /// get O = 0, LSE = -inf).
 void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
                      const AttentionArguments& arguments, ThreadPool& pool);
 
-/// Validates and runs the backward (dQ pass, then dK/dV pass). Without accumulate every element
-/// of dq, dk, dv is written (0 where nothing attends); with it, rows in no document are untouched.
+/// Validates and runs the backward (fused, or a dQ pass then a dK/dV pass, per
+/// plan_cpu_backward). Without accumulate every element of dq, dk, dv is written (0 where
+/// nothing attends); with it, rows in no document are untouched.
 void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
-                      const AttentionArguments& arguments, ThreadPool& pool);
+                      CpuBackwardSchedule schedule, const AttentionArguments& arguments,
+                      ThreadPool& pool);
 
 }  // namespace attncc

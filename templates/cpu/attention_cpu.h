@@ -30,22 +30,37 @@ inline float* lse_pointer(float* base, const AttentionParams& params, kernel_int
   return base + (batch * params.heads_q + head) * params.query_rows + row;
 }
 
+/// Whether an fp32 value is NaN or infinite, from its exponent bits (no floating-point
+/// comparison, so no compiler flag can fold it away).
+inline bool is_not_finite(float value) {
+  unsigned bits;
+  __builtin_memcpy(&bits, &value, sizeof(bits));
+  return (bits & 0x7F800000u) == 0x7F800000u;
+}
+
 /// Loads `rows` rows of `width` elements as fp32, multiplied by `factor`. With kZeroPadding,
 /// rows past `rows` up to kRows are zero so full-tile loops never read garbage (0 * NaN would
 /// poison sums); without it they are left as they are, for tiles whose padding rows no loop
 /// reads (zeroing them is most of the work of a tiny problem).
+/// Returns whether every loaded value is finite: accumulate_block_products then needs no guard
+/// against 0 * NaN (a NaN or infinity in an input is rare, and the guard costs 10% of a product).
 template <typename Element, bool kZeroPadding = true, int kRows, int kWidth>
-inline void load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor, kernel_int batch,
+inline bool load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor, kernel_int batch,
                       kernel_int first_row, int head, kernel_int rows, float factor) {
+  bool not_finite = false;
   for (kernel_int r = 0; r < rows; ++r) {
     const Element* source = row_pointer<Element>(tensor, batch, first_row + r, head);
-    for (int d = 0; d < kWidth; ++d) tile[r][d] = to_float(source[d]) * factor;
+    for (int d = 0; d < kWidth; ++d) {
+      tile[r][d] = to_float(source[d]) * factor;
+      not_finite |= is_not_finite(tile[r][d]);
+    }
   }
   if constexpr (kZeroPadding) {
     for (kernel_int r = rows; r < kRows; ++r) {
       for (int d = 0; d < kWidth; ++d) tile[r][d] = 0.0f;
     }
   }
+  return !not_finite;
 }
 
 /// Floats per vector register of the target the kernel is compiled for (-march=native).
@@ -166,15 +181,11 @@ constexpr int output_chunk(int width) {
   return width % 64 == 0 ? 64 : width % 32 == 0 ? 32 : width % 16 == 0 ? 16 : width % 8 == 0 ? 8 : 1;
 }
 
-/// acc[first_row + r] += sum_{c < columns} p[r][c] * values[c] for kRows rows, a chunk of output
-/// columns at a time with the chunk's sums in registers across all c. p = 0 adds nothing even
-/// when values[c] holds a NaN (a select, not 0 * NaN), so a NaN value row reaches only the rows
-/// that attend it. The forward's O += P V, and with P^T / dS^T the backward's dV and dK.
-template <int kRows, int kColumns, int kWidth, int kAccumulatorRows>
-inline void accumulate_block_products(float (&acc)[kAccumulatorRows][kWidth], int first_row,
-                                      const float (*p)[kColumns],
-                                      const float (&values)[kColumns][kWidth],
-                                      int columns = kColumns) {
+/// accumulate_block_products for values with (kGuardZeroWeights) or without a NaN or infinity.
+template <bool kGuardZeroWeights, int kRows, int kColumns, int kWidth>
+inline void accumulate_block_products_of(float (*acc)[kWidth], int first_row,
+                                         const float (*p)[kColumns],
+                                         const float (&values)[kColumns][kWidth], int columns) {
   constexpr int kChunk = output_chunk(kWidth);
   for (int d0 = 0; d0 < kWidth; d0 += kChunk) {
     alignas(64) float sums[kRows][kChunk];
@@ -186,13 +197,35 @@ inline void accumulate_block_products(float (&acc)[kAccumulatorRows][kWidth], in
         const float weight = p[r][c];
         for (int d = 0; d < kChunk; ++d) {
           const float product = weight * values[c][d0 + d];
-          sums[r][d] += weight != 0.0f ? product : 0.0f;
+          if constexpr (kGuardZeroWeights) {
+            sums[r][d] += weight != 0.0f ? product : 0.0f;
+          } else {
+            sums[r][d] += product;
+          }
         }
       }
     }
     for (int r = 0; r < kRows; ++r) {
       for (int d = 0; d < kChunk; ++d) acc[first_row + r][d0 + d] = sums[r][d];
     }
+  }
+}
+
+/// acc[first_row + r] += sum_{c < columns} p[r][c] * values[c] for kRows rows, a chunk of output
+/// columns at a time with the chunk's sums in registers across all c. p = 0 adds nothing even
+/// when values[c] holds a NaN or an infinity (a select, not 0 * NaN), so such a value row
+/// reaches only the rows that attend it; `values_finite` (load_rows' result) says the select is
+/// not needed. The forward's O += P V, the backward's dQ += dS K, and with P^T / dS^T its dV
+/// and dK.
+template <int kRows, int kColumns, int kWidth>
+inline void accumulate_block_products(float (*acc)[kWidth], int first_row,
+                                      const float (*p)[kColumns],
+                                      const float (&values)[kColumns][kWidth], bool values_finite,
+                                      int columns = kColumns) {
+  if (values_finite) {
+    accumulate_block_products_of<false, kRows>(acc, first_row, p, values, columns);
+  } else {
+    accumulate_block_products_of<true, kRows>(acc, first_row, p, values, columns);
   }
 }
 
@@ -286,8 +319,8 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
       // multiplied. This is most of the work of a tiny call (one token: 1 of 64 columns).
       load_rows_transposed<Element, score_chunk(kBlockRows, kTileK)>(
           k_transposed, params.k, item.batch, item.key_start + j0, kv_head, columns);
-      load_rows<Element, false>(v, params.v, item.batch, item.key_start + j0, kv_head, columns,
-                                1.0f);
+      const bool v_finite = load_rows<Element, false>(v, params.v, item.batch,
+                                                      item.key_start + j0, kv_head, columns, 1.0f);
       for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
         block_dot_products<kBlockRows>(s, &q[r0], k_transposed, columns);
         for (int b = 0; b < kBlockRows; ++b) {
@@ -321,7 +354,7 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
         }
         // O += P V for the block over the tile's columns (rows past `rows` have p = 0 and add
         // nothing; V rows past `columns` are not read).
-        accumulate_block_products<kBlockRows>(acc, int(r0), s, v, int(columns));
+        accumulate_block_products<kBlockRows>(acc, int(r0), s, v, v_finite, int(columns));
       }
     }
   }
@@ -340,9 +373,10 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
   }
 }
 
-/// Stores a gradient tile: dst = value * factor, or dst += value * factor when accumulating.
-template <typename Element, int kRows, int kWidth>
-inline void store_gradient(const TensorAddress& tensor, const float (&tile)[kRows][kWidth],
+/// Stores `rows` rows of fp32 gradients: dst = value * factor, or dst += value * factor when
+/// accumulating.
+template <typename Element, int kWidth>
+inline void store_gradient(const TensorAddress& tensor, const float (*tile)[kWidth],
                            kernel_int batch, kernel_int first_row, int head, kernel_int rows,
                            float factor, bool accumulate) {
   for (kernel_int r = 0; r < rows; ++r) {
@@ -399,8 +433,19 @@ inline void block_probabilities_and_gradients(
   }
 }
 
-/// Backward pass 1 for one (document, query head, query tile): delta = rowsum(dO * O) (from the
-/// stored O, as the forward wrote it) into params.delta, then dQ = scale * sum_j dS_ij k_j.
+/// delta = rowsum(dO * O) of one query row, from the stored O as the forward wrote it.
+template <typename Element, int kWidth>
+inline float output_gradient_row_sum(const AttentionParams& params, kernel_int batch,
+                                     kernel_int row, int head) {
+  const Element* d_o = row_pointer<Element>(params.d_o, batch, row, head);
+  const Element* o = row_pointer<Element>(params.o, batch, row, head);
+  float sum = 0.0f;
+  for (int d = 0; d < kWidth; ++d) sum += to_float(d_o[d]) * to_float(o[d]);
+  return sum;
+}
+
+/// Two-pass backward, pass 1, for one (document, query head, query tile): delta into
+/// params.delta, then dQ = scale * sum_j dS_ij k_j.
 template <typename Config, typename Mask>
 void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
   using Element = typename Config::Element;
@@ -422,7 +467,6 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
   const kernel_int blocked_rows = (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
   alignas(64) float q[kTileQ][kHeadDim];
   alignas(64) float d_o[kTileQ][kHeadDimV];
-  alignas(64) float o[kTileQ][kHeadDimV];
   alignas(64) float dq[kTileQ][kHeadDim];
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float k[kTileK][kHeadDim];
@@ -433,12 +477,9 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
   float delta[kTileQ];
   load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
   load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
-  load_rows<Element>(o, params.o, item.batch, first_row, head, rows, 1.0f);
   for (kernel_int r = 0; r < rows; ++r) {
-    float sum = 0.0f;
-    for (int d = 0; d < kHeadDimV; ++d) sum += d_o[r][d] * o[r][d];
-    delta[r] = sum;
-    *lse_pointer(params.delta, params, item.batch, head, first_row + r) = sum;
+    delta[r] = output_gradient_row_sum<Element, kHeadDimV>(params, item.batch, first_row + r, head);
+    *lse_pointer(params.delta, params, item.batch, head, first_row + r) = delta[r];
     lse[r] = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
   }
   // The last block's rows past `rows` accumulate zeros (ds = 0) and are never stored.
@@ -455,14 +496,15 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
       load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0,
                                     kv_head, columns);
-      load_rows<Element>(k, params.k, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+      const bool k_finite =
+          load_rows<Element>(k, params.k, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
       load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0,
                                     kv_head, columns);
       for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
         block_probabilities_and_gradients<Config, Mask>(
             p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
             document, head, i0 + r0, rows - r0, j0, columns, full);
-        accumulate_block_products<kBlockRows>(dq, int(r0), ds, k);  // dQ += dS K
+        accumulate_block_products<kBlockRows>(dq, int(r0), ds, k, k_finite);  // dQ += dS K
       }
     }
   }
@@ -470,19 +512,22 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
                           params.accumulate != 0);
 }
 
-/// Backward pass 2 for one (document, key/value head, key tile): over every query head of the
+/// dK and dV of one key tile (document, key/value head, key tile): over every query head of the
 /// GQA group and every query tile whose visit list contains this key tile,
-/// dV_j += sum_i P_ij dO_i and dK_j += sum_i dS_ij (scale q_i). Needs pass 1's delta. Keys no
-/// query reaches end with exact zeros.
-template <typename Config, typename Mask>
-void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
+/// dV_j += sum_i P_ij dO_i and dK_j += sum_i dS_ij (scale q_i). Needs the rows' delta in
+/// params.delta. Keys no query reaches end with exact zeros.
+/// With kAccumulateDq it also adds dS K (unscaled) into dq_rows, the item's fp32 dQ rows laid
+/// out [group member][document row][kHeadDim] with `dq_member_rows` rows per member (a whole
+/// number of query tiles, so the last tile's row blocks stay inside).
+template <typename Config, typename Mask, bool kAccumulateDq>
+void key_tile_gradients(const AttentionParams& params, const WorkItem& item, kernel_int key_tile,
+                        float* dq_rows, kernel_int dq_member_rows) {
   using Element = typename Config::Element;
   constexpr int kTileQ = Config::kTileQ;
   constexpr int kTileK = Config::kTileK;
   constexpr int kHeadDim = Config::kHeadDim;
   constexpr int kHeadDimV = Config::kHeadDimV;
   const DocumentView document{item.query_length, item.key_length, item.parameters};
-  const kernel_int key_tile = item.tile;
   const kernel_int j0 = key_tile * kTileK;
   const kernel_int columns = min_int(kTileK, document.key_length - j0);
   if (columns <= 0) return;
@@ -493,6 +538,8 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
   static_assert(kTileQ % kBlockRows == 0 && kTileK % kBlockRows == 0, "whole row blocks");
   alignas(64) float k_transposed[kHeadDim][kTileK];
   alignas(64) float v_transposed[kHeadDimV][kTileK];
+  // K rows for dQ += dS K: a one-row array when dQ is not accumulated here.
+  alignas(64) float k[kAccumulateDq ? kTileK : 1][kHeadDim];
   alignas(64) float dk[kTileK][kHeadDim];
   alignas(64) float dv[kTileK][kHeadDimV];
   alignas(64) float q[kTileQ][kHeadDim];
@@ -509,6 +556,11 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
                                 columns);
   load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0, kv_head,
                                 columns);
+  bool k_finite = true;
+  if constexpr (kAccumulateDq) {
+    k_finite =
+        load_rows<Element>(k, params.k, item.batch, item.key_start + j0, kv_head, columns, 1.0f);
+  }
   for (int c = 0; c < kTileK; ++c) {
     for (int d = 0; d < kHeadDim; ++d) dk[c][d] = 0.0f;
     for (int d = 0; d < kHeadDimV; ++d) dv[c][d] = 0.0f;
@@ -528,16 +580,26 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
     const int blocked_rows = int((rows + kBlockRows - 1) / kBlockRows * kBlockRows);
     for (int member = 0; member < group; ++member) {
       const int head = kv_head * group + member;
-      load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
-      load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
+      const bool q_finite =
+          load_rows<Element>(q, params.q, item.batch, first_row, head, rows, params.scale);
+      const bool d_o_finite =
+          load_rows<Element>(d_o, params.d_o, item.batch, first_row, head, rows, 1.0f);
       for (kernel_int r = 0; r < rows; ++r) {
         lse[r] = *lse_pointer(params.lse, params, item.batch, head, first_row + r);
         delta[r] = *lse_pointer(params.delta, params, item.batch, head, first_row + r);
+      }
+      float(*dq_tile)[kHeadDim] = nullptr;
+      if constexpr (kAccumulateDq) {
+        dq_tile = reinterpret_cast<float(*)[kHeadDim]>(
+            dq_rows + (member * dq_member_rows + i0) * kHeadDim);
       }
       for (int r0 = 0; r0 < blocked_rows; r0 += kBlockRows) {
         block_probabilities_and_gradients<Config, Mask>(
             p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
             document, head, i0 + r0, rows - r0, j0, columns, full);
+        if constexpr (kAccumulateDq) {
+          accumulate_block_products<kBlockRows>(dq_tile, r0, ds, k, k_finite);  // dQ += dS K
+        }
         for (int b = 0; b < kBlockRows; ++b) {
           for (int c = 0; c < kTileK; ++c) {
             p_transposed[c][r0 + b] = p[b][c];
@@ -547,9 +609,10 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
       }
       // Over the tile's blocked rows only: the rest of the transposed tiles is stale.
       for (int c0 = 0; c0 < blocked_columns; c0 += kBlockRows) {
-        accumulate_block_products<kBlockRows>(dv, c0, &p_transposed[c0], d_o, blocked_rows);
-        accumulate_block_products<kBlockRows>(dk, c0, &ds_transposed[c0], q,  // q: scale * q
+        accumulate_block_products<kBlockRows>(dv, c0, &p_transposed[c0], d_o, d_o_finite,
                                               blocked_rows);
+        accumulate_block_products<kBlockRows>(dk, c0, &ds_transposed[c0], q,  // q: scale * q
+                                              q_finite, blocked_rows);
       }
     }
   }
@@ -560,10 +623,61 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
                           params.accumulate != 0);
 }
 
+/// Two-pass backward, pass 2, for one (document, key/value head, key tile). Needs pass 1's
+/// delta.
+template <typename Config, typename Mask>
+void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
+  key_tile_gradients<Config, Mask, false>(params, item, item.tile, nullptr, 0);
+}
+
+/// fp32 values the fused backward's dQ scratch needs for an item of `group` query heads and a
+/// document of `query_length` rows (the host sizes each thread's scratch with it).
+inline kernel_int fused_backward_scratch_floats(kernel_int query_length, int group, int tile_q,
+                                                int head_dim) {
+  return (query_length + tile_q - 1) / tile_q * tile_q * group * head_dim;
+}
+
+/// Fused backward for one (document, key/value head): the item owns every dQ row of the
+/// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
+/// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
+/// tile instead of the two-pass backward's 7). Deterministic: the key tiles are summed in order.
+template <typename Config, typename Mask>
+void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kTileQ;
+  constexpr int kTileK = Config::kTileK;
+  constexpr int kHeadDim = Config::kHeadDim;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  const int group = params.heads_q / params.heads_kv;
+  const kernel_int member_rows = fused_backward_scratch_floats(item.query_length, 1, kTileQ, 1);
+  for (int member = 0; member < group; ++member) {
+    const int head = item.head * group + member;
+    for (kernel_int r = 0; r < item.query_length; ++r) {
+      const kernel_int row = item.query_start + r;
+      *lse_pointer(params.delta, params, item.batch, head, row) =
+          output_gradient_row_sum<Element, kHeadDimV>(params, item.batch, row, head);
+    }
+  }
+  const kernel_int scratch_floats = member_rows * group * kHeadDim;
+  for (kernel_int index = 0; index < scratch_floats; ++index) scratch[index] = 0.0f;
+  const kernel_int key_tiles = (item.key_length + kTileK - 1) / kTileK;
+  for (kernel_int key_tile = 0; key_tile < key_tiles; ++key_tile) {
+    key_tile_gradients<Config, Mask, true>(params, item, key_tile, scratch, member_rows);
+  }
+  for (int member = 0; member < group; ++member) {
+    store_gradient<Element>(params.dq,
+                            reinterpret_cast<const float(*)[kHeadDim]>(
+                                scratch + member * member_rows * kHeadDim),
+                            item.batch, item.query_start, item.head * group + member,
+                            item.query_length, params.scale, params.accumulate != 0);
+  }
+}
+
 }  // namespace attncc::cpu
 
-/// Defines the three extern "C" entry points of a generated kernel; each runs a contiguous
-/// range of work items (the host's thread pool splits the work list).
+/// Defines the extern "C" entry points of a generated kernel; each runs a contiguous range of
+/// work items (the host's thread pool splits the work list). The fused backward's items are
+/// (document, key/value head) pairs and take the calling thread's dQ scratch.
 #define ATTNCC_CPU_ENTRY_POINTS(prefix, Config, Mask)                                           \
   extern "C" void prefix##_forward(const attncc::AttentionParams* params,                      \
                                    const attncc::WorkItem* items, long long count) {            \
@@ -579,4 +693,10 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
                                          const attncc::WorkItem* items, long long count) {      \
     for (long long index = 0; index < count; ++index)                                           \
       attncc::cpu::backward_dkdv_item<Config, Mask>(*params, items[index]);                     \
+  }                                                                                             \
+  extern "C" void prefix##_backward_fused(const attncc::AttentionParams* params,               \
+                                          const attncc::WorkItem* items, long long count,       \
+                                          float* scratch) {                                     \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::backward_fused_item<Config, Mask>(*params, items[index], scratch);           \
   }

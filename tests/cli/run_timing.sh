@@ -1,6 +1,7 @@
-# attncc run --threads/--warmup/--repeat/--timing-json (what tools/bench_cpu_vs_torch.py drives):
-# one time per timed call, kernel only, as JSON; the outputs are those of a plain run; bad values
-# are errors that say what to type.
+# attncc run --threads/--cpu-backward/--warmup/--repeat/--timing-json (what
+# tools/bench_cpu_vs_torch.py drives): one time per timed call, kernel only, as JSON; the outputs
+# are those of a plain run; both CPU backward schedules pass --check; bad values are errors that
+# say what to type.
 source "$(dirname "$0")/lib.sh"
 export ATTNCC_CACHE_DIR=$work/cache
 
@@ -58,7 +59,17 @@ assert len(timing["forward_cpu_ms"]) == 2 and timing["backward_cpu_ms"] == [], t
 assert timing["threads"] == 2 and timing["warmup"] == 0, timing
 PY
 
+# Both CPU backward schedules match the reference.
+for schedule in fused two-pass auto; do
+  expect_exit 0 -- run --out "$work/$schedule.safetensors" --backward --cpu-backward $schedule \
+    --check
+  [[ $out == *"check dq "* && $out != *FAILED* ]] || fail "--cpu-backward $schedule: $out"
+done
+
 # Bad values.
+expect_exit 1 -- run --out "$work/x" --backward --cpu-backward fast
+expect_contains "$err" "unknown CPU backward schedule 'fast'; use auto, fused or two-pass" \
+  "--cpu-backward fast"
 expect_exit 1 -- run --out "$work/x" --repeat 0
 expect_contains "$err" "--repeat: error: expected at least 1 timed call" "--repeat 0"
 expect_exit 1 -- run --out "$work/x" --warmup -1
@@ -69,7 +80,7 @@ expect_exit 1 -- run --out "$work/x" --timing-json "$work/no/such/dir/t.json"
 expect_contains "$err" "cannot write the timing JSON" "unwritable --timing-json"
 
 expect_exit 0 -- "$attncc" run --help
-for flag in --threads --warmup --repeat --timing-json; do
+for flag in --threads --cpu-backward --warmup --repeat --timing-json; do
   expect_contains "$out" "$flag" "run --help teaches $flag"
 done
 expect_contains "$out" "kernel only" "run --help says what is timed"

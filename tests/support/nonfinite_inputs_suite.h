@@ -44,6 +44,7 @@ struct NonFiniteBackend {
   /// 0: a bad element reaches exactly the outputs the contract names. N: it may also reach those
   /// of rows and keys in its block of N sequence rows (the kernels' tiles), never beyond.
   int64_t shared_block_rows = 0;
+  CpuBackwardSchedule cpu_backward = CpuBackwardSchedule::kAuto;  ///< CPU backend only
 };
 
 /// For gtest's messages ("GetParam() = cuda_bf16").
@@ -97,6 +98,7 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
     auto state = std::make_unique<State>();
     RuntimeOptions options;
     options.backend = backend.backend;
+    options.cpu_backward = backend.cpu_backward;
     options.disk_cache = backend.backend == Backend::kCuda;  // reruns on a GPU skip NVRTC
     state->runtime = std::make_unique<Runtime>(options);
     state->spec = with_dtype_and_head_dim(

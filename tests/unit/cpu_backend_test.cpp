@@ -1,6 +1,9 @@
 // The CPU backend against the float64 reference: every spec in specs/ x {fp32, bf16} x head dims
-// {64, 128} on edge-biased random cases (backend_cases.h). Adding a spec file adds tests.
+// {64, 128} on edge-biased random cases (backend_cases.h), with both backward schedules. Adding a
+// spec file adds tests.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "attncc/runtime.h"
 #include "support/backend_cases.h"
@@ -9,29 +12,38 @@
 namespace attncc {
 namespace {
 
-// One runtime per test process, memory-only: these tests are about results, not caching.
-Runtime& test_runtime() {
-  static Runtime runtime([] {
+// One runtime per backward schedule; both read the kernel from this suite's disk cache, so each
+// kernel is compiled once.
+Runtime& test_runtime(CpuBackwardSchedule schedule) {
+  auto make = [](CpuBackwardSchedule chosen) {
     RuntimeOptions options;
     options.backend = Backend::kCpu;
-    options.disk_cache = false;
+    options.cache_dir =
+        (std::filesystem::temp_directory_path() / "attncc-cpu_backend-cache").string();
+    options.cpu_backward = chosen;
     return options;
-  }());
-  return runtime;
+  };
+  static Runtime fused(make(CpuBackwardSchedule::kFused));
+  static Runtime two_pass(make(CpuBackwardSchedule::kTwoPass));
+  return schedule == CpuBackwardSchedule::kFused ? fused : two_pass;
 }
 
 class CpuBackend : public ::testing::TestWithParam<testing::SpecVariant> {};
 
+// Every case under both backward schedules: the fused one (one item per document and key/value
+// head, dQ summed in scratch) and the two-pass one (a dQ pass, then a dK/dV pass).
 TEST_P(CpuBackend, MatchesTheReferenceOnEdgeCases) {
   const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
-  Kernel kernel = test_runtime().get(spec);
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);
-  for (const testing::BackendCase& test_case : testing::backend_cases(spec, random)) {
-    testing::check_backend_case(kernel, test_case);
+  const std::vector<testing::BackendCase> cases = testing::backend_cases(spec, random);
+  for (CpuBackwardSchedule schedule : {CpuBackwardSchedule::kFused, CpuBackwardSchedule::kTwoPass}) {
+    SCOPED_TRACE("backward schedule " + std::string(cpu_backward_schedule_name(schedule)));
+    Kernel kernel = test_runtime(schedule).get(spec);
+    for (const testing::BackendCase& test_case : cases) testing::check_backend_case(kernel, test_case);
   }
 }
 

@@ -32,8 +32,8 @@ namespace attncc::cli {
 const CommandInfo kRunCommand = {
     "run",
     "attncc run SPEC --inputs IN.safetensors --out OUT.safetensors [--backward] "
-    "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--warmup N] [--repeat N] "
-    "[--timing-json PATH] [--bank-report]",
+    "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--cpu-backward SCHEDULE] "
+    "[--warmup N] [--repeat N] [--timing-json PATH] [--bank-report]",
     "Run a spec's kernels on tensors from a safetensors file; write the outputs to another.",
     "Inputs are read by name (shapes as in DESIGN §1; integer arrays int32, int64 accepted):\n"
     "  q, k, v                    always; dtype of the spec\n"
@@ -71,6 +71,10 @@ const CommandInfo kRunCommand = {
     "shared machine it leaves out the time other jobs held the cores; the backward lists are\n"
     "empty without --backward). --threads sets the CPU worker threads,\n"
     "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
+    "--cpu-backward picks how the CPU backend runs the backward: fused (one work item per\n"
+    "document and key/value head; P and dS computed once), two-pass (a dQ pass over query\n"
+    "tiles, then a dK/dV pass over key tiles; finer-grained), or auto (the default: fused\n"
+    "unless too few items to keep the threads busy). Same results; for comparing speed.\n\n"
     "--bank-report (cuda-emulated only) counts the shared-memory bank wavefronts of every\n"
     "shared access the kernels make over the timed calls and prints them per kernel and\n"
     "template line, with the ratio to the conflict-free ideal (docs/EMULATION.md).\n\n"
@@ -88,6 +92,7 @@ const CommandInfo kRunCommand = {
      {"cache-dir", "DIR", "kernel disk cache (default: $ATTNCC_CACHE_DIR or ~/.cache/attncc)"},
      {"threads", "N", "CPU worker threads including the caller (default: $ATTNCC_NUM_THREADS, "
                       "else all cores)"},
+     {"cpu-backward", "SCHEDULE", "CPU backward: auto, fused or two-pass (default: auto)"},
      {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
      {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
      {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"},
@@ -421,6 +426,8 @@ int run_run(const ParsedArguments& arguments) {
       throw user_error(ErrorCode::kInvalidArgument, "--threads", "expected at least 1 thread");
     }
   }
+  options.cpu_backward =
+      parse_cpu_backward_schedule(arguments.value("cpu-backward").value_or("auto"));
   const int64_t warmup = parse_count("warmup", arguments.value("warmup").value_or("0"));
   const int64_t repeat = parse_count("repeat", arguments.value("repeat").value_or("1"));
   if (repeat < 1) {
