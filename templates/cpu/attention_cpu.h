@@ -63,11 +63,14 @@ inline bool load_rows(float (&tile)[kRows][kWidth], const TensorAddress& tensor,
   return !not_finite;
 }
 
-/// Floats per vector register of the target the kernel is compiled for (-march=native).
+/// Floats per vector register of the target the kernel is compiled for (-march=native; 4 for
+/// SSE and NEON, and for host builds of the tests without -march).
 #if defined(__AVX512F__)
 constexpr int kVectorFloats = 16;
-#else
+#elif defined(__AVX__)
 constexpr int kVectorFloats = 8;
+#else
+constexpr int kVectorFloats = 4;
 #endif
 
 /// Loads rows transposed: tile[d][c] = row c, element d (for the S = Q K^T and dP = dO V^T
@@ -181,10 +184,13 @@ constexpr int output_chunk(int width) {
   return width % 64 == 0 ? 64 : width % 32 == 0 ? 32 : width % 16 == 0 ? 16 : width % 8 == 0 ? 8 : 1;
 }
 
-/// accumulate_block_products for values with (kGuardZeroWeights) or without a NaN or infinity.
-template <bool kGuardZeroWeights, int kRows, int kColumns, int kWidth>
+/// The product loop of accumulate_block_products: weight (r, c) is
+/// weights[r * kWeightRowStride + c * kWeightColumnStride], so one loop serves a block of P's
+/// rows and P^T read in place; kGuardZeroWeights guards against 0 * NaN.
+template <bool kGuardZeroWeights, int kRows, int kWeightRowStride, int kWeightColumnStride,
+          int kColumns, int kWidth>
 inline void accumulate_block_products_of(float (*acc)[kWidth], int first_row,
-                                         const float (*p)[kColumns],
+                                         const float* weights,
                                          const float (&values)[kColumns][kWidth], int columns) {
   constexpr int kChunk = output_chunk(kWidth);
   for (int d0 = 0; d0 < kWidth; d0 += kChunk) {
@@ -194,7 +200,7 @@ inline void accumulate_block_products_of(float (*acc)[kWidth], int first_row,
     }
     for (int c = 0; c < columns; ++c) {
       for (int r = 0; r < kRows; ++r) {
-        const float weight = p[r][c];
+        const float weight = weights[r * kWeightRowStride + c * kWeightColumnStride];
         for (int d = 0; d < kChunk; ++d) {
           const float product = weight * values[c][d0 + d];
           if constexpr (kGuardZeroWeights) {
@@ -215,17 +221,37 @@ inline void accumulate_block_products_of(float (*acc)[kWidth], int first_row,
 /// columns at a time with the chunk's sums in registers across all c. p = 0 adds nothing even
 /// when values[c] holds a NaN or an infinity (a select, not 0 * NaN), so such a value row
 /// reaches only the rows that attend it; `values_finite` (load_rows' result) says the select is
-/// not needed. The forward's O += P V, the backward's dQ += dS K, and with P^T / dS^T its dV
-/// and dK.
+/// not needed. The forward's O += P V and the backward's dQ += dS K.
 template <int kRows, int kColumns, int kWidth>
 inline void accumulate_block_products(float (*acc)[kWidth], int first_row,
                                       const float (*p)[kColumns],
                                       const float (&values)[kColumns][kWidth], bool values_finite,
                                       int columns = kColumns) {
   if (values_finite) {
-    accumulate_block_products_of<false, kRows>(acc, first_row, p, values, columns);
+    accumulate_block_products_of<false, kRows, kColumns, 1>(acc, first_row, &p[0][0], values,
+                                                             columns);
   } else {
-    accumulate_block_products_of<true, kRows>(acc, first_row, p, values, columns);
+    accumulate_block_products_of<true, kRows, kColumns, 1>(acc, first_row, &p[0][0], values,
+                                                           columns);
+  }
+}
+
+/// As accumulate_block_products with the weights of a whole tile read transposed:
+/// acc[first_row + r] += sum_{c < columns} p[c][first_row + r] * values[c]. The backward's
+/// dV += P^T dO and dK += dS^T Q over a key tile's rows, with P and dS as they were computed
+/// ([query][key]): the scalar weights are broadcast either way, so reading them in place costs
+/// nothing, where copying P^T out was a scatter per element (10% of the backward at D = 64).
+template <int kRows, int kColumns, int kOutputRows, int kWidth>
+inline void accumulate_transposed_block_products(float (*acc)[kWidth], int first_row,
+                                                 const float (&p)[kColumns][kOutputRows],
+                                                 const float (&values)[kColumns][kWidth],
+                                                 bool values_finite, int columns) {
+  if (values_finite) {
+    accumulate_block_products_of<false, kRows, 1, kOutputRows>(acc, first_row, &p[0][first_row],
+                                                               values, columns);
+  } else {
+    accumulate_block_products_of<true, kRows, 1, kOutputRows>(acc, first_row, &p[0][first_row],
+                                                              values, columns);
   }
 }
 
@@ -260,6 +286,36 @@ inline void score_mods_and_mask(float (&s)[Config::kTileK], float (&tanh_out)[Co
     }
   }
   for (kernel_int c = columns; c < kTileK; ++c) s[c] = minus_infinity;  // past the document end
+}
+
+/// The largest score of a row, NaN if any score is NaN: a NaN score (NaN in q or k) wins the
+/// max, otherwise a row whose every score is NaN would keep m = -inf and come out as an empty
+/// row (O = 0, LSE = -inf). Written with vectors: the compiler keeps the NaN-aware scalar loop
+/// scalar (a third of the forward at D = 64, measured).
+template <int kColumns>
+inline float row_maximum(const float (&s)[kColumns]) {
+  if constexpr (kColumns % kVectorFloats == 0) {
+    FloatVector maxima = load_vector(&s[0]);
+    auto nan_lanes = maxima != maxima;
+    for (int c = kVectorFloats; c < kColumns; c += kVectorFloats) {
+      const FloatVector scores = load_vector(&s[c]);
+      maxima = scores > maxima ? scores : maxima;
+      nan_lanes |= scores != scores;
+    }
+    float maximum = maxima[0];
+    bool any_nan = nan_lanes[0] != 0;
+    for (int lane = 1; lane < kVectorFloats; ++lane) {
+      maximum = maxima[lane] > maximum ? maxima[lane] : maximum;
+      any_nan = any_nan || nan_lanes[lane] != 0;
+    }
+    return any_nan ? __builtin_nanf("") : maximum;
+  } else {
+    float maximum = negative_infinity();
+    for (int c = 0; c < kColumns; ++c) {
+      maximum = (s[c] > maximum || s[c] != s[c]) ? s[c] : maximum;
+    }
+    return maximum;
+  }
 }
 
 /// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
@@ -331,12 +387,7 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
           }
           score_mods_and_mask<Config, Mask>(s[b], tanh_values, params, document, head, i0 + r,
                                             j0, columns, full);
-          // A NaN score (NaN in q or k) wins the max: otherwise a row whose every score is
-          // NaN would keep m = -inf and come out as an empty row (O = 0, LSE = -inf).
-          float tile_max = minus_infinity;
-          for (int c = 0; c < kTileK; ++c) {
-            tile_max = (s[b][c] > tile_max || s[b][c] != s[b][c]) ? s[b][c] : tile_max;
-          }
+          const float tile_max = row_maximum(s[b]);
           const float m_new = m[r] > tile_max ? m[r] : tile_max;
           if (m_new == minus_infinity) {  // nothing attended yet: avoid -inf - -inf
             for (int c = 0; c < kTileK; ++c) s[b][c] = 0.0f;
@@ -398,7 +449,7 @@ constexpr int kBackwardBlockRows = 4;
 /// dp = dO_r . v_c, ds = p * (dp - delta) with the softcap chain rule. q_rows hold scale * q.
 template <typename Config, typename Mask, int kRows>
 inline void block_probabilities_and_gradients(
-    float (&p)[kRows][Config::kTileK], float (&ds)[kRows][Config::kTileK],
+    float (*p)[Config::kTileK], float (*ds)[Config::kTileK],
     const float (*q_rows)[Config::kHeadDim], const float (*d_o_rows)[Config::kHeadDimV],
     const float (&k_transposed)[Config::kHeadDim][Config::kTileK],
     const float (&v_transposed)[Config::kHeadDimV][Config::kTileK], const float* lse,
@@ -416,16 +467,20 @@ inline void block_probabilities_and_gradients(
     alignas(64) float tanh_values[kTileK];
     score_mods_and_mask<Config, Mask>(p[b], tanh_values, params, document, head, first_i + b, j0,
                                       columns, full);
-    const bool empty = lse[b] == minus_infinity;
+    // Locals: read through the pointers inside the loops, lse and delta might alias p and ds
+    // (the compiler gathered delta[b] once per vector, measured).
+    const float row_lse = lse[b];
+    const float row_delta = delta[b];
+    const bool empty = row_lse == minus_infinity;
     // Masked scores are -inf: p = 0 exactly, even when the row's LSE is NaN (a NaN in its q),
     // so the NaN reaches the gradients of the keys the row attends and no others.
     for (int c = 0; c < kTileK; ++c) {
-      p[b][c] = empty || p[b][c] == minus_infinity ? 0.0f : polynomial_exp(p[b][c] - lse[b]);
+      p[b][c] = empty || p[b][c] == minus_infinity ? 0.0f : polynomial_exp(p[b][c] - row_lse);
     }
     // p = 0 gives ds = 0 even if dp is NaN (a NaN in a value row this row does not attend), as
     // the forward skips p = 0 when it accumulates O.
     for (int c = 0; c < kTileK; ++c) {
-      ds[b][c] = p[b][c] == 0.0f ? 0.0f : p[b][c] * (ds[b][c] - delta[b]);
+      ds[b][c] = p[b][c] == 0.0f ? 0.0f : p[b][c] * (ds[b][c] - row_delta);
     }
     if constexpr (Config::kSoftcap) {
       for (int c = 0; c < kTileK; ++c) ds[b][c] *= 1.0f - tanh_values[c] * tanh_values[c];
@@ -501,7 +556,7 @@ void backward_dq_item(const AttentionParams& params, const WorkItem& item) {
       load_rows_transposed<Element>(v_transposed, params.v, item.batch, item.key_start + j0,
                                     kv_head, columns);
       for (kernel_int r0 = 0; r0 < rows; r0 += kBlockRows) {
-        block_probabilities_and_gradients<Config, Mask>(
+        block_probabilities_and_gradients<Config, Mask, kBlockRows>(
             p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
             document, head, i0 + r0, rows - r0, j0, columns, full);
         accumulate_block_products<kBlockRows>(dq, int(r0), ds, k, k_finite);  // dQ += dS K
@@ -544,12 +599,9 @@ void key_tile_gradients(const AttentionParams& params, const WorkItem& item, ker
   alignas(64) float dv[kTileK][kHeadDimV];
   alignas(64) float q[kTileQ][kHeadDim];
   alignas(64) float d_o[kTileQ][kHeadDimV];
-  alignas(64) float p[kBlockRows][kTileK];
-  alignas(64) float ds[kBlockRows][kTileK];
-  // P and dS of the whole query tile, transposed ([key][query]), so that dV += P^T dO and
-  // dK += dS^T Q run as register-blocked products over the tile's rows.
-  alignas(64) float p_transposed[kTileK][kTileQ];
-  alignas(64) float ds_transposed[kTileK][kTileQ];
+  // P and dS of the whole query tile, for dV += P^T dO and dK += dS^T Q over its rows.
+  alignas(64) float p[kTileQ][kTileK];
+  alignas(64) float ds[kTileQ][kTileK];
   float lse[kTileQ];
   float delta[kTileQ];
   load_rows_transposed<Element>(k_transposed, params.k, item.batch, item.key_start + j0, kv_head,
@@ -594,25 +646,19 @@ void key_tile_gradients(const AttentionParams& params, const WorkItem& item, ker
             dq_rows + (member * dq_member_rows + i0) * kHeadDim);
       }
       for (int r0 = 0; r0 < blocked_rows; r0 += kBlockRows) {
-        block_probabilities_and_gradients<Config, Mask>(
-            p, ds, &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0], params,
-            document, head, i0 + r0, rows - r0, j0, columns, full);
+        block_probabilities_and_gradients<Config, Mask, kBlockRows>(
+            &p[r0], &ds[r0], &q[r0], &d_o[r0], k_transposed, v_transposed, &lse[r0], &delta[r0],
+            params, document, head, i0 + r0, rows - r0, j0, columns, full);
         if constexpr (kAccumulateDq) {
-          accumulate_block_products<kBlockRows>(dq_tile, r0, ds, k, k_finite);  // dQ += dS K
-        }
-        for (int b = 0; b < kBlockRows; ++b) {
-          for (int c = 0; c < kTileK; ++c) {
-            p_transposed[c][r0 + b] = p[b][c];
-            ds_transposed[c][r0 + b] = ds[b][c];
-          }
+          accumulate_block_products<kBlockRows>(dq_tile, r0, &ds[r0], k, k_finite);  // dQ += dS K
         }
       }
-      // Over the tile's blocked rows only: the rest of the transposed tiles is stale.
+      // Over the tile's blocked rows only: the rows of p and ds past them are stale.
       for (int c0 = 0; c0 < blocked_columns; c0 += kBlockRows) {
-        accumulate_block_products<kBlockRows>(dv, c0, &p_transposed[c0], d_o, d_o_finite,
-                                              blocked_rows);
-        accumulate_block_products<kBlockRows>(dk, c0, &ds_transposed[c0], q,  // q: scale * q
-                                              q_finite, blocked_rows);
+        accumulate_transposed_block_products<kBlockRows>(dv, c0, p, d_o, d_o_finite,
+                                                         blocked_rows);
+        accumulate_transposed_block_products<kBlockRows>(dk, c0, ds, q,  // q: scale * q
+                                                         q_finite, blocked_rows);
       }
     }
   }
