@@ -28,9 +28,10 @@ struct CpuBackwardPlan {
 };
 
 /// Resolves the schedule for a validated problem on `threads` threads: kAuto picks the fused
-/// backward unless its largest (document, key/value head) item exceeds 1.4x an even share of
-/// the work per thread (it does 5/7 of the two-pass work but cannot split an item), or its
-/// scratch for all threads would pass 512 MiB. Work is counted as Lq x Lk per query head.
+/// backward unless its largest (document, key/value head) item exceeds 1.5x an even share of
+/// the work per thread (it runs 1.5x faster than the two-pass one but cannot split an item),
+/// or its scratch for all threads would pass 512 MiB. Work is counted as Lq x Lk per query
+/// head.
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule);
 

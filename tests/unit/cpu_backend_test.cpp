@@ -40,10 +40,13 @@ TEST_P(CpuBackend, MatchesTheReferenceOnEdgeCases) {
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);
   const std::vector<testing::BackendCase> cases = testing::backend_cases(spec, random);
-  for (CpuBackwardSchedule schedule : {CpuBackwardSchedule::kFused, CpuBackwardSchedule::kTwoPass}) {
+  for (CpuBackwardSchedule schedule :
+       {CpuBackwardSchedule::kFused, CpuBackwardSchedule::kTwoPass}) {
     SCOPED_TRACE("backward schedule " + std::string(cpu_backward_schedule_name(schedule)));
     Kernel kernel = test_runtime(schedule).get(spec);
-    for (const testing::BackendCase& test_case : cases) testing::check_backend_case(kernel, test_case);
+    for (const testing::BackendCase& test_case : cases) {
+      testing::check_backend_case(kernel, test_case);
+    }
   }
 }
 

@@ -37,7 +37,7 @@ TEST(CpuBackwardPlan, OneThreadAlwaysFuses) {
 }
 
 TEST(CpuBackwardPlan, OneItemOnTwoThreadsTakesTheTwoPassSchedule) {
-  // One (document, head) item holds all the work: 1.0 > 1.4 / 2.
+  // One (document, head) item holds all the work: 1.0 > 1.5 / 2.
   EXPECT_FALSE(plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 128, 2, kAuto).fused);
   // GQA 4:1 with one key/value head is still one item, however many query heads.
   EXPECT_FALSE(plan_cpu_backward(problem_with({2048}, 4, 1), kTiles, 128, 2, kAuto).fused);
@@ -46,14 +46,14 @@ TEST(CpuBackwardPlan, OneItemOnTwoThreadsTakesTheTwoPassSchedule) {
 TEST(CpuBackwardPlan, BalancedItemsFuse) {
   // Two heads on two threads: each item is an even share.
   EXPECT_TRUE(plan_cpu_backward(problem_with({2048}, 2, 2), kTiles, 128, 2, kAuto).fused);
-  // Three equal items on four threads: largest x 4 = 4/3 of the work <= 1.4.
+  // Three equal items on four threads: largest x 4 = 4/3 of the work <= 1.5.
   EXPECT_TRUE(plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 4, kAuto).fused);
-  // ... on five threads: 5/3 > 1.4.
+  // ... on five threads: 5/3 > 1.5.
   EXPECT_FALSE(plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 5, kAuto).fused);
 }
 
 TEST(CpuBackwardPlan, OneLongDocumentAmongShortOnesTakesTheTwoPassSchedule) {
-  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6: on 2 threads 2e6 > 1.4 x 1.1e6.
+  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6: on 2 threads 2e6 > 1.5 x 1.1e6.
   std::vector<int64_t> lengths(10, 100);
   lengths.push_back(1000);
   EXPECT_FALSE(plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 64, 2, kAuto).fused);
