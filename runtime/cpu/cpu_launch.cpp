@@ -1,11 +1,11 @@
 // Running generated CPU kernels (see cpu_launch.h).
 #include "runtime/cpu/cpu_launch.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <algorithm>
 #include <vector>
 
 namespace attncc {
