@@ -24,7 +24,9 @@ struct CpuEntryPoints {
 /// How a backward call runs on the CPU (RuntimeOptions::cpu_backward resolved for one call).
 struct CpuBackwardPlan {
   bool fused = false;
-  int64_t scratch_floats = 0;  ///< fp32 dQ scratch per thread when fused
+  /// fp32 dQ scratch per thread when fused: what backward_fused_item (templates/cpu) uses for
+  /// the longest document, group x (rows rounded up to a query tile) x D.
+  int64_t scratch_floats = 0;
 };
 
 /// Resolves the schedule for a validated problem on `threads` threads: kAuto picks the fused

@@ -33,9 +33,7 @@ inline float* lse_pointer(float* base, const AttentionParams& params, kernel_int
 /// Whether an fp32 value is NaN or infinite, from its exponent bits (no floating-point
 /// comparison, so no compiler flag can fold it away).
 inline bool is_not_finite(float value) {
-  unsigned bits;
-  __builtin_memcpy(&bits, &value, sizeof(bits));
-  return (bits & 0x7F800000u) == 0x7F800000u;
+  return (float_to_bits(value) & 0x7F800000u) == 0x7F800000u;
 }
 
 /// Loads `rows` rows of `width` elements as fp32, multiplied by `factor`. With kZeroPadding,
@@ -694,17 +692,12 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
   key_tile_gradients<Config, Mask, false>(params, item, item.tile, nullptr, 0);
 }
 
-/// fp32 values the fused backward's dQ scratch needs for an item of `group` query heads and a
-/// document of `query_length` rows (the host sizes each thread's scratch with it).
-inline kernel_int fused_backward_scratch_floats(kernel_int query_length, int group, int tile_q,
-                                                int head_dim) {
-  return (query_length + tile_q - 1) / tile_q * tile_q * group * head_dim;
-}
-
 /// Fused backward for one (document, key/value head): the item owns every dQ row of the
 /// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
 /// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
 /// tile instead of the two-pass backward's 7). Deterministic: the key tiles are summed in order.
+/// `scratch` holds group x (query_length rounded up to kTileQ) x kHeadDim floats
+/// (plan_cpu_backward sizes it for the longest document).
 template <typename Config, typename Mask>
 void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
   using Element = typename Config::Element;
@@ -713,7 +706,7 @@ void backward_fused_item(const AttentionParams& params, const WorkItem& item, fl
   constexpr int kHeadDim = Config::kHeadDim;
   constexpr int kHeadDimV = Config::kHeadDimV;
   const int group = params.heads_q / params.heads_kv;
-  const kernel_int member_rows = fused_backward_scratch_floats(item.query_length, 1, kTileQ, 1);
+  const kernel_int member_rows = (item.query_length + kTileQ - 1) / kTileQ * kTileQ;
   for (int member = 0; member < group; ++member) {
     const int head = item.head * group + member;
     for (kernel_int r = 0; r < item.query_length; ++r) {
