@@ -41,19 +41,21 @@ std::string_view cpu_backward_schedule_name(CpuBackwardSchedule schedule) {
   switch (schedule) {
     case CpuBackwardSchedule::kAuto: return "auto";
     case CpuBackwardSchedule::kFused: return "fused";
+    case CpuBackwardSchedule::kFusedSplit: return "fused-split";
     case CpuBackwardSchedule::kTwoPass: return "two-pass";
   }
   return "?";
 }
 
 CpuBackwardSchedule parse_cpu_backward_schedule(std::string_view name) {
-  for (CpuBackwardSchedule schedule : {CpuBackwardSchedule::kAuto, CpuBackwardSchedule::kFused,
-                                       CpuBackwardSchedule::kTwoPass}) {
+  for (CpuBackwardSchedule schedule :
+       {CpuBackwardSchedule::kAuto, CpuBackwardSchedule::kFused, CpuBackwardSchedule::kFusedSplit,
+        CpuBackwardSchedule::kTwoPass}) {
     if (name == cpu_backward_schedule_name(schedule)) return schedule;
   }
   throw user_error(ErrorCode::kInvalidArgument, "cpu backward schedule",
                    "unknown CPU backward schedule '" + std::string(name) + "'",
-                   "use auto, fused or two-pass");
+                   "use auto, fused, fused-split or two-pass");
 }
 
 Kernel::Kernel(std::shared_ptr<const KernelImplementation> implementation)

@@ -16,7 +16,7 @@ struct CpuTiles {
 };
 
 /// Names of the generated entry points: `<prefix>_forward`, `_backward_dq`, `_backward_dkdv`,
-/// `_backward_fused`.
+/// `_backward_fused`, `_backward_delta`, `_backward_reduce_dq`.
 std::string cpu_entry_prefix(const Spec& spec);
 
 /// The generated C++ translation unit for `spec` (its mask already canonical) and its interval

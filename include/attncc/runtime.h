@@ -23,25 +23,33 @@ std::string_view backend_name(Backend backend);  ///< "auto", "cpu", "cuda", "cu
 /// Parses "auto", "cpu", "cuda", "cuda-emulated"; throws Error(kInvalidArgument) otherwise.
 Backend parse_backend(std::string_view name);
 
-/// How the CPU backend runs a backward. Both give the reference's results (tests check each);
-/// they differ in speed, parallelism and scratch memory.
+/// How the CPU backend runs a backward. All give the reference's results (tests check each);
+/// they differ in speed, parallelism and scratch memory. Each is deterministic for a given
+/// thread count; dQ's summation order, and so its last bits, depends on the schedule.
 enum class CpuBackwardSchedule {
-  /// Fused unless it would leave threads idle (see kFused) or need over 512 MiB of scratch.
+  /// The fastest of the three for the problem and thread count, by the rule of
+  /// plan_cpu_backward (runtime/cpu/cpu_launch.h): kFused while its items balance over the
+  /// threads, else kFusedSplit, else (scratch over 512 MiB) kTwoPass.
   kAuto,
   /// One work item per (document, key/value head): P and dS are computed once per attended tile
   /// (5 products per tile, against 7) and dQ is summed in fp32 scratch of
   /// group x (document rows rounded up to a query tile) x D floats per thread. Parallel over
-  /// documents x key/value heads only: kAuto takes it while the largest item is at most 1.5x an
-  /// even share of the work per thread (the fused backward runs about 1.5x faster on one).
+  /// documents x key/value heads only (about 1.5x faster than kTwoPass on one thread).
   kFused,
+  /// kFused with each document's key tiles dealt over max(2, threads) parts (tile t to part
+  /// t mod parts), so one long document keeps every thread busy. Each part sums its partial dQ
+  /// in its own scratch (parts x group x rows x D floats per document and key/value head, all
+  /// live at once), and a last step adds the parts in order. Costs over kFused: a pass for the
+  /// rows' dO.O sums and one for the sum of the parts.
+  kFusedSplit,
   /// A dQ pass over query tiles, then a dK/dV pass over key tiles: parallel over tiles, no
   /// scratch beyond one float per query row and head.
   kTwoPass,
 };
 
-/// "auto", "fused", "two-pass".
+/// "auto", "fused", "fused-split", "two-pass".
 std::string_view cpu_backward_schedule_name(CpuBackwardSchedule schedule);
-/// Parses "auto", "fused", "two-pass"; throws Error(kInvalidArgument) otherwise.
+/// Parses "auto", "fused", "fused-split", "two-pass"; throws Error(kInvalidArgument) otherwise.
 CpuBackwardSchedule parse_cpu_backward_schedule(std::string_view name);
 
 struct RuntimeOptions {

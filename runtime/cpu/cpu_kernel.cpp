@@ -16,7 +16,8 @@ namespace attncc {
 namespace {
 
 // Bump when the CPU templates' contract with the generated prelude changes.
-constexpr int kCpuTemplateVersion = 2;  // 2: the fused backward entry point
+// 2: the fused backward entry point; 3: WorkItem::tile_step and the split fused backward.
+constexpr int kCpuTemplateVersion = 3;
 constexpr int kCacheFormatVersion = 1;
 
 JitOptions cpu_jit_options() {
@@ -46,6 +47,8 @@ class CpuKernel final : public KernelImplementation {
     entries_.backward_dq = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dq");
     entries_.backward_dkdv = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dkdv");
     entries_.backward_fused = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_backward_fused");
+    entries_.backward_delta = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_delta");
+    entries_.backward_reduce_dq = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_backward_reduce_dq");
   }
 
   void forward(const AttentionArguments& arguments, void*) const override {

@@ -101,6 +101,42 @@ std::vector<WorkItem> query_tile_items(const ValidatedProblem& problem, int tile
   return items;
 }
 
+// The kFusedSplit schedule: the rows' delta, then every part of every item (each with its own dQ
+// scratch, so the entry point takes one item per call), then the sum of each item's parts.
+void run_split_fused_backward(const CpuEntryPoints& entries, CpuTiles tiles, int head_dim,
+                              const AttentionParams& params, const CpuBackwardPlan& plan,
+                              std::vector<WorkItem>& items, ThreadPool& pool) {
+  const int parts = plan.key_parts;
+  const int64_t group = params.heads_q / params.heads_kv;
+  // Each item's parts lie one after another: parts x group x rounded rows x D floats.
+  std::vector<int64_t> scratch_offset(items.size() + 1, 0);
+  for (size_t index = 0; index < items.size(); ++index) {
+    const int64_t rows = ceil_divide(items[index].query_length, tiles.query) * tiles.query;
+    scratch_offset[index + 1] = scratch_offset[index] + parts * group * rows * head_dim;
+  }
+  // Uninitialised: each part zeroes its own.
+  std::unique_ptr<float[]> scratch(new float[std::max<int64_t>(1, scratch_offset.back())]);
+  for (WorkItem& item : items) item.tile_step = parts;
+  run_items(pool, entries.backward_delta, params, items);
+  const int64_t part_count = static_cast<int64_t>(items.size()) * parts;
+  pool.parallel_for(part_count, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const size_t item_index = static_cast<size_t>(index / parts);
+      WorkItem part = items[item_index];
+      part.tile = static_cast<int>(index % parts);
+      const int64_t part_floats =
+          (scratch_offset[item_index + 1] - scratch_offset[item_index]) / parts;
+      entries.backward_fused(&params, &part, 1,
+                             scratch.get() + scratch_offset[item_index] + part.tile * part_floats);
+    }
+  });
+  pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      entries.backward_reduce_dq(&params, &items[index], 1, scratch.get() + scratch_offset[index]);
+    }
+  });
+}
+
 }  // namespace
 
 void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
@@ -130,30 +166,59 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
   double total_work = 0.0;
   double largest_work = 0.0;
   int64_t largest_query_length = 0;
+  int64_t largest_key_length = 0;
+  int64_t rounded_query_rows = 0;  // over the documents
   for (const Document& document : problem.documents) {
     const double work = double(document.query_length) * double(document.key_length) * double(group);
     total_work += work * double(problem.heads_kv);
     largest_work = std::max(largest_work, work);
     largest_query_length = std::max(largest_query_length, document.query_length);
+    largest_key_length = std::max(largest_key_length, document.key_length);
+    rounded_query_rows += ceil_divide(document.query_length, tiles.query) * tiles.query;
   }
-  CpuBackwardPlan plan;
-  plan.scratch_floats =
+  threads = std::max(1, threads);
+  const int64_t fused_scratch =
       ceil_divide(largest_query_length, tiles.query) * tiles.query * group * head_dim;
+  // Per part: every document's rounded rows for every query head.
+  const int64_t part_scratch = rounded_query_rows * problem.heads_q * head_dim;
   const int64_t items = static_cast<int64_t>(problem.documents.size()) * problem.heads_kv;
   const int64_t busy_threads = std::max<int64_t>(1, std::min<int64_t>(threads, items));
-  constexpr int64_t kScratchLimitBytes = int64_t{512} << 20;
+  constexpr int64_t kScratchLimitFloats = (int64_t{512} << 20) / int64_t(sizeof(float));
   constexpr double kTwoPassCost = 1.5;  // two-pass time / fused time for the same work
+
+  CpuBackwardPlan plan;
+  auto use_fused = [&] {
+    plan.schedule = CpuBackwardSchedule::kFused;
+    plan.scratch_floats = fused_scratch;
+  };
+  auto use_split = [&](int64_t parts) {
+    plan.schedule = CpuBackwardSchedule::kFusedSplit;
+    plan.key_parts = static_cast<int>(parts);
+    plan.scratch_floats = parts * part_scratch;
+  };
   switch (schedule) {
-    case CpuBackwardSchedule::kFused: plan.fused = true; break;
-    case CpuBackwardSchedule::kTwoPass: plan.fused = false; break;
-    case CpuBackwardSchedule::kAuto:
+    case CpuBackwardSchedule::kFused: use_fused(); break;
+    case CpuBackwardSchedule::kFusedSplit: use_split(std::max(2, threads)); break;
+    case CpuBackwardSchedule::kTwoPass: break;
+    case CpuBackwardSchedule::kAuto: {
       // Wall time: fused ~ max(largest item, work / threads), two-pass ~ 1.5 x work / threads
       // (one thread, causal S 2048 bf16: 26.1 against 40.8 ms at D 128, 13.6 against 21.3 ms
       // at D 64; 5 tile products against 7, and half the exps).
-      plan.fused = largest_work * threads <= kTwoPassCost * total_work &&
-                   plan.scratch_floats * int64_t(sizeof(float)) * busy_threads <=
-                       kScratchLimitBytes;
+      if (largest_work * threads <= kTwoPassCost * total_work) {
+        if (fused_scratch * busy_threads <= kScratchLimitFloats) use_fused();
+        break;
+      }
+      // Split: a part is about 1/parts of its document's work when its key tiles are dealt
+      // round robin (each tile's work changes slowly along the keys for the usual masks).
+      const int64_t key_tiles = ceil_divide(largest_key_length, tiles.key);
+      const int64_t wanted = static_cast<int64_t>(std::ceil(largest_work * threads / total_work));
+      const int64_t parts = std::min<int64_t>({wanted, threads, key_tiles});
+      if (parts >= 2 && largest_work / double(parts) * threads <= kTwoPassCost * total_work &&
+          parts * part_scratch <= kScratchLimitFloats) {
+        use_split(parts);
+      }
       break;
+    }
   }
   return plan;
 }
@@ -174,20 +239,26 @@ void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles 
   }
   const CpuBackwardPlan plan =
       plan_cpu_backward(problem, tiles, spec.head_dim, pool.size(), schedule);
-  if (plan.fused) {
-    // One item per (document, key/value head), empty documents included: they write the
-    // zeros of their dQ rows or their dK/dV rows.
-    std::vector<WorkItem> items;
+  // The fused schedules have one item per (document, key/value head), empty documents included:
+  // they write the zeros of their dQ rows or their dK/dV rows.
+  std::vector<WorkItem> items;
+  if (plan.schedule != CpuBackwardSchedule::kTwoPass) {
     for (size_t index = 0; index < problem.documents.size(); ++index) {
       for (int head = 0; head < problem.heads_kv; ++head) {
         items.push_back(make_item(problem, index, head, 0));
       }
     }
+  }
+  if (plan.schedule == CpuBackwardSchedule::kFused) {
     pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
       // Uninitialised: each item zeroes the part it uses.
       std::unique_ptr<float[]> scratch(new float[std::max<int64_t>(1, plan.scratch_floats)]);
       entries.backward_fused(&params, items.data() + begin, end - begin, scratch.get());
     });
+    return;
+  }
+  if (plan.schedule == CpuBackwardSchedule::kFusedSplit) {
+    run_split_fused_backward(entries, tiles, spec.head_dim, params, plan, items, pool);
     return;
   }
   // Pass 1 writes delta, which pass 2 reads: they run one after the other.

@@ -19,21 +19,32 @@ struct CpuEntryPoints {
   CpuEntryPoint backward_dq = nullptr;
   CpuEntryPoint backward_dkdv = nullptr;
   CpuFusedEntryPoint backward_fused = nullptr;
+  CpuEntryPoint backward_delta = nullptr;           ///< split fused backward: dO.O row sums
+  CpuFusedEntryPoint backward_reduce_dq = nullptr;  ///< split fused backward: sums the parts
 };
 
 /// How a backward call runs on the CPU (RuntimeOptions::cpu_backward resolved for one call).
 struct CpuBackwardPlan {
-  bool fused = false;
-  /// fp32 dQ scratch per thread when fused: what backward_fused_item (templates/cpu) uses for
-  /// the longest document, group x (rows rounded up to a query tile) x D.
+  /// kFused, kFusedSplit or kTwoPass (never kAuto).
+  CpuBackwardSchedule schedule = CpuBackwardSchedule::kTwoPass;
+  /// kFusedSplit: the parts each document's key tiles are dealt over.
+  int key_parts = 1;
+  /// kFused: fp32 dQ scratch per thread, what backward_fused_item (templates/cpu) uses for the
+  /// longest document: group x (rows rounded up to a query tile) x D. kFusedSplit: the scratch
+  /// of all parts of all (document, key/value head) items together, key_parts times the sum of
+  /// those over the documents and key/value heads.
   int64_t scratch_floats = 0;
 };
 
-/// Resolves the schedule for a validated problem on `threads` threads: kAuto picks the fused
-/// backward unless its largest (document, key/value head) item exceeds 1.5x an even share of
-/// the work per thread (it runs 1.5x faster than the two-pass one but cannot split an item),
-/// or its scratch for all threads would pass 512 MiB. Work is counted as Lq x Lk per query
-/// head.
+/// Resolves the schedule for a validated problem on `threads` threads. Work is counted as
+/// Lq x Lk per query head; kFused runs about 1.5x faster than kTwoPass on the same work, but in
+/// items of a whole (document, key/value head). kAuto picks:
+/// - kFused while its largest item is at most 1.5x an even share of the work per thread;
+/// - else kFusedSplit, with ceil(largest x threads / total) parts (at most threads, at most the
+///   longest document's key tiles), when the largest part is within the same 1.5x;
+/// - else, or when the chosen schedule's scratch (per thread for kFused, all of it for
+///   kFusedSplit) would pass 512 MiB, kTwoPass.
+/// Forced kFusedSplit takes max(2, threads) parts.
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule);
 
@@ -42,7 +53,7 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
 void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
                      const AttentionArguments& arguments, ThreadPool& pool);
 
-/// Validates and runs the backward (fused, or a dQ pass then a dK/dV pass, per
+/// Validates and runs the backward (fused, split fused, or a dQ pass then a dK/dV pass, per
 /// plan_cpu_backward). Without accumulate every element of dq, dk, dv is written (0 where
 /// nothing attends); with it, rows in no document are untouched.
 void run_cpu_backward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,

@@ -692,49 +692,93 @@ void backward_dkdv_item(const AttentionParams& params, const WorkItem& item) {
   key_tile_gradients<Config, Mask, false>(params, item, item.tile, nullptr, 0);
 }
 
-/// Fused backward for one (document, key/value head): the item owns every dQ row of the
-/// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
-/// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
-/// tile instead of the two-pass backward's 7). Deterministic: the key tiles are summed in order.
-/// `scratch` holds group x (query_length rounded up to kTileQ) x kHeadDim floats
-/// (plan_cpu_backward sizes it for the longest document).
-template <typename Config, typename Mask>
-void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
-  using Element = typename Config::Element;
-  constexpr int kTileQ = Config::kTileQ;
-  constexpr int kTileK = Config::kTileK;
-  constexpr int kHeadDim = Config::kHeadDim;
-  constexpr int kHeadDimV = Config::kHeadDimV;
+/// delta = rowsum(dO * O) of every query row of the item's document, for each query head of
+/// its key/value head's group, into params.delta.
+template <typename Config>
+void store_document_delta(const AttentionParams& params, const WorkItem& item) {
   const int group = params.heads_q / params.heads_kv;
-  const kernel_int member_rows = (item.query_length + kTileQ - 1) / kTileQ * kTileQ;
   for (int member = 0; member < group; ++member) {
     const int head = item.head * group + member;
     for (kernel_int r = 0; r < item.query_length; ++r) {
       const kernel_int row = item.query_start + r;
       *lse_pointer(params.delta, params, item.batch, head, row) =
-          output_gradient_row_sum<Element, kHeadDimV>(params, item.batch, row, head);
+          output_gradient_row_sum<typename Config::Element, Config::kHeadDimV>(params, item.batch,
+                                                                               row, head);
     }
   }
-  const kernel_int scratch_floats = member_rows * group * kHeadDim;
+}
+
+/// Rows per group member in a fused backward's dQ scratch: whole query tiles, so the last
+/// tile's row blocks stay inside.
+template <typename Config>
+kernel_int fused_member_rows(const WorkItem& item) {
+  return (item.query_length + Config::kTileQ - 1) / Config::kTileQ * Config::kTileQ;
+}
+
+/// Stores the item's dQ from its fp32 scratch ([group member][member rows][kHeadDim], unscaled).
+template <typename Config>
+void store_scratch_dq(const AttentionParams& params, const WorkItem& item, const float* scratch) {
+  constexpr int kHeadDim = Config::kHeadDim;
+  const int group = params.heads_q / params.heads_kv;
+  const kernel_int member_rows = fused_member_rows<Config>(item);
+  for (int member = 0; member < group; ++member) {
+    store_gradient<typename Config::Element>(
+        params.dq,
+        reinterpret_cast<const float(*)[kHeadDim]>(scratch + member * member_rows * kHeadDim),
+        item.batch, item.query_start, item.head * group + member, item.query_length,
+        params.scale, params.accumulate != 0);
+  }
+}
+
+/// Fused backward for one (document, key/value head): the item owns every dQ row of the
+/// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
+/// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
+/// tile instead of the two-pass backward's 7). Deterministic: the key tiles are summed in order.
+/// `scratch` holds group x fused_member_rows x kHeadDim floats (plan_cpu_backward sizes it for
+/// the longest document).
+///
+/// With item.tile_step > 1 the item is one part of a split document: it walks only key tiles
+/// tile, tile + tile_step, ..., needs the document's delta already stored (backward_delta), and
+/// leaves its partial dQ in `scratch` for reduce_split_dq, which sums the parts in order.
+template <typename Config, typename Mask>
+void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
+  constexpr int kTileK = Config::kTileK;
+  const bool split = item.tile_step > 1;
+  if (!split) store_document_delta<Config>(params, item);
+  const int group = params.heads_q / params.heads_kv;
+  const kernel_int member_rows = fused_member_rows<Config>(item);
+  const kernel_int scratch_floats = member_rows * group * Config::kHeadDim;
   for (kernel_int index = 0; index < scratch_floats; ++index) scratch[index] = 0.0f;
   const kernel_int key_tiles = (item.key_length + kTileK - 1) / kTileK;
-  for (kernel_int key_tile = 0; key_tile < key_tiles; ++key_tile) {
+  const kernel_int first = split ? item.tile : 0;
+  const kernel_int step = split ? item.tile_step : 1;
+  for (kernel_int key_tile = first; key_tile < key_tiles; key_tile += step) {
     key_tile_gradients<Config, Mask, true>(params, item, key_tile, scratch, member_rows);
   }
-  for (int member = 0; member < group; ++member) {
-    store_gradient<Element>(params.dq,
-                            reinterpret_cast<const float(*)[kHeadDim]>(
-                                scratch + member * member_rows * kHeadDim),
-                            item.batch, item.query_start, item.head * group + member,
-                            item.query_length, params.scale, params.accumulate != 0);
+  if (!split) store_scratch_dq<Config>(params, item, scratch);
+}
+
+/// Split fused backward, last step, for one (document, key/value head): `scratch` holds the
+/// item.tile_step parts' partial dQ one after another (each group x fused_member_rows x
+/// kHeadDim floats); sums them in part order into the first and stores dQ.
+template <typename Config>
+void reduce_split_dq(const AttentionParams& params, const WorkItem& item, float* scratch) {
+  const int group = params.heads_q / params.heads_kv;
+  const kernel_int part_floats = fused_member_rows<Config>(item) * group * Config::kHeadDim;
+  for (int part = 1; part < item.tile_step; ++part) {
+    const float* partial = scratch + part * part_floats;
+    for (kernel_int index = 0; index < part_floats; ++index) scratch[index] += partial[index];
   }
+  store_scratch_dq<Config>(params, item, scratch);
 }
 
 }  // namespace attncc::cpu
 
 /// Defines the extern "C" entry points of a generated kernel; each runs a contiguous range of
 /// work items (the host's thread pool splits the work list). The fused backward's items are
-/// (document, key/value head) pairs and take the calling thread's dQ scratch.
+/// (document, key/value head) pairs, or parts of one when split, and take a dQ scratch: the
+/// calling thread's, or the part's own when split (the host then calls one item at a time).
+/// backward_delta and backward_reduce_dq are the split schedule's first and last steps.
 #define ATTNCC_CPU_ENTRY_POINTS(prefix, Config, Mask)                                           \
   extern "C" void prefix##_forward(const attncc::AttentionParams* params,                      \
                                    const attncc::WorkItem* items, long long count) {            \
@@ -756,4 +800,15 @@ void backward_fused_item(const AttentionParams& params, const WorkItem& item, fl
                                           float* scratch) {                                     \
     for (long long index = 0; index < count; ++index)                                           \
       attncc::cpu::backward_fused_item<Config, Mask>(*params, items[index], scratch);           \
+  }                                                                                             \
+  extern "C" void prefix##_backward_delta(const attncc::AttentionParams* params,               \
+                                          const attncc::WorkItem* items, long long count) {     \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::store_document_delta<Config>(*params, items[index]);                         \
+  }                                                                                             \
+  extern "C" void prefix##_backward_reduce_dq(const attncc::AttentionParams* params,           \
+                                              const attncc::WorkItem* items, long long count,   \
+                                              float* scratch) {                                 \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::reduce_split_dq<Config>(*params, items[index], scratch);                     \
   }

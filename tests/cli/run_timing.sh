@@ -59,8 +59,8 @@ assert len(timing["forward_cpu_ms"]) == 2 and timing["backward_cpu_ms"] == [], t
 assert timing["threads"] == 2 and timing["warmup"] == 0, timing
 PY
 
-# Both CPU backward schedules match the reference.
-for schedule in fused two-pass auto; do
+# Every CPU backward schedule matches the reference.
+for schedule in fused fused-split two-pass auto; do
   expect_exit 0 -- run --out "$work/$schedule.safetensors" --backward --cpu-backward $schedule \
     --check
   [[ $out == *"check dq "* && $out != *FAILED* ]] || fail "--cpu-backward $schedule: $out"
@@ -68,7 +68,7 @@ done
 
 # Bad values.
 expect_exit 1 -- run --out "$work/x" --backward --cpu-backward fast
-expect_contains "$err" "unknown CPU backward schedule 'fast'; use auto, fused or two-pass" \
+expect_contains "$err" "unknown CPU backward schedule 'fast'; use auto, fused, fused-split or two-pass" \
   "--cpu-backward fast"
 expect_exit 1 -- run --out "$work/x" --repeat 0
 expect_contains "$err" "--repeat: error: expected at least 1 timed call" "--repeat 0"

@@ -30,43 +30,76 @@ ValidatedProblem problem_with(const std::vector<int64_t>& lengths, int64_t heads
 
 constexpr CpuTiles kTiles{64, 64};
 constexpr auto kAuto = CpuBackwardSchedule::kAuto;
+constexpr auto kFused = CpuBackwardSchedule::kFused;
+constexpr auto kFusedSplit = CpuBackwardSchedule::kFusedSplit;
+constexpr auto kTwoPass = CpuBackwardSchedule::kTwoPass;
 
-TEST(CpuBackwardPlan, OneThreadAlwaysFuses) {
-  EXPECT_TRUE(plan_cpu_backward(problem_with({4096}, 1, 1), kTiles, 128, 1, kAuto).fused);
-  EXPECT_TRUE(plan_cpu_backward(problem_with({10, 3000, 0}, 8, 2), kTiles, 64, 1, kAuto).fused);
+CpuBackwardSchedule auto_schedule(const ValidatedProblem& problem, int head_dim, int threads) {
+  return plan_cpu_backward(problem, kTiles, head_dim, threads, kAuto).schedule;
 }
 
-TEST(CpuBackwardPlan, OneItemOnTwoThreadsTakesTheTwoPassSchedule) {
-  // One (document, head) item holds all the work: 1.0 > 1.5 / 2.
-  EXPECT_FALSE(plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 128, 2, kAuto).fused);
+TEST(CpuBackwardPlan, OneThreadAlwaysFuses) {
+  EXPECT_EQ(auto_schedule(problem_with({4096}, 1, 1), 128, 1), kFused);
+  EXPECT_EQ(auto_schedule(problem_with({10, 3000, 0}, 8, 2), 64, 1), kFused);
+}
+
+TEST(CpuBackwardPlan, OneItemOnTwoThreadsSplitsItsKeyTilesInTwo) {
+  // One (document, head) item holds all the work: 1.0 > 1.5 / 2. Two parts of half of it each.
+  CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 128, 2, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 2048 * 128);  // parts x rows x query heads x D
   // GQA 4:1 with one key/value head is still one item, however many query heads.
-  EXPECT_FALSE(plan_cpu_backward(problem_with({2048}, 4, 1), kTiles, 128, 2, kAuto).fused);
+  plan = plan_cpu_backward(problem_with({2048}, 4, 1), kTiles, 128, 2, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 2048 * 4 * 128);
+}
+
+TEST(CpuBackwardPlan, PartsAreAtMostTheThreadsAndTheKeyTiles) {
+  // One item on 8 threads: 8 parts of a 2048-key document (32 key tiles).
+  CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 64, 8, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 8);
+  // 100 keys are 2 key tiles: 2 parts, each 4x an even share on 8 threads > 1.5: two-pass.
+  EXPECT_EQ(auto_schedule(problem_with({100}, 1, 1), 64, 8), kTwoPass);
+  // 3 key tiles on 2 threads: 2 parts.
+  plan = plan_cpu_backward(problem_with({150}, 1, 1), kTiles, 64, 2, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
 }
 
 TEST(CpuBackwardPlan, BalancedItemsFuse) {
   // Two heads on two threads: each item is an even share.
-  EXPECT_TRUE(plan_cpu_backward(problem_with({2048}, 2, 2), kTiles, 128, 2, kAuto).fused);
+  EXPECT_EQ(auto_schedule(problem_with({2048}, 2, 2), 128, 2), kFused);
   // Three equal items on four threads: largest x 4 = 4/3 of the work <= 1.5.
-  EXPECT_TRUE(plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 4, kAuto).fused);
-  // ... on five threads: 5/3 > 1.5.
-  EXPECT_FALSE(plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 5, kAuto).fused);
+  EXPECT_EQ(auto_schedule(problem_with({512, 512, 512}, 1, 1), 64, 4), kFused);
+  // ... on five threads: 5/3 > 1.5, so ceil(5/3) = 2 parts, each 5/6 of an even share.
+  const CpuBackwardPlan plan =
+      plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 5, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 3 * 512 * 64);
 }
 
-TEST(CpuBackwardPlan, OneLongDocumentAmongShortOnesTakesTheTwoPassSchedule) {
-  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6: on 2 threads 2e6 > 1.5 x 1.1e6.
+TEST(CpuBackwardPlan, OneLongDocumentAmongShortOnesSplits) {
+  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6: on 2 threads 2e6 > 1.5 x 1.1e6; 2 parts
+  // of 0.5e6 each. Every document is split: 10 x 128 + 1024 rounded rows per part.
   std::vector<int64_t> lengths(10, 100);
   lengths.push_back(1000);
-  EXPECT_FALSE(plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 64, 2, kAuto).fused);
+  const CpuBackwardPlan plan = plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 64, 2, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * (10 * 128 + 1024) * 64);
   // Equal lengths balance.
-  EXPECT_TRUE(plan_cpu_backward(problem_with(std::vector<int64_t>(11, 300), 1, 1), kTiles, 64, 2,
-                                kAuto)
-                  .fused);
+  EXPECT_EQ(auto_schedule(problem_with(std::vector<int64_t>(11, 300), 1, 1), 64, 2), kFused);
 }
 
 TEST(CpuBackwardPlan, ScratchIsTheLongestDocumentInWholeQueryTilesPerGroupHead) {
   // 100 rows round up to 128; GQA 8:2 is a group of 4; D = 64.
   const CpuBackwardPlan plan =
       plan_cpu_backward(problem_with({100, 30}, 8, 2), kTiles, 64, 1, kAuto);
+  EXPECT_EQ(plan.schedule, kFused);
   EXPECT_EQ(plan.scratch_floats, 128 * 4 * 64);
 }
 
@@ -74,24 +107,35 @@ TEST(CpuBackwardPlan, ScratchOverHalfAGibibyteTakesTheTwoPassSchedule) {
   // 2 documents of 2^19 rows, D 128: 256 MiB of scratch per thread. One thread: 256 MiB, fused;
   // two threads (both busy): 512 MiB, still fused; a group of 2 doubles it: two-pass.
   const std::vector<int64_t> lengths{int64_t{1} << 19, int64_t{1} << 19};
-  EXPECT_TRUE(plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 128, 1, kAuto).fused);
-  EXPECT_TRUE(plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 128, 2, kAuto).fused);
-  EXPECT_FALSE(plan_cpu_backward(problem_with(lengths, 2, 1), kTiles, 128, 2, kAuto).fused);
+  EXPECT_EQ(auto_schedule(problem_with(lengths, 1, 1), 128, 1), kFused);
+  EXPECT_EQ(auto_schedule(problem_with(lengths, 1, 1), 128, 2), kFused);
+  EXPECT_EQ(auto_schedule(problem_with(lengths, 2, 1), 128, 2), kTwoPass);
+  // One document of 2^19 rows on 2 threads splits in 2 parts of 256 MiB: 512 MiB, split; with a
+  // group of 2, 1 GiB: two-pass.
+  const std::vector<int64_t> one{int64_t{1} << 19};
+  EXPECT_EQ(auto_schedule(problem_with(one, 1, 1), 128, 2), kFusedSplit);
+  EXPECT_EQ(auto_schedule(problem_with(one, 2, 1), 128, 2), kTwoPass);
 }
 
 TEST(CpuBackwardPlan, ForcedSchedulesAreKept) {
   const ValidatedProblem unbalanced = problem_with({2048}, 1, 1);
-  EXPECT_TRUE(plan_cpu_backward(unbalanced, kTiles, 128, 16, CpuBackwardSchedule::kFused).fused);
+  EXPECT_EQ(plan_cpu_backward(unbalanced, kTiles, 128, 16, kFused).schedule, kFused);
   const ValidatedProblem balanced = problem_with({2048, 2048}, 4, 4);
-  EXPECT_FALSE(
-      plan_cpu_backward(balanced, kTiles, 128, 1, CpuBackwardSchedule::kTwoPass).fused);
+  EXPECT_EQ(plan_cpu_backward(balanced, kTiles, 128, 1, kTwoPass).schedule, kTwoPass);
+  // Forced splits take max(2, threads) parts, whatever the balance.
+  CpuBackwardPlan plan = plan_cpu_backward(balanced, kTiles, 128, 1, kFusedSplit);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 4096 * 4 * 128);
+  plan = plan_cpu_backward(unbalanced, kTiles, 128, 16, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 16);
 }
 
 TEST(CpuBackwardPlan, ScheduleNamesRoundTrip) {
-  for (CpuBackwardSchedule schedule : {CpuBackwardSchedule::kAuto, CpuBackwardSchedule::kFused,
-                                       CpuBackwardSchedule::kTwoPass}) {
+  for (CpuBackwardSchedule schedule : {kAuto, kFused, kFusedSplit, kTwoPass}) {
     EXPECT_EQ(parse_cpu_backward_schedule(cpu_backward_schedule_name(schedule)), schedule);
   }
+  EXPECT_EQ(cpu_backward_schedule_name(kFusedSplit), "fused-split");
   EXPECT_THROW(parse_cpu_backward_schedule("fast"), Error);
 }
 

@@ -1,5 +1,5 @@
-// Non-finite inputs (support/nonfinite_inputs_suite.h) on the CPU backend in fp32 (both backward
-// schedules) and on the CUDA kernels run by the emulator in bf16 (blocks of 128 rows: the
+// Non-finite inputs (support/nonfinite_inputs_suite.h) on the CPU backend in fp32 (every backward
+// schedule) and on the CUDA kernels run by the emulator in bf16 (blocks of 128 rows: the
 // largest tile those kernels use).
 #include "support/nonfinite_inputs_suite.h"
 
@@ -10,6 +10,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, NonFiniteInputs,
                          ::testing::Values(NonFiniteBackend{"cpu_fp32_fused", Backend::kCpu,
                                                             DType::kFloat32, 0,
                                                             CpuBackwardSchedule::kFused},
+                                           NonFiniteBackend{"cpu_fp32_fused_split", Backend::kCpu,
+                                                            DType::kFloat32, 0,
+                                                            CpuBackwardSchedule::kFusedSplit},
                                            NonFiniteBackend{"cpu_fp32_two_pass", Backend::kCpu,
                                                             DType::kFloat32, 0,
                                                             CpuBackwardSchedule::kTwoPass},

@@ -72,9 +72,12 @@ const CommandInfo kRunCommand = {
     "empty without --backward). --threads sets the CPU worker threads,\n"
     "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
     "--cpu-backward picks how the CPU backend runs the backward: fused (one work item per\n"
-    "document and key/value head; P and dS computed once), two-pass (a dQ pass over query\n"
-    "tiles, then a dK/dV pass over key tiles; finer-grained), or auto (the default: fused\n"
-    "unless too few items to keep the threads busy). Same results; for comparing speed.\n\n"
+    "document and key/value head; P and dS computed once), fused-split (fused, with each\n"
+    "document's key tiles dealt over max(2, threads) parts and their dQ summed after; for one\n"
+    "long document on many threads), two-pass (a dQ pass over query tiles, then a dK/dV pass\n"
+    "over key tiles; the least scratch memory), or auto (the default: fused while its items\n"
+    "keep the threads busy, else fused-split, else two-pass). Same results up to the order\n"
+    "of dQ's sums; for comparing speed.\n\n"
     "--bank-report (cuda-emulated only) counts the shared-memory bank wavefronts of every\n"
     "shared access the kernels make over the timed calls and prints them per kernel and\n"
     "template line, with the ratio to the conflict-free ideal (docs/EMULATION.md).\n\n"
@@ -92,7 +95,8 @@ const CommandInfo kRunCommand = {
      {"cache-dir", "DIR", "kernel disk cache (default: $ATTNCC_CACHE_DIR or ~/.cache/attncc)"},
      {"threads", "N", "CPU worker threads including the caller (default: $ATTNCC_NUM_THREADS, "
                       "else all cores)"},
-     {"cpu-backward", "SCHEDULE", "CPU backward: auto, fused or two-pass (default: auto)"},
+     {"cpu-backward", "SCHEDULE", "CPU backward: auto, fused, fused-split or two-pass "
+                                  "(default: auto)"},
      {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
      {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
      {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"},
