@@ -88,8 +88,7 @@ void ThreadPool::parallel_for(int64_t count, const std::function<void(int64_t, i
     std::lock_guard<std::mutex> lock(mutex_);
     body_ = &body;
     count_ = count;
-    // Several chunks per thread balance uneven tiles (causal rows differ in work).
-    chunk_ = std::max<int64_t>(1, count / (static_cast<int64_t>(size()) * 8));
+    chunk_ = chunk_size(count, size());
     next_ = 0;
     error_ = nullptr;
     active_ = static_cast<int>(workers_.size());

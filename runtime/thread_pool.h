@@ -26,6 +26,12 @@ class ThreadPool {
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  /// The indices parallel_for hands out at a time, in order, to whichever thread is free:
+  /// several chunks per thread, so uneven items balance.
+  static int64_t chunk_size(int64_t count, int threads) {
+    return count / (int64_t{threads} * 8) > 1 ? count / (int64_t{threads} * 8) : 1;
+  }
+
  private:
   void work_loop();
   void run_chunks();

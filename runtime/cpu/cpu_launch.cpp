@@ -2,16 +2,19 @@
 #include "runtime/cpu/cpu_launch.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <queue>
 #include <vector>
 
 namespace attncc {
 namespace {
 
 int64_t ceil_divide(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+constexpr int64_t kScratchLimitFloats = (int64_t{512} << 20) / int64_t(sizeof(float));
 
 WorkItem make_item(const ValidatedProblem& problem, size_t document_index, int head, int64_t tile) {
   const Document& document = problem.documents[document_index];
@@ -160,35 +163,72 @@ void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles t
   run_items(pool, entries.forward, params, query_tile_items(problem, tiles.query));
 }
 
+namespace {
+
+// Wall time, in work units, of parallel_for over `parts` equal pieces of each item, listed item
+// by item as run_split_fused_backward lists them: the pool hands out ThreadPool::chunk_size
+// pieces at a time, in order, to whichever thread is free first (greedy list scheduling).
+double estimated_makespan(const std::vector<double>& item_work, int64_t parts, int threads) {
+  const int64_t chunk = ThreadPool::chunk_size(static_cast<int64_t>(item_work.size()) * parts, threads);
+  std::priority_queue<double, std::vector<double>, std::greater<double>> free_at;
+  for (int thread = 0; thread < threads; ++thread) free_at.push(0.0);
+  double makespan = 0.0;
+  auto hand_out = [&](double work) {
+    const double finish = free_at.top() + work;
+    free_at.pop();
+    free_at.push(finish);
+    makespan = std::max(makespan, finish);
+  };
+  double chunk_work = 0.0;
+  int64_t chunk_pieces = 0;
+  for (double work : item_work) {
+    for (int64_t left = parts; left > 0;) {
+      const int64_t taken = std::min(left, chunk - chunk_pieces);
+      chunk_work += work * double(taken) / double(parts);
+      chunk_pieces += taken;
+      left -= taken;
+      if (chunk_pieces == chunk) {
+        hand_out(chunk_work);
+        chunk_work = 0.0;
+        chunk_pieces = 0;
+      }
+    }
+  }
+  if (chunk_pieces > 0) hand_out(chunk_work);
+  return makespan;
+}
+
+}  // namespace
+
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule) {
+  threads = std::max(1, threads);
   const int64_t group = problem.heads_q / problem.heads_kv;
+  std::vector<double> item_work;  // in the order of run_cpu_backward's items
+  item_work.reserve(problem.documents.size() * problem.heads_kv);
   double total_work = 0.0;
-  double largest_work = 0.0;
   int64_t largest_query_length = 0;
   int64_t largest_key_length = 0;
   int64_t rounded_query_rows = 0;  // over the documents
   for (const Document& document : problem.documents) {
     const double work = double(document.query_length) * double(document.key_length) * double(group);
+    for (int64_t head = 0; head < problem.heads_kv; ++head) item_work.push_back(work);
     total_work += work * double(problem.heads_kv);
-    largest_work = std::max(largest_work, work);
     largest_query_length = std::max(largest_query_length, document.query_length);
     largest_key_length = std::max(largest_key_length, document.key_length);
     rounded_query_rows += ceil_divide(document.query_length, tiles.query) * tiles.query;
   }
-  threads = std::max(1, threads);
   const int64_t fused_scratch =
       ceil_divide(largest_query_length, tiles.query) * tiles.query * group * head_dim;
   // Per part: every document's rounded rows for every query head.
   const int64_t part_scratch = rounded_query_rows * problem.heads_q * head_dim;
-  const int64_t items = static_cast<int64_t>(problem.documents.size()) * problem.heads_kv;
+  const int64_t items = static_cast<int64_t>(item_work.size());
   const int64_t busy_threads = std::max<int64_t>(1, std::min<int64_t>(threads, items));
-  constexpr int64_t kScratchLimitFloats = (int64_t{512} << 20) / int64_t(sizeof(float));
-  constexpr double kTwoPassCost = 1.5;  // two-pass time / fused time for the same work
 
   CpuBackwardPlan plan;
   auto use_fused = [&] {
     plan.schedule = CpuBackwardSchedule::kFused;
+    plan.key_parts = 1;
     plan.scratch_floats = fused_scratch;
   };
   auto use_split = [&](int64_t parts) {
@@ -197,28 +237,41 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
     plan.scratch_floats = parts * part_scratch;
   };
   switch (schedule) {
-    case CpuBackwardSchedule::kFused: use_fused(); break;
-    case CpuBackwardSchedule::kFusedSplit: use_split(std::max(2, threads)); break;
-    case CpuBackwardSchedule::kTwoPass: break;
-    case CpuBackwardSchedule::kAuto: {
-      // Wall time: fused ~ max(largest item, work / threads), two-pass ~ 1.5 x work / threads
-      // (one thread, causal S 2048 bf16: 26.1 against 40.8 ms at D 128, 13.6 against 21.3 ms
-      // at D 64; 5 tile products against 7, and half the exps).
-      if (largest_work * threads <= kTwoPassCost * total_work) {
-        if (fused_scratch * busy_threads <= kScratchLimitFloats) use_fused();
-        break;
-      }
-      // Split: a part is about 1/parts of its document's work when its key tiles are dealt
-      // round robin (each tile's work changes slowly along the keys for the usual masks).
-      const int64_t key_tiles = ceil_divide(largest_key_length, tiles.key);
-      const int64_t wanted = static_cast<int64_t>(std::ceil(largest_work * threads / total_work));
-      const int64_t parts = std::min<int64_t>({wanted, threads, key_tiles});
-      if (parts >= 2 && largest_work / double(parts) * threads <= kTwoPassCost * total_work &&
-          parts * part_scratch <= kScratchLimitFloats) {
-        use_split(parts);
-      }
-      break;
+    case CpuBackwardSchedule::kFused: use_fused(); return plan;
+    case CpuBackwardSchedule::kFusedSplit: use_split(std::max(2, threads)); return plan;
+    case CpuBackwardSchedule::kTwoPass: return plan;
+    case CpuBackwardSchedule::kAuto: break;
+  }
+  // Estimated wall times in work units. The two-pass schedule splits into tiles, so it
+  // balances, at 1.5x the fused one's time for the same work (one thread, causal S 2048 bf16:
+  // 40.8 against 26.1 ms at D 128, 21.3 against 13.6 ms at D 64: 7 tile products against 5, and
+  // twice the exps).
+  constexpr double kTwoPassCost = 1.5;
+  // Splitting costs two more passes and all parts' scratch at once: about 1% on one thread
+  // (26.5 against 26.3 ms); it must win by more than 10% to be taken.
+  constexpr double kSplitCost = 1.1;
+  const double even_share = total_work / threads;
+  double best_time = kTwoPassCost * even_share;  // the two-pass plan, which needs no scratch
+  if (fused_scratch * busy_threads <= kScratchLimitFloats) {
+    const double fused_time = estimated_makespan(item_work, 1, threads);
+    if (fused_time <= best_time) {
+      use_fused();
+      best_time = fused_time;
     }
+  }
+  // A split plan takes at least kSplitCost x an even share; parts beyond the longest document's
+  // key tiles would be empty for every document.
+  const int64_t most_parts = std::min<int64_t>(threads, ceil_divide(largest_key_length, tiles.key));
+  if (best_time <= kSplitCost * even_share) return plan;
+  for (int64_t parts = 2; parts <= most_parts;
+       parts = parts < 16 ? parts + 1 : std::min(most_parts, std::max(parts + 1, parts * 5 / 4))) {
+    if (parts * part_scratch > kScratchLimitFloats) break;  // grows with the parts
+    const double split_time = kSplitCost * estimated_makespan(item_work, parts, threads);
+    if (split_time < best_time) {
+      use_split(parts);
+      best_time = split_time;
+    }
+    if (parts == most_parts) break;
   }
   return plan;
 }

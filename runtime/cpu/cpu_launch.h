@@ -36,14 +36,15 @@ struct CpuBackwardPlan {
   int64_t scratch_floats = 0;
 };
 
-/// Resolves the schedule for a validated problem on `threads` threads. Work is counted as
-/// Lq x Lk per query head; kFused runs about 1.5x faster than kTwoPass on the same work, but in
-/// items of a whole (document, key/value head). kAuto picks:
-/// - kFused while its largest item is at most 1.5x an even share of the work per thread;
-/// - else kFusedSplit, with ceil(largest x threads / total) parts (at most threads, at most the
-///   longest document's key tiles), when the largest part is within the same 1.5x;
-/// - else, or when the chosen schedule's scratch (per thread for kFused, all of it for
-///   kFusedSplit) would pass 512 MiB, kTwoPass.
+/// Resolves the schedule for a validated problem on `threads` threads. kAuto picks the one with
+/// the least estimated wall time, in work units (Lq x Lk per query head):
+/// - kTwoPass: 1.5x an even share of the work per thread (it splits into tiles, so it
+///   balances; the fused loop does the same work about 1.5x faster);
+/// - kFused: the pool's schedule of whole (document, key/value head) items (chunks handed out
+///   in order to the first free thread), if its scratch for the busy threads fits 512 MiB;
+/// - kFusedSplit with P parts (2 to min(threads, the longest document's key tiles)): the same
+///   schedule of P equal pieces per item, times 1.1 for its extra passes and scratch, if the
+///   scratch of all parts fits 512 MiB.
 /// Forced kFusedSplit takes max(2, threads) parts.
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule);

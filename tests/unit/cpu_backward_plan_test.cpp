@@ -44,7 +44,7 @@ TEST(CpuBackwardPlan, OneThreadAlwaysFuses) {
 }
 
 TEST(CpuBackwardPlan, OneItemOnTwoThreadsSplitsItsKeyTilesInTwo) {
-  // One (document, head) item holds all the work: 1.0 > 1.5 / 2. Two parts of half of it each.
+  // One (document, head) item W: fused W, two-pass 1.5 x W/2, two parts 1.1 x W/2.
   CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 128, 2, kAuto);
   EXPECT_EQ(plan.schedule, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 2);
@@ -61,7 +61,7 @@ TEST(CpuBackwardPlan, PartsAreAtMostTheThreadsAndTheKeyTiles) {
   CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 64, 8, kAuto);
   EXPECT_EQ(plan.schedule, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 8);
-  // 100 keys are 2 key tiles: 2 parts, each 4x an even share on 8 threads > 1.5: two-pass.
+  // 100 keys are 2 key tiles: at most 2 parts, 1.1 x W/2 against two-pass's 1.5 x W/8.
   EXPECT_EQ(auto_schedule(problem_with({100}, 1, 1), 64, 8), kTwoPass);
   // 3 key tiles on 2 threads: 2 parts.
   plan = plan_cpu_backward(problem_with({150}, 1, 1), kTiles, 64, 2, kAuto);
@@ -72,27 +72,40 @@ TEST(CpuBackwardPlan, PartsAreAtMostTheThreadsAndTheKeyTiles) {
 TEST(CpuBackwardPlan, BalancedItemsFuse) {
   // Two heads on two threads: each item is an even share.
   EXPECT_EQ(auto_schedule(problem_with({2048}, 2, 2), 128, 2), kFused);
-  // Three equal items on four threads: largest x 4 = 4/3 of the work <= 1.5.
-  EXPECT_EQ(auto_schedule(problem_with({512, 512, 512}, 1, 1), 64, 4), kFused);
-  // ... on five threads: 5/3 > 1.5, so ceil(5/3) = 2 parts, each 5/6 of an even share.
-  const CpuBackwardPlan plan =
-      plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 5, kAuto);
+  // Eleven equal items on two threads: 6 on one, 6/5.5 of an even share, within the 1.1 that
+  // splitting costs.
+  EXPECT_EQ(auto_schedule(problem_with(std::vector<int64_t>(11, 300), 1, 1), 64, 2), kFused);
+}
+
+TEST(CpuBackwardPlan, ThreadsThatWholeItemsLeaveIdleGetParts) {
+  // Three equal items w on two threads: fused 2w; 2 parts each, 3 pieces of w/2 per thread:
+  // 1.1 x 1.5w = 1.65w; two-pass 1.5 x 1.5w. (attncc run, causal S 2048 D 128, 3 heads: fused
+  // 53.9 ms, fused-split 40.8 ms, two-pass 60.6 ms.)
+  CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 3, 3), kTiles, 128, 2, kAuto);
   EXPECT_EQ(plan.schedule, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 2);
-  EXPECT_EQ(plan.scratch_floats, 2 * 3 * 512 * 64);
+  // ... on four threads: fused w (one idle); 4 parts, 3 pieces of w/4 per thread: 0.825w.
+  plan = plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 4, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 4);
+  EXPECT_EQ(plan.scratch_floats, 4 * 3 * 512 * 64);
+  // ... on five threads: two-pass 1.5 x 0.6w = 0.9w beats fused (w); 3 parts give 2 pieces of
+  // w/3 per thread (0.73w), 5 parts 3 pieces of w/5 (0.66w).
+  plan = plan_cpu_backward(problem_with({512, 512, 512}, 1, 1), kTiles, 64, 5, kAuto);
+  EXPECT_EQ(plan.schedule, kFusedSplit);
+  EXPECT_EQ(plan.key_parts, 5);
 }
 
 TEST(CpuBackwardPlan, OneLongDocumentAmongShortOnesSplits) {
-  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6: on 2 threads 2e6 > 1.5 x 1.1e6; 2 parts
-  // of 0.5e6 each. Every document is split: 10 x 128 + 1024 rounded rows per part.
+  // Work 1000^2 against 1000^2 + 10 x 100^2 = 1.1e6 on 2 threads: fused 1.05e6 (the short ones
+  // first, then the long one on one thread), two-pass 1.5 x 0.55e6, 2 parts 1.1 x 0.55e6. Every
+  // document is split: 10 x 128 + 1024 rounded rows per part.
   std::vector<int64_t> lengths(10, 100);
   lengths.push_back(1000);
   const CpuBackwardPlan plan = plan_cpu_backward(problem_with(lengths, 1, 1), kTiles, 64, 2, kAuto);
   EXPECT_EQ(plan.schedule, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 2);
   EXPECT_EQ(plan.scratch_floats, 2 * (10 * 128 + 1024) * 64);
-  // Equal lengths balance.
-  EXPECT_EQ(auto_schedule(problem_with(std::vector<int64_t>(11, 300), 1, 1), 64, 2), kFused);
 }
 
 TEST(CpuBackwardPlan, ScratchIsTheLongestDocumentInWholeQueryTilesPerGroupHead) {
