@@ -36,8 +36,9 @@ enum class CpuBackwardSchedule {
   /// group x (document rows rounded up to a query tile) x D floats per thread. Parallel over
   /// documents x key/value heads only (about 1.5x faster than kTwoPass on one thread).
   kFused,
-  /// kFused with each document's key tiles dealt over max(2, threads) parts (tile t to part
-  /// t mod parts), so one long document keeps every thread busy. Each part sums its partial dQ
+  /// kFused with each document's key tiles dealt over parts (snake order: rounds of one tile
+  /// per part, every other round reversed), so one long document keeps every thread busy;
+  /// forced, max(2, threads) parts. Each part sums its partial dQ
   /// in its own scratch (parts x group x rows x D floats per document and key/value head, all
   /// live at once), and a last step adds the parts in order. Costs over kFused: a pass for the
   /// rows' dO.O sums and one for the sum of the parts.

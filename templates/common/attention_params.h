@@ -41,8 +41,8 @@ struct WorkItem {
   const kernel_int* parameters;  // the document's mask parameter values, in the Mask's slot order
   int head;  // forward / dQ pass: query head; dK/dV pass: key/value head
   int tile;  // forward / dQ pass: query tile; dK/dV pass: key tile; split fused backward: part
-  // Split fused backward only: the item's key tiles are tile, tile + tile_step, ... (a document's
-  // key tiles dealt over tile_step parts); 0 elsewhere.
+  // Split fused backward only: the number of parts a document's key tiles are dealt over (the
+  // item is part `tile`; templates/cpu split_key_tile); 0 elsewhere.
   int tile_step;
 };
 

@@ -730,6 +730,14 @@ void store_scratch_dq(const AttentionParams& params, const WorkItem& item, const
   }
 }
 
+/// The key tile a split part takes in round `round` (rounds of `parts` consecutive tiles): part p
+/// takes the p-th tile of even rounds and the p-th from the end of odd ones (snake order). Where
+/// a tile's work falls linearly along the keys (causal), each pair of rounds then gives every
+/// part the same work, where dealing t mod parts would give part 0 the most in every round.
+inline kernel_int split_key_tile(kernel_int round, int part, int parts) {
+  return round * parts + (round % 2 == 0 ? part : parts - 1 - part);
+}
+
 /// Fused backward for one (document, key/value head): the item owns every dQ row of the
 /// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
 /// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
@@ -737,9 +745,10 @@ void store_scratch_dq(const AttentionParams& params, const WorkItem& item, const
 /// `scratch` holds group x fused_member_rows x kHeadDim floats (plan_cpu_backward sizes it for
 /// the longest document).
 ///
-/// With item.tile_step > 1 the item is one part of a split document: it walks only key tiles
-/// tile, tile + tile_step, ..., needs the document's delta already stored (backward_delta), and
-/// leaves its partial dQ in `scratch` for reduce_split_dq, which sums the parts in order.
+/// With item.tile_step > 1 the item is part item.tile of item.tile_step of a split document: it
+/// walks only its key tiles (split_key_tile), needs the document's delta already stored
+/// (backward_delta), and leaves its partial dQ in `scratch` for reduce_split_dq, which sums
+/// the parts in order.
 template <typename Config, typename Mask>
 void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
   constexpr int kTileK = Config::kTileK;
@@ -750,9 +759,11 @@ void backward_fused_item(const AttentionParams& params, const WorkItem& item, fl
   const kernel_int scratch_floats = member_rows * group * Config::kHeadDim;
   for (kernel_int index = 0; index < scratch_floats; ++index) scratch[index] = 0.0f;
   const kernel_int key_tiles = (item.key_length + kTileK - 1) / kTileK;
-  const kernel_int first = split ? item.tile : 0;
-  const kernel_int step = split ? item.tile_step : 1;
-  for (kernel_int key_tile = first; key_tile < key_tiles; key_tile += step) {
+  const int parts = split ? item.tile_step : 1;
+  const int part = split ? item.tile : 0;
+  for (kernel_int round = 0; round * parts < key_tiles; ++round) {
+    const kernel_int key_tile = split_key_tile(round, part, parts);
+    if (key_tile >= key_tiles) continue;  // the last round's tiles past the end
     key_tile_gradients<Config, Mask, true>(params, item, key_tile, scratch, member_rows);
   }
   if (!split) store_scratch_dq<Config>(params, item, scratch);
