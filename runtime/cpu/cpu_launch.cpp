@@ -169,7 +169,8 @@ namespace {
 // by item as run_split_fused_backward lists them: the pool hands out ThreadPool::chunk_size
 // pieces at a time, in order, to whichever thread is free first (greedy list scheduling).
 double estimated_makespan(const std::vector<double>& item_work, int64_t parts, int threads) {
-  const int64_t chunk = ThreadPool::chunk_size(static_cast<int64_t>(item_work.size()) * parts, threads);
+  const int64_t pieces = static_cast<int64_t>(item_work.size()) * parts;
+  const int64_t chunk = ThreadPool::chunk_size(pieces, threads);
   std::priority_queue<double, std::vector<double>, std::greater<double>> free_at;
   for (int thread = 0; thread < threads; ++thread) free_at.push(0.0);
   double makespan = 0.0;
@@ -259,10 +260,12 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
       best_time = fused_time;
     }
   }
-  // A split plan takes at least kSplitCost x an even share; parts beyond the longest document's
-  // key tiles would be empty for every document.
-  const int64_t most_parts = std::min<int64_t>(threads, ceil_divide(largest_key_length, tiles.key));
+  // A split plan takes at least kSplitCost x an even share.
   if (best_time <= kSplitCost * even_share) return plan;
+  // Parts past the longest document's key tiles would be empty for every document. Every count
+  // up to 16 is tried, then steps of a quarter (and the largest).
+  const int64_t most_parts =
+      std::min<int64_t>(threads, ceil_divide(largest_key_length, tiles.key));
   for (int64_t parts = 2; parts <= most_parts;
        parts = parts < 16 ? parts + 1 : std::min(most_parts, std::max(parts + 1, parts * 5 / 4))) {
     if (parts * part_scratch > kScratchLimitFloats) break;  // grows with the parts

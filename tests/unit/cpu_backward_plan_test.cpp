@@ -61,6 +61,9 @@ TEST(CpuBackwardPlan, PartsAreAtMostTheThreadsAndTheKeyTiles) {
   CpuBackwardPlan plan = plan_cpu_backward(problem_with({2048}, 1, 1), kTiles, 64, 8, kAuto);
   EXPECT_EQ(plan.schedule, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 8);
+  // Past 16 parts the counts tried step by a quarter, but the thread count is always tried.
+  EXPECT_EQ(plan_cpu_backward(problem_with({4096}, 1, 1), kTiles, 64, 64, kAuto).key_parts, 64);
+  EXPECT_EQ(plan_cpu_backward(problem_with({4096}, 1, 1), kTiles, 64, 40, kAuto).key_parts, 40);
   // 100 keys are 2 key tiles: at most 2 parts, 1.1 x W/2 against two-pass's 1.5 x W/8.
   EXPECT_EQ(auto_schedule(problem_with({100}, 1, 1), 64, 8), kTwoPass);
   // 3 key tiles on 2 threads: 2 parts.
