@@ -37,6 +37,25 @@ Backend parse_backend(std::string_view name) {
                    "use auto, cpu, cuda or cuda-emulated");
 }
 
+std::string_view cpu_forward_schedule_name(CpuForwardSchedule schedule) {
+  switch (schedule) {
+    case CpuForwardSchedule::kAuto: return "auto";
+    case CpuForwardSchedule::kTiles: return "tiles";
+    case CpuForwardSchedule::kSplit: return "split";
+  }
+  return "?";
+}
+
+CpuForwardSchedule parse_cpu_forward_schedule(std::string_view name) {
+  for (CpuForwardSchedule schedule :
+       {CpuForwardSchedule::kAuto, CpuForwardSchedule::kTiles, CpuForwardSchedule::kSplit}) {
+    if (name == cpu_forward_schedule_name(schedule)) return schedule;
+  }
+  throw user_error(ErrorCode::kInvalidArgument, "cpu forward schedule",
+                   "unknown CPU forward schedule '" + std::string(name) + "'",
+                   "use auto, tiles or split");
+}
+
 std::string_view cpu_backward_schedule_name(CpuBackwardSchedule schedule) {
   switch (schedule) {
     case CpuBackwardSchedule::kAuto: return "auto";
@@ -115,7 +134,9 @@ class Runtime::State {
     auto kernel = backend == Backend::kCuda ? build_cuda_kernel(spec, cuda_bundle(), cache, counters)
                   : backend == Backend::kCudaEmulated
                       ? build_emulated_cuda_kernel(spec, cache, pool, counters)
-                      : build_cpu_kernel(spec, cache, pool, options.cpu_backward, counters);
+                      : build_cpu_kernel(spec, cache, pool,
+                                         CpuSchedules{options.cpu_forward, options.cpu_backward},
+                                         counters);
     print_warnings();
     return kernel;
   }

@@ -15,8 +15,9 @@ struct CpuTiles {
   int key = 64;
 };
 
-/// Names of the generated entry points: `<prefix>_forward`, `_backward_dq`, `_backward_dkdv`,
-/// `_backward_fused`, `_backward_delta`, `_backward_reduce_dq`.
+/// Names of the generated entry points: `<prefix>_forward`, `_forward_split`,
+/// `_forward_combine`, `_backward_dq`, `_backward_dkdv`, `_backward_fused`, `_backward_delta`,
+/// `_backward_reduce_dq`.
 std::string cpu_entry_prefix(const Spec& spec);
 
 /// The generated C++ translation unit for `spec` (its mask already canonical) and its interval

@@ -23,6 +23,25 @@ std::string_view backend_name(Backend backend);  ///< "auto", "cpu", "cuda", "cu
 /// Parses "auto", "cpu", "cuda", "cuda-emulated"; throws Error(kInvalidArgument) otherwise.
 Backend parse_backend(std::string_view name);
 
+/// How the CPU backend runs a forward. Both give the reference's results (tests check each).
+enum class CpuForwardSchedule {
+  /// kSplit where whole query tiles would leave threads idle, else kTiles (plan_cpu_forward,
+  /// runtime/cpu/cpu_launch.h).
+  kAuto,
+  /// One work item per (document, query head, query tile of 64 rows).
+  kTiles,
+  /// Each query tile's key tiles dealt over parts (snake order, as kFusedSplit), each part
+  /// keeping its rows' running max, sum and fp32 output in scratch (parts x 64 x (Dv + 2)
+  /// floats per query tile and head); a last pass merges the parts in order. For few query
+  /// rows against many keys (decoding, chunked prefill). Forced, max(2, threads) parts.
+  kSplit,
+};
+
+/// "auto", "tiles", "split".
+std::string_view cpu_forward_schedule_name(CpuForwardSchedule schedule);
+/// Parses "auto", "tiles", "split"; throws Error(kInvalidArgument) otherwise.
+CpuForwardSchedule parse_cpu_forward_schedule(std::string_view name);
+
 /// How the CPU backend runs a backward. All give the reference's results (tests check each);
 /// they differ in speed, parallelism and scratch memory. Each is deterministic for a given
 /// thread count; dQ's summation order, and so its last bits, depends on the schedule.
@@ -61,6 +80,7 @@ struct RuntimeOptions {
   bool disk_cache = true;            ///< false = memory only
   int64_t disk_cache_max_bytes = int64_t{1} << 30;  ///< least-recently-used eviction above this
   int num_threads = 0;               ///< CPU worker threads; 0 = $ATTNCC_NUM_THREADS, else all cores
+  CpuForwardSchedule cpu_forward = CpuForwardSchedule::kAuto;    ///< CPU backend only
   CpuBackwardSchedule cpu_backward = CpuBackwardSchedule::kAuto;  ///< CPU backend only
   /// CUDA: directory of an `attncc compile` bundle (kernels compiled ahead of time, read-only);
   /// kernels found there load without NVRTC. Empty = $ATTNCC_BUNDLE_DIR, else none.

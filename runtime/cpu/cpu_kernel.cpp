@@ -16,7 +16,8 @@ namespace attncc {
 namespace {
 
 // Bump when the CPU templates' contract with the generated prelude changes.
-// 2: the fused backward entry point; 3: WorkItem::tile_step and the split fused backward.
+// 2: the fused backward entry point; 3: WorkItem::part and parts, the split forward and
+// backward.
 constexpr int kCpuTemplateVersion = 3;
 constexpr int kCacheFormatVersion = 1;
 
@@ -37,13 +38,15 @@ bool no_compile_asserted() {
 class CpuKernel final : public KernelImplementation {
  public:
   CpuKernel(const Spec& spec, std::unique_ptr<JitModule> module, ThreadPool& pool,
-            CpuBackwardSchedule backward_schedule, RuntimeCounters& counters)
+            CpuSchedules schedules, RuntimeCounters& counters)
       : KernelImplementation(spec, Backend::kCpu, counters),
         module_(std::move(module)),
         pool_(pool),
-        backward_schedule_(backward_schedule) {
+        schedules_(schedules) {
     const std::string prefix = cpu_entry_prefix(spec_);
     entries_.forward = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_forward");
+    entries_.forward_split = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_forward_split");
+    entries_.forward_combine = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_forward_combine");
     entries_.backward_dq = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dq");
     entries_.backward_dkdv = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long)>(prefix + "_backward_dkdv");
     entries_.backward_fused = module_->lookup_function<void(const AttentionParams*, const WorkItem*, long long, float*)>(prefix + "_backward_fused");
@@ -52,19 +55,19 @@ class CpuKernel final : public KernelImplementation {
   }
 
   void forward(const AttentionArguments& arguments, void*) const override {
-    run_cpu_forward(spec_, entries_, tiles_, arguments, pool_);
+    run_cpu_forward(spec_, entries_, tiles_, schedules_.forward, arguments, pool_);
     counters_.forward_launches.fetch_add(1);
   }
 
   void backward(const AttentionArguments& arguments, void*) const override {
-    run_cpu_backward(spec_, entries_, tiles_, backward_schedule_, arguments, pool_);
+    run_cpu_backward(spec_, entries_, tiles_, schedules_.backward, arguments, pool_);
     counters_.backward_launches.fetch_add(1);
   }
 
  private:
   std::unique_ptr<JitModule> module_;
   ThreadPool& pool_;
-  CpuBackwardSchedule backward_schedule_;
+  CpuSchedules schedules_;
   CpuEntryPoints entries_;
   CpuTiles tiles_;
 };
@@ -87,7 +90,7 @@ std::string cpu_cache_key(const Spec& spec, const std::string& source) {
 
 std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, DiskCache* disk,
                                                              ThreadPool& pool,
-                                                             CpuBackwardSchedule backward_schedule,
+                                                             CpuSchedules schedules,
                                                              RuntimeCounters& counters) {
   const std::string source = lower_to_cpu(spec, build_interval_form(spec.mask));
   const std::string key = cpu_cache_key(spec, source);
@@ -96,7 +99,7 @@ std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, D
     if (std::optional<std::string> object = disk->load(key)) {
       try {
         auto kernel = std::make_shared<CpuKernel>(spec, load_object(*object, options), pool,
-                                                  backward_schedule, counters);
+                                                  schedules, counters);
         counters.disk_hits.fetch_add(1);
         return kernel;
       } catch (const Error& error) {
@@ -115,7 +118,7 @@ std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, D
   std::string object = compile_cpp_to_object(source, options);
   counters.compiles.fetch_add(1);
   if (disk != nullptr) disk->store(key, object);
-  return std::make_shared<CpuKernel>(spec, load_object(object, options), pool, backward_schedule,
+  return std::make_shared<CpuKernel>(spec, load_object(object, options), pool, schedules,
                                      counters);
 }
 

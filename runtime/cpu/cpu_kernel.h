@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime/cache/disk_cache.h"
+#include "runtime/cpu/cpu_launch.h"
 #include "runtime/kernel_implementation.h"
 #include "runtime/thread_pool.h"
 
@@ -19,7 +20,7 @@ std::string cpu_cache_key(const Spec& spec, const std::string& source);
 /// ATTNCC_ASSERT_NO_COMPILE=1 a needed compile throws instead of running.
 std::shared_ptr<const KernelImplementation> build_cpu_kernel(const Spec& spec, DiskCache* disk,
                                                              ThreadPool& pool,
-                                                             CpuBackwardSchedule backward_schedule,
+                                                             CpuSchedules schedules,
                                                              RuntimeCounters& counters);
 
 }  // namespace attncc

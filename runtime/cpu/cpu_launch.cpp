@@ -104,67 +104,6 @@ std::vector<WorkItem> query_tile_items(const ValidatedProblem& problem, int tile
   return items;
 }
 
-// The kFusedSplit schedule: the rows' delta, then every part of every item (each with its own dQ
-// scratch, so the entry point takes one item per call), then the sum of each item's parts.
-void run_split_fused_backward(const CpuEntryPoints& entries, CpuTiles tiles, int head_dim,
-                              const AttentionParams& params, const CpuBackwardPlan& plan,
-                              std::vector<WorkItem>& items, ThreadPool& pool) {
-  const int parts = plan.key_parts;
-  const int64_t group = params.heads_q / params.heads_kv;
-  // Each item's parts lie one after another: parts x group x rounded rows x D floats.
-  std::vector<int64_t> scratch_offset(items.size() + 1, 0);
-  for (size_t index = 0; index < items.size(); ++index) {
-    const int64_t rows = ceil_divide(items[index].query_length, tiles.query) * tiles.query;
-    scratch_offset[index + 1] = scratch_offset[index] + parts * group * rows * head_dim;
-  }
-  // Uninitialised: each part zeroes its own.
-  std::unique_ptr<float[]> scratch(new float[std::max<int64_t>(1, scratch_offset.back())]);
-  for (WorkItem& item : items) item.tile_step = parts;
-  run_items(pool, entries.backward_delta, params, items);
-  const int64_t part_count = static_cast<int64_t>(items.size()) * parts;
-  pool.parallel_for(part_count, [&](int64_t begin, int64_t end) {
-    for (int64_t index = begin; index < end; ++index) {
-      const size_t item_index = static_cast<size_t>(index / parts);
-      WorkItem part = items[item_index];
-      part.tile = static_cast<int>(index % parts);
-      const int64_t part_floats =
-          (scratch_offset[item_index + 1] - scratch_offset[item_index]) / parts;
-      entries.backward_fused(&params, &part, 1,
-                             scratch.get() + scratch_offset[item_index] + part.tile * part_floats);
-    }
-  });
-  pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
-    for (int64_t index = begin; index < end; ++index) {
-      entries.backward_reduce_dq(&params, &items[index], 1, scratch.get() + scratch_offset[index]);
-    }
-  });
-}
-
-}  // namespace
-
-void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
-                     const AttentionArguments& arguments, ThreadPool& pool) {
-  ValidatedProblem problem = validate_arguments(spec, arguments, Pass::kForward, DeviceKind::kCpu);
-  AttentionParams params = make_params(spec, arguments, problem);
-  // Rows outside every document: O = 0, LSE = -inf (the kernels write every document row).
-  std::vector<std::vector<bool>> covered = covered_rows(problem, true);
-  zero_rows(arguments.o, spec.layout, covered, problem.heads_q);
-  if (params.lse != nullptr) {
-    const float minus_infinity = -std::numeric_limits<float>::infinity();
-    for (int64_t batch = 0; batch < problem.shape.batch; ++batch) {
-      for (int64_t head = 0; head < problem.heads_q; ++head) {
-        float* row = params.lse + (batch * problem.heads_q + head) * problem.shape.query_rows;
-        for (int64_t index = 0; index < problem.shape.query_rows; ++index) {
-          if (!covered[batch][index]) row[index] = minus_infinity;
-        }
-      }
-    }
-  }
-  run_items(pool, entries.forward, params, query_tile_items(problem, tiles.query));
-}
-
-namespace {
-
 // Wall time, in work units, of parallel_for over `parts` equal pieces of each item, listed item
 // by item as run_split_fused_backward lists them: the pool hands out ThreadPool::chunk_size
 // pieces at a time, in order, to whichever thread is free first (greedy list scheduling).
@@ -199,7 +138,161 @@ double estimated_makespan(const std::vector<double>& item_work, int64_t parts, i
   return makespan;
 }
 
+// Splitting costs extra passes (the split backward's delta and reduction, the split forward's
+// merge) and all parts' scratch at once: 0-1% measured (one thread, causal S 2048 D 128
+// backward: 26.5 against 26.3 ms); a split must win by more than 10% to be taken.
+constexpr double kSplitCost = 1.1;
+
+// Tries 2 to min(threads, key_tiles) parts per item (every count up to 16, then steps of a
+// quarter, and the largest; more parts than the longest document's key tiles would be empty
+// for every document) while all parts' scratch (parts x part_scratch floats) fits the limit.
+// Returns the parts whose kSplitCost x estimated_makespan beats best_time, lowering best_time
+// to it; 0 when none does, at once when best_time is within kSplitCost x an even share.
+int64_t cheapest_split(const std::vector<double>& item_work, int threads, int64_t key_tiles,
+                       int64_t part_scratch, double& best_time) {
+  double total_work = 0.0;
+  for (double work : item_work) total_work += work;
+  if (best_time <= kSplitCost * total_work / threads) return 0;
+  const int64_t most_parts = std::min<int64_t>(threads, key_tiles);
+  int64_t best_parts = 0;
+  for (int64_t parts = 2; parts <= most_parts;
+       parts = parts < 16 ? parts + 1 : std::min(most_parts, std::max(parts + 1, parts * 5 / 4))) {
+    if (parts * part_scratch > kScratchLimitFloats) break;  // grows with the parts
+    const double split_time = kSplitCost * estimated_makespan(item_work, parts, threads);
+    if (split_time < best_time) {
+      best_parts = parts;
+      best_time = split_time;
+    }
+    if (parts == most_parts) break;
+  }
+  return best_parts;
+}
+
+// The kFusedSplit schedule: the rows' delta, then every part of every item (each with its own dQ
+// scratch, so the entry point takes one item per call), then the sum of each item's parts.
+void run_split_fused_backward(const CpuEntryPoints& entries, CpuTiles tiles, int head_dim,
+                              const AttentionParams& params, const CpuBackwardPlan& plan,
+                              std::vector<WorkItem>& items, ThreadPool& pool) {
+  const int parts = plan.key_parts;
+  const int64_t group = params.heads_q / params.heads_kv;
+  // Each item's parts lie one after another: parts x group x rounded rows x D floats.
+  std::vector<int64_t> scratch_offset(items.size() + 1, 0);
+  for (size_t index = 0; index < items.size(); ++index) {
+    const int64_t rows = ceil_divide(items[index].query_length, tiles.query) * tiles.query;
+    scratch_offset[index + 1] = scratch_offset[index] + parts * group * rows * head_dim;
+  }
+  // Uninitialised: each part zeroes its own.
+  std::unique_ptr<float[]> scratch(new float[std::max<int64_t>(1, scratch_offset.back())]);
+  for (WorkItem& item : items) item.parts = parts;
+  run_items(pool, entries.backward_delta, params, items);
+  const int64_t part_count = static_cast<int64_t>(items.size()) * parts;
+  pool.parallel_for(part_count, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      const size_t item_index = static_cast<size_t>(index / parts);
+      WorkItem part = items[item_index];
+      part.part = static_cast<int>(index % parts);
+      const int64_t part_floats =
+          (scratch_offset[item_index + 1] - scratch_offset[item_index]) / parts;
+      entries.backward_fused(&params, &part, 1,
+                             scratch.get() + scratch_offset[item_index] + part.part * part_floats);
+    }
+  });
+  pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      entries.backward_reduce_dq(&params, &items[index], 1, scratch.get() + scratch_offset[index]);
+    }
+  });
+}
+
 }  // namespace
+
+CpuForwardPlan plan_cpu_forward(const ValidatedProblem& problem, CpuTiles tiles,
+                                int head_dim_v, int threads, CpuForwardSchedule schedule) {
+  threads = std::max(1, threads);
+  std::vector<double> item_work;  // in the order of query_tile_items
+  int64_t largest_key_length = 0;
+  int64_t query_tiles = 0;  // over the documents
+  for (const Document& document : problem.documents) {
+    const int64_t tiles_of_document = ceil_divide(document.query_length, tiles.query);
+    query_tiles += tiles_of_document;
+    largest_key_length = std::max(largest_key_length, document.key_length);
+    for (int64_t head = 0; head < problem.heads_q; ++head) {
+      for (int64_t tile = 0; tile < tiles_of_document; ++tile) {
+        const int64_t rows = std::min<int64_t>(tiles.query, document.query_length - tile * tiles.query);
+        item_work.push_back(double(rows) * double(document.key_length));
+      }
+    }
+  }
+  // Per part: every query tile of every head.
+  const int64_t part_scratch = query_tiles * problem.heads_q * tiles.query * (head_dim_v + 2);
+  CpuForwardPlan plan;
+  auto use_split = [&](int64_t parts) {
+    plan.schedule = CpuForwardSchedule::kSplit;
+    plan.key_parts = static_cast<int>(parts);
+    plan.scratch_floats = parts * part_scratch;
+  };
+  switch (schedule) {
+    case CpuForwardSchedule::kTiles: return plan;
+    case CpuForwardSchedule::kSplit: use_split(std::max(2, threads)); return plan;
+    case CpuForwardSchedule::kAuto: break;
+  }
+  double best_time = estimated_makespan(item_work, 1, threads);
+  if (const int64_t parts = cheapest_split(item_work, threads,
+                                           ceil_divide(largest_key_length, tiles.key),
+                                           part_scratch, best_time)) {
+    use_split(parts);
+  }
+  return plan;
+}
+
+void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
+                     CpuForwardSchedule schedule, const AttentionArguments& arguments,
+                     ThreadPool& pool) {
+  ValidatedProblem problem = validate_arguments(spec, arguments, Pass::kForward, DeviceKind::kCpu);
+  AttentionParams params = make_params(spec, arguments, problem);
+  // Rows outside every document: O = 0, LSE = -inf (the kernels write every document row).
+  std::vector<std::vector<bool>> covered = covered_rows(problem, true);
+  zero_rows(arguments.o, spec.layout, covered, problem.heads_q);
+  if (params.lse != nullptr) {
+    const float minus_infinity = -std::numeric_limits<float>::infinity();
+    for (int64_t batch = 0; batch < problem.shape.batch; ++batch) {
+      for (int64_t head = 0; head < problem.heads_q; ++head) {
+        float* row = params.lse + (batch * problem.heads_q + head) * problem.shape.query_rows;
+        for (int64_t index = 0; index < problem.shape.query_rows; ++index) {
+          if (!covered[batch][index]) row[index] = minus_infinity;
+        }
+      }
+    }
+  }
+  const std::vector<WorkItem> items = query_tile_items(problem, tiles.query);
+  const CpuForwardPlan plan =
+      plan_cpu_forward(problem, tiles, spec.head_dim_v, pool.size(), schedule);
+  if (plan.schedule != CpuForwardSchedule::kSplit) {
+    run_items(pool, entries.forward, params, items);
+    return;
+  }
+  // Split: every part of every query tile into its own rows of scratch (so the entry point
+  // takes one item per call), then the merge of each tile's parts.
+  const int parts = plan.key_parts;
+  const int64_t part_floats = int64_t{tiles.query} * (spec.head_dim_v + 2);
+  std::unique_ptr<float[]> partial(new float[std::max<int64_t>(1, plan.scratch_floats)]);
+  const int64_t part_count = static_cast<int64_t>(items.size()) * parts;
+  pool.parallel_for(part_count, [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      WorkItem part = items[static_cast<size_t>(index / parts)];
+      part.part = static_cast<int>(index % parts);
+      part.parts = parts;
+      entries.forward_split(&params, &part, 1, partial.get() + index * part_floats);
+    }
+  });
+  pool.parallel_for(static_cast<int64_t>(items.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t index = begin; index < end; ++index) {
+      WorkItem tile = items[static_cast<size_t>(index)];
+      tile.parts = parts;
+      entries.forward_combine(&params, &tile, 1, partial.get() + index * parts * part_floats);
+    }
+  });
+}
 
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule) {
@@ -248,9 +341,6 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
   // 40.8 against 26.1 ms at D 128, 21.3 against 13.6 ms at D 64: 7 tile products against 5, and
   // twice the exps).
   constexpr double kTwoPassCost = 1.5;
-  // Splitting costs two more passes and all parts' scratch at once: about 1% on one thread
-  // (26.5 against 26.3 ms); it must win by more than 10% to be taken.
-  constexpr double kSplitCost = 1.1;
   const double even_share = total_work / threads;
   double best_time = kTwoPassCost * even_share;  // the two-pass plan, which needs no scratch
   if (fused_scratch * busy_threads <= kScratchLimitFloats) {
@@ -260,21 +350,10 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
       best_time = fused_time;
     }
   }
-  // A split plan takes at least kSplitCost x an even share.
-  if (best_time <= kSplitCost * even_share) return plan;
-  // Parts past the longest document's key tiles would be empty for every document. Every count
-  // up to 16 is tried, then steps of a quarter (and the largest).
-  const int64_t most_parts =
-      std::min<int64_t>(threads, ceil_divide(largest_key_length, tiles.key));
-  for (int64_t parts = 2; parts <= most_parts;
-       parts = parts < 16 ? parts + 1 : std::min(most_parts, std::max(parts + 1, parts * 5 / 4))) {
-    if (parts * part_scratch > kScratchLimitFloats) break;  // grows with the parts
-    const double split_time = kSplitCost * estimated_makespan(item_work, parts, threads);
-    if (split_time < best_time) {
-      use_split(parts);
-      best_time = split_time;
-    }
-    if (parts == most_parts) break;
+  if (const int64_t parts = cheapest_split(item_work, threads,
+                                           ceil_divide(largest_key_length, tiles.key),
+                                           part_scratch, best_time)) {
+    use_split(parts);
   }
   return plan;
 }

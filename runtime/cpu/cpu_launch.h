@@ -16,12 +16,38 @@ using CpuFusedEntryPoint = void (*)(const AttentionParams*, const WorkItem*, lon
 
 struct CpuEntryPoints {
   CpuEntryPoint forward = nullptr;
+  CpuFusedEntryPoint forward_split = nullptr;    ///< split forward: one part of a query tile
+  CpuFusedEntryPoint forward_combine = nullptr;  ///< split forward: merges a tile's parts
   CpuEntryPoint backward_dq = nullptr;
   CpuEntryPoint backward_dkdv = nullptr;
   CpuFusedEntryPoint backward_fused = nullptr;
   CpuEntryPoint backward_delta = nullptr;           ///< split fused backward: dO.O row sums
   CpuFusedEntryPoint backward_reduce_dq = nullptr;  ///< split fused backward: sums the parts
 };
+
+/// The schedules a CPU kernel was built with (RuntimeOptions::cpu_forward, cpu_backward).
+struct CpuSchedules {
+  CpuForwardSchedule forward = CpuForwardSchedule::kAuto;
+  CpuBackwardSchedule backward = CpuBackwardSchedule::kAuto;
+};
+
+/// How a forward call runs on the CPU (RuntimeOptions::cpu_forward resolved for one call).
+struct CpuForwardPlan {
+  /// kTiles or kSplit (never kAuto).
+  CpuForwardSchedule schedule = CpuForwardSchedule::kTiles;
+  /// kSplit: the parts each query tile's key tiles are dealt over.
+  int key_parts = 1;
+  /// kSplit: fp32 scratch of all parts of all query tiles together: key_parts x query tiles x
+  /// heads x tiles.query x (head_dim_v + 2).
+  int64_t scratch_floats = 0;
+};
+
+/// Resolves the forward schedule. Work per (document, query head, query tile) item is counted
+/// as its rows x Lk; kAuto takes kSplit with the parts (2 to min(threads, the longest
+/// document's key tiles)) whose estimated wall time, times 1.1 for the merge pass, is least and
+/// below kTiles' (the same model as plan_cpu_backward), and whose scratch fits 512 MiB.
+CpuForwardPlan plan_cpu_forward(const ValidatedProblem& problem, CpuTiles tiles,
+                                int head_dim_v, int threads, CpuForwardSchedule schedule);
 
 /// How a backward call runs on the CPU (RuntimeOptions::cpu_backward resolved for one call).
 struct CpuBackwardPlan {
@@ -49,10 +75,11 @@ struct CpuBackwardPlan {
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule);
 
-/// Validates and runs the forward: every element of o and lse written (rows in no document
-/// get O = 0, LSE = -inf).
+/// Validates and runs the forward (per plan_cpu_forward): every element of o and lse written
+/// (rows in no document get O = 0, LSE = -inf).
 void run_cpu_forward(const Spec& spec, const CpuEntryPoints& entries, CpuTiles tiles,
-                     const AttentionArguments& arguments, ThreadPool& pool);
+                     CpuForwardSchedule schedule, const AttentionArguments& arguments,
+                     ThreadPool& pool);
 
 /// Validates and runs the backward (fused, split fused, or a dQ pass then a dK/dV pass, per
 /// plan_cpu_backward). Without accumulate every element of dq, dk, dv is written (0 where

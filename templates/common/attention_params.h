@@ -40,10 +40,11 @@ struct WorkItem {
   kernel_int key_length;    // Lk
   const kernel_int* parameters;  // the document's mask parameter values, in the Mask's slot order
   int head;  // forward / dQ pass: query head; dK/dV pass: key/value head
-  int tile;  // forward / dQ pass: query tile; dK/dV pass: key tile; split fused backward: part
-  // Split fused backward only: the number of parts a document's key tiles are dealt over (the
-  // item is part `tile`; templates/cpu split_key_tile); 0 elsewhere.
-  int tile_step;
+  int tile;  // forward / dQ pass: query tile; dK/dV pass: key tile
+  // Split forward and split fused backward (else 0): the item is part `part` of `parts` over
+  // which the key tiles it visits are dealt (templates/cpu split_part).
+  int part;
+  int parts;
 };
 
 /// What the generated Mask functions see of the current document.

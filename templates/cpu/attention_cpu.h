@@ -334,11 +334,30 @@ inline float row_maximum(const float (&s)[kColumns]) {
   }
 }
 
+/// The part that takes the `index`-th of the key tiles a split item visits, counted in rounds of
+/// `parts` tiles: part p takes the p-th tile of even rounds and the p-th from the end of odd
+/// ones (snake order). Where a tile's work falls linearly along the keys (causal), each pair of
+/// rounds then gives every part the same work, where dealing index mod parts would give part 0
+/// the most in every round.
+inline int split_part(kernel_int index, int parts) {
+  const int position = int(index % parts);
+  return (index / parts) % 2 == 0 ? position : parts - 1 - position;
+}
+
+/// Floats per row of a split forward part's result: m, l, then acc (kHeadDimV).
+template <typename Config>
+constexpr int forward_partial_row_floats() {
+  return Config::kHeadDimV + 2;
+}
+
 /// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
 /// visited so far: m[r] = max attended score (-inf if none), l[r] = sum of exp(s - m[r]),
 /// acc[r] = sum of exp(s - m[r]) * v.
+/// With item.parts > 1 the item is one part of a split query tile: it visits only the key tiles
+/// split_part deals it and writes m, l and acc of its rows to `partial` (kTileQ rows of
+/// forward_partial_row_floats) for combine_forward_parts, instead of O and LSE.
 template <typename Config, typename Mask>
-void forward_item(const AttentionParams& params, const WorkItem& item) {
+void forward_item(const AttentionParams& params, const WorkItem& item, float* partial = nullptr) {
   using Element = typename Config::Element;
   constexpr int kTileQ = Config::kTileQ;
   constexpr int kTileK = Config::kTileK;
@@ -379,10 +398,13 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
     for (int d = 0; d < kHeadDimV; ++d) acc[r][d] = 0.0f;
   }
 
+  const bool split = item.parts > 1;
+  kernel_int visited = 0;  // key tiles of the visit list so far, for split_part
   const TileRanges<Mask::kIntervalCount> ranges =
       key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
   for (int range = 0; range < ranges.count; ++range) {
     for (kernel_int key_tile = ranges.first[range]; key_tile <= ranges.last[range]; ++key_tile) {
+      if (split && split_part(visited++, item.parts) != item.part) continue;
       const kernel_int j0 = key_tile * kTileK;
       const kernel_int columns = min_int(kTileK, document.key_length - j0);
       const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
@@ -426,6 +448,15 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
     }
   }
 
+  if (split) {
+    for (kernel_int r = 0; r < rows; ++r) {
+      float* out = partial + r * forward_partial_row_floats<Config>();
+      out[0] = m[r];
+      out[1] = l[r];
+      for (int d = 0; d < kHeadDimV; ++d) out[2 + d] = acc[r][d];
+    }
+    return;
+  }
   // Empty rows (l = 0): O = 0, LSE = -inf, never NaN.
   for (kernel_int r = 0; r < rows; ++r) {
     const kernel_int row = item.query_start + i0 + r;
@@ -436,6 +467,51 @@ void forward_item(const AttentionParams& params, const WorkItem& item) {
     if (params.lse != nullptr) {
       *lse_pointer(params.lse, params, item.batch, head, row) =
           empty ? minus_infinity : m[r] + __builtin_logf(l[r]);
+    }
+  }
+}
+
+/// Split forward, last step, for one (document, query head, query tile): `partial` holds the
+/// item.parts parts' rows one part after another (kTileQ rows of forward_partial_row_floats
+/// each). Merges them as the one-pass forward would have: m = max of the parts' m (NaN if any
+/// is), l and acc rescaled by exp(m_part - m) and summed in part order; parts that attended
+/// nothing (m = -inf) add nothing. Rows nothing attends get O = 0, LSE = -inf.
+template <typename Config>
+void combine_forward_parts(const AttentionParams& params, const WorkItem& item,
+                           const float* partial) {
+  using Element = typename Config::Element;
+  constexpr int kTileQ = Config::kTileQ;
+  constexpr int kHeadDimV = Config::kHeadDimV;
+  constexpr int kRowFloats = forward_partial_row_floats<Config>();
+  const kernel_int i0 = kernel_int(item.tile) * kTileQ;
+  const kernel_int rows = min_int(kTileQ, item.query_length - i0);
+  const float minus_infinity = negative_infinity();
+  for (kernel_int r = 0; r < rows; ++r) {
+    float m = minus_infinity;
+    for (int part = 0; part < item.parts; ++part) {
+      const float part_m = partial[(part * kTileQ + r) * kRowFloats];
+      m = (part_m > m || part_m != part_m) ? part_m : m;
+      if (m != m) break;
+    }
+    float l = 0.0f;
+    float acc[kHeadDimV] = {};
+    if (m != minus_infinity) {
+      for (int part = 0; part < item.parts; ++part) {
+        const float* row = partial + (part * kTileQ + r) * kRowFloats;
+        if (row[0] == minus_infinity) continue;
+        const float weight = __builtin_expf(row[0] - m);  // NaN when m is
+        l += row[1] * weight;
+        for (int d = 0; d < kHeadDimV; ++d) acc[d] += row[2 + d] * weight;
+      }
+    }
+    const kernel_int query_row = item.query_start + i0 + r;
+    Element* out = mutable_row_pointer<Element>(params.o, item.batch, query_row, item.head);
+    const bool empty = l == 0.0f;
+    const float inverse = empty ? 0.0f : 1.0f / l;
+    for (int d = 0; d < kHeadDimV; ++d) out[d] = from_float<Element>(acc[d] * inverse);
+    if (params.lse != nullptr) {
+      *lse_pointer(params.lse, params, item.batch, item.head, query_row) =
+          empty ? minus_infinity : m + __builtin_logf(l);
     }
   }
 }
@@ -730,14 +806,6 @@ void store_scratch_dq(const AttentionParams& params, const WorkItem& item, const
   }
 }
 
-/// The key tile a split part takes in round `round` (rounds of `parts` consecutive tiles): part p
-/// takes the p-th tile of even rounds and the p-th from the end of odd ones (snake order). Where
-/// a tile's work falls linearly along the keys (causal), each pair of rounds then gives every
-/// part the same work, where dealing t mod parts would give part 0 the most in every round.
-inline kernel_int split_key_tile(kernel_int round, int part, int parts) {
-  return round * parts + (round % 2 == 0 ? part : parts - 1 - part);
-}
-
 /// Fused backward for one (document, key/value head): the item owns every dQ row of the
 /// document's query heads in its group, so it accumulates dQ += dS K in fp32 `scratch` while it
 /// walks the key tiles (no atomics, no second recompute of P and dS: 5 products per attended
@@ -745,38 +813,35 @@ inline kernel_int split_key_tile(kernel_int round, int part, int parts) {
 /// `scratch` holds group x fused_member_rows x kHeadDim floats (plan_cpu_backward sizes it for
 /// the longest document).
 ///
-/// With item.tile_step > 1 the item is part item.tile of item.tile_step of a split document: it
-/// walks only its key tiles (split_key_tile), needs the document's delta already stored
+/// With item.parts > 1 the item is part item.part of item.parts of a split document: it walks
+/// only the key tiles split_part deals it, needs the document's delta already stored
 /// (backward_delta), and leaves its partial dQ in `scratch` for reduce_split_dq, which sums
 /// the parts in order.
 template <typename Config, typename Mask>
 void backward_fused_item(const AttentionParams& params, const WorkItem& item, float* scratch) {
   constexpr int kTileK = Config::kTileK;
-  const bool split = item.tile_step > 1;
+  const bool split = item.parts > 1;
   if (!split) store_document_delta<Config>(params, item);
   const int group = params.heads_q / params.heads_kv;
   const kernel_int member_rows = fused_member_rows<Config>(item);
   const kernel_int scratch_floats = member_rows * group * Config::kHeadDim;
   for (kernel_int index = 0; index < scratch_floats; ++index) scratch[index] = 0.0f;
   const kernel_int key_tiles = (item.key_length + kTileK - 1) / kTileK;
-  const int parts = split ? item.tile_step : 1;
-  const int part = split ? item.tile : 0;
-  for (kernel_int round = 0; round * parts < key_tiles; ++round) {
-    const kernel_int key_tile = split_key_tile(round, part, parts);
-    if (key_tile >= key_tiles) continue;  // the last round's tiles past the end
+  for (kernel_int key_tile = 0; key_tile < key_tiles; ++key_tile) {
+    if (split && split_part(key_tile, item.parts) != item.part) continue;
     key_tile_gradients<Config, Mask, true>(params, item, key_tile, scratch, member_rows);
   }
   if (!split) store_scratch_dq<Config>(params, item, scratch);
 }
 
 /// Split fused backward, last step, for one (document, key/value head): `scratch` holds the
-/// item.tile_step parts' partial dQ one after another (each group x fused_member_rows x
+/// item.parts parts' partial dQ one after another (each group x fused_member_rows x
 /// kHeadDim floats); sums them in part order into the first and stores dQ.
 template <typename Config>
 void reduce_split_dq(const AttentionParams& params, const WorkItem& item, float* scratch) {
   const int group = params.heads_q / params.heads_kv;
   const kernel_int part_floats = fused_member_rows<Config>(item) * group * Config::kHeadDim;
-  for (int part = 1; part < item.tile_step; ++part) {
+  for (int part = 1; part < item.parts; ++part) {
     const float* partial = scratch + part * part_floats;
     for (kernel_int index = 0; index < part_floats; ++index) scratch[index] += partial[index];
   }
@@ -789,12 +854,26 @@ void reduce_split_dq(const AttentionParams& params, const WorkItem& item, float*
 /// work items (the host's thread pool splits the work list). The fused backward's items are
 /// (document, key/value head) pairs, or parts of one when split, and take a dQ scratch: the
 /// calling thread's, or the part's own when split (the host then calls one item at a time).
-/// backward_delta and backward_reduce_dq are the split schedule's first and last steps.
+/// backward_delta and backward_reduce_dq are the split schedule's first and last steps;
+/// forward_split (one part of a query tile, into its own `partial` rows) and forward_combine
+/// (the parts of one query tile) are the split forward's, also one item per call.
 #define ATTNCC_CPU_ENTRY_POINTS(prefix, Config, Mask)                                           \
   extern "C" void prefix##_forward(const attncc::AttentionParams* params,                      \
                                    const attncc::WorkItem* items, long long count) {            \
     for (long long index = 0; index < count; ++index)                                           \
       attncc::cpu::forward_item<Config, Mask>(*params, items[index]);                           \
+  }                                                                                             \
+  extern "C" void prefix##_forward_split(const attncc::AttentionParams* params,                \
+                                         const attncc::WorkItem* items, long long count,        \
+                                         float* partial) {                                      \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::forward_item<Config, Mask>(*params, items[index], partial);                  \
+  }                                                                                             \
+  extern "C" void prefix##_forward_combine(const attncc::AttentionParams* params,              \
+                                           const attncc::WorkItem* items, long long count,      \
+                                           float* partial) {                                    \
+    for (long long index = 0; index < count; ++index)                                           \
+      attncc::cpu::combine_forward_parts<Config>(*params, items[index], partial);               \
   }                                                                                             \
   extern "C" void prefix##_backward_dq(const attncc::AttentionParams* params,                  \
                                        const attncc::WorkItem* items, long long count) {        \

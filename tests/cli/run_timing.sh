@@ -66,10 +66,20 @@ for schedule in fused fused-split two-pass auto; do
   [[ $out == *"check dq "* && $out != *FAILED* ]] || fail "--cpu-backward $schedule: $out"
 done
 
+# Every CPU forward schedule too (split: each query tile's key tiles over 2 parts, merged).
+for schedule in tiles split auto; do
+  expect_exit 0 -- run --out "$work/forward-$schedule.safetensors" --backward --cpu-forward $schedule \
+    --check
+  [[ $out == *"check o "* && $out != *FAILED* ]] || fail "--cpu-forward $schedule: $out"
+done
+
 # Bad values.
 expect_exit 1 -- run --out "$work/x" --backward --cpu-backward fast
 expect_contains "$err" "unknown CPU backward schedule 'fast'; use auto, fused, fused-split or two-pass" \
   "--cpu-backward fast"
+expect_exit 1 -- run --out "$work/x" --cpu-forward fused
+expect_contains "$err" "unknown CPU forward schedule 'fused'; use auto, tiles or split" \
+  "--cpu-forward fused"
 expect_exit 1 -- run --out "$work/x" --repeat 0
 expect_contains "$err" "--repeat: error: expected at least 1 timed call" "--repeat 0"
 expect_exit 1 -- run --out "$work/x" --warmup -1

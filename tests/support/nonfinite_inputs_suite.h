@@ -45,6 +45,7 @@ struct NonFiniteBackend {
   /// of rows and keys in its block of N sequence rows (the kernels' tiles), never beyond.
   int64_t shared_block_rows = 0;
   CpuBackwardSchedule cpu_backward = CpuBackwardSchedule::kAuto;  ///< CPU backend only
+  CpuForwardSchedule cpu_forward = CpuForwardSchedule::kAuto;    ///< CPU backend only
 };
 
 /// For gtest's messages ("GetParam() = cuda_bf16").
@@ -98,6 +99,7 @@ class NonFiniteInputs : public ::testing::TestWithParam<NonFiniteBackend> {
     auto state = std::make_unique<State>();
     RuntimeOptions options;
     options.backend = backend.backend;
+    options.cpu_forward = backend.cpu_forward;
     options.cpu_backward = backend.cpu_backward;
     options.disk_cache = backend.backend == Backend::kCuda;  // reruns on a GPU skip NVRTC
     state->runtime = std::make_unique<Runtime>(options);

@@ -1,6 +1,6 @@
 // The CPU backend against the float64 reference: every spec in specs/ x {fp32, bf16} x head dims
-// {64, 128} on edge-biased random cases (backend_cases.h), with each backward schedule. Adding a
-// spec file adds tests.
+// {64, 128} on edge-biased random cases (backend_cases.h), with each forward and backward
+// schedule. Adding a spec file adds tests.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,21 +13,22 @@ namespace attncc {
 namespace {
 
 // One runtime per backward schedule; all read the kernel from this suite's disk cache, so each
-// kernel is compiled once. The split one runs 3 threads, so 3 parts: the cases' short documents
-// (1-3 key tiles) then have parts with one key tile and parts with none.
+// kernel is compiled once. The split one splits the forward too, on 3 threads, so 3 parts: the
+// cases' short documents (1-3 key tiles) then have parts with one key tile and parts with none.
 Runtime& test_runtime(CpuBackwardSchedule schedule) {
-  auto make = [](CpuBackwardSchedule chosen, int threads) {
+  auto make = [](CpuForwardSchedule forward, CpuBackwardSchedule backward, int threads) {
     RuntimeOptions options;
     options.backend = Backend::kCpu;
     options.cache_dir =
         (std::filesystem::temp_directory_path() / "attncc-cpu_backend-cache").string();
-    options.cpu_backward = chosen;
+    options.cpu_forward = forward;
+    options.cpu_backward = backward;
     options.num_threads = threads;
     return options;
   };
-  static Runtime fused(make(CpuBackwardSchedule::kFused, 0));
-  static Runtime fused_split(make(CpuBackwardSchedule::kFusedSplit, 3));
-  static Runtime two_pass(make(CpuBackwardSchedule::kTwoPass, 0));
+  static Runtime fused(make(CpuForwardSchedule::kTiles, CpuBackwardSchedule::kFused, 0));
+  static Runtime fused_split(make(CpuForwardSchedule::kSplit, CpuBackwardSchedule::kFusedSplit, 3));
+  static Runtime two_pass(make(CpuForwardSchedule::kTiles, CpuBackwardSchedule::kTwoPass, 0));
   switch (schedule) {
     case CpuBackwardSchedule::kFused: return fused;
     case CpuBackwardSchedule::kFusedSplit: return fused_split;
@@ -39,7 +40,8 @@ class CpuBackend : public ::testing::TestWithParam<testing::SpecVariant> {};
 
 // Every case under each backward schedule: the fused one (one item per document and key/value
 // head, dQ summed in scratch), the split one (a document's key tiles dealt over parts, each
-// with its own dQ scratch, then summed) and the two-pass one (a dQ pass, then a dK/dV pass).
+// with its own dQ scratch, then summed; its forward splits each query tile's key tiles the
+// same way and merges the parts) and the two-pass one (a dQ pass, then a dK/dV pass).
 TEST_P(CpuBackend, MatchesTheReferenceOnEdgeCases) {
   const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,

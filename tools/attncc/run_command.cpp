@@ -32,8 +32,8 @@ namespace attncc::cli {
 const CommandInfo kRunCommand = {
     "run",
     "attncc run SPEC --inputs IN.safetensors --out OUT.safetensors [--backward] "
-    "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--cpu-backward SCHEDULE] "
-    "[--warmup N] [--repeat N] [--timing-json PATH] [--bank-report]",
+    "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--cpu-forward SCHEDULE] "
+    "[--cpu-backward SCHEDULE] [--warmup N] [--repeat N] [--timing-json PATH] [--bank-report]",
     "Run a spec's kernels on tensors from a safetensors file; write the outputs to another.",
     "Inputs are read by name (shapes as in DESIGN §1; integer arrays int32, int64 accepted):\n"
     "  q, k, v                    always; dtype of the spec\n"
@@ -71,6 +71,10 @@ const CommandInfo kRunCommand = {
     "shared machine it leaves out the time other jobs held the cores; the backward lists are\n"
     "empty without --backward). --threads sets the CPU worker threads,\n"
     "the caller included (default: $ATTNCC_NUM_THREADS, else all cores).\n\n"
+    "--cpu-forward picks how the CPU backend runs the forward: tiles (one work item per\n"
+    "document, query head and 64-row query tile), split (each query tile's key tiles dealt\n"
+    "over max(2, threads) parts, merged after; for few query rows against many keys), or auto\n"
+    "(the default: split only where whole query tiles would leave threads idle).\n"
     "--cpu-backward picks how the CPU backend runs the backward: fused (one work item per\n"
     "document and key/value head; P and dS computed once), fused-split (fused, with each\n"
     "document's key tiles dealt over max(2, threads) parts and their dQ summed after; for one\n"
@@ -95,6 +99,7 @@ const CommandInfo kRunCommand = {
      {"cache-dir", "DIR", "kernel disk cache (default: $ATTNCC_CACHE_DIR or ~/.cache/attncc)"},
      {"threads", "N", "CPU worker threads including the caller (default: $ATTNCC_NUM_THREADS, "
                       "else all cores)"},
+     {"cpu-forward", "SCHEDULE", "CPU forward: auto, tiles or split (default: auto)"},
      {"cpu-backward", "SCHEDULE", "CPU backward: auto, fused, fused-split or two-pass "
                                   "(default: auto)"},
      {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
@@ -430,6 +435,8 @@ int run_run(const ParsedArguments& arguments) {
       throw user_error(ErrorCode::kInvalidArgument, "--threads", "expected at least 1 thread");
     }
   }
+  options.cpu_forward =
+      parse_cpu_forward_schedule(arguments.value("cpu-forward").value_or("auto"));
   options.cpu_backward =
       parse_cpu_backward_schedule(arguments.value("cpu-backward").value_or("auto"));
   const int64_t warmup = parse_count("warmup", arguments.value("warmup").value_or("0"));

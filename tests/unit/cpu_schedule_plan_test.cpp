@@ -1,5 +1,6 @@
-// runtime/cpu plan_cpu_backward: which backward schedule a call gets, and its dQ scratch, on
-// problems whose balance and sizes are worked out by hand from the documented rule.
+// runtime/cpu plan_cpu_forward and plan_cpu_backward: which schedule a call gets, its parts and
+// its scratch, on problems whose balance and sizes are worked out by hand from the documented
+// model.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -10,22 +11,33 @@
 namespace attncc {
 namespace {
 
-// A validated problem with documents of the given query (= key) lengths, all in batch row 0.
-ValidatedProblem problem_with(const std::vector<int64_t>& lengths, int64_t heads_q,
+// A validated problem with documents of the given query and key lengths, all in batch row 0.
+ValidatedProblem problem_with(const std::vector<int64_t>& query_lengths,
+                              const std::vector<int64_t>& key_lengths, int64_t heads_q,
                               int64_t heads_kv) {
   ValidatedProblem problem;
   problem.heads_q = heads_q;
   problem.heads_kv = heads_kv;
-  int64_t start = 0;
-  for (int64_t length : lengths) {
+  int64_t query_start = 0;
+  int64_t key_start = 0;
+  for (size_t index = 0; index < query_lengths.size(); ++index) {
     Document document;
-    document.index = static_cast<int64_t>(problem.documents.size());
-    document.query_start = document.key_start = start;
-    document.query_length = document.key_length = length;
+    document.index = static_cast<int64_t>(index);
+    document.query_start = query_start;
+    document.key_start = key_start;
+    document.query_length = query_lengths[index];
+    document.key_length = key_lengths[index];
     problem.documents.push_back(document);
-    start += length;
+    query_start += document.query_length;
+    key_start += document.key_length;
   }
   return problem;
+}
+
+// Documents whose query and key lengths are equal.
+ValidatedProblem problem_with(const std::vector<int64_t>& lengths, int64_t heads_q,
+                              int64_t heads_kv) {
+  return problem_with(lengths, lengths, heads_q, heads_kv);
 }
 
 constexpr CpuTiles kTiles{64, 64};
@@ -145,6 +157,62 @@ TEST(CpuBackwardPlan, ForcedSchedulesAreKept) {
   EXPECT_EQ(plan.scratch_floats, 2 * 4096 * 4 * 128);
   plan = plan_cpu_backward(unbalanced, kTiles, 128, 16, kFusedSplit);
   EXPECT_EQ(plan.key_parts, 16);
+}
+
+// The forward: items are (document, query head, query tile), each of work rows x Lk. Head dim
+// Dv 64: a part's row is 66 floats (m, l, acc).
+
+TEST(CpuForwardPlan, OneThreadKeepsTiles) {
+  EXPECT_EQ(plan_cpu_forward(problem_with({1}, {4096}, 1, 1), kTiles, 64, 1, CpuForwardSchedule::kAuto)
+                .schedule,
+            CpuForwardSchedule::kTiles);
+}
+
+TEST(CpuForwardPlan, OneQueryRowAgainstManyKeysSplitsOverEveryThread) {
+  // Decoding: one item of 4096 on 8 threads; 8 parts of 512 (x 1.1) each. Scratch: 8 parts x
+  // one query tile of 64 rows x 66 floats.
+  const CpuForwardPlan plan = plan_cpu_forward(problem_with({1}, {4096}, 1, 1), kTiles, 64, 8,
+                                               CpuForwardSchedule::kAuto);
+  EXPECT_EQ(plan.schedule, CpuForwardSchedule::kSplit);
+  EXPECT_EQ(plan.key_parts, 8);
+  EXPECT_EQ(plan.scratch_floats, 8 * 64 * 66);
+  // One key tile cannot be split.
+  EXPECT_EQ(plan_cpu_forward(problem_with({1}, {64}, 1, 1), kTiles, 64, 8, CpuForwardSchedule::kAuto)
+                .schedule,
+            CpuForwardSchedule::kTiles);
+}
+
+TEST(CpuForwardPlan, ManyQueryTilesKeepTiles) {
+  // 32 equal query tiles on 2 threads: 16 each.
+  EXPECT_EQ(plan_cpu_forward(problem_with({2048}, 1, 1), kTiles, 64, 2, CpuForwardSchedule::kAuto)
+                .schedule,
+            CpuForwardSchedule::kTiles);
+  // 3 equal tiles w on 2 threads: tiles 2w; 2 parts give 3 pieces of w/2 each: 1.1 x 1.5w.
+  const CpuForwardPlan plan = plan_cpu_forward(problem_with({192}, 1, 1), kTiles, 64, 2,
+                                               CpuForwardSchedule::kAuto);
+  EXPECT_EQ(plan.schedule, CpuForwardSchedule::kSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 3 * 64 * 66);
+}
+
+TEST(CpuForwardPlan, ForcedSchedulesAreKept) {
+  const ValidatedProblem problem = problem_with({2048}, 2, 2);
+  EXPECT_EQ(plan_cpu_forward(problem, kTiles, 64, 1, CpuForwardSchedule::kTiles).schedule,
+            CpuForwardSchedule::kTiles);
+  const CpuForwardPlan plan = plan_cpu_forward(problem, kTiles, 64, 1, CpuForwardSchedule::kSplit);
+  EXPECT_EQ(plan.schedule, CpuForwardSchedule::kSplit);
+  EXPECT_EQ(plan.key_parts, 2);
+  EXPECT_EQ(plan.scratch_floats, 2 * 32 * 2 * 64 * 66);  // parts x tiles x heads x rows x row
+  EXPECT_EQ(plan_cpu_forward(problem, kTiles, 64, 12, CpuForwardSchedule::kSplit).key_parts, 12);
+}
+
+TEST(CpuForwardPlan, ScheduleNamesRoundTrip) {
+  for (CpuForwardSchedule schedule :
+       {CpuForwardSchedule::kAuto, CpuForwardSchedule::kTiles, CpuForwardSchedule::kSplit}) {
+    EXPECT_EQ(parse_cpu_forward_schedule(cpu_forward_schedule_name(schedule)), schedule);
+  }
+  EXPECT_EQ(cpu_forward_schedule_name(CpuForwardSchedule::kSplit), "split");
+  EXPECT_THROW(parse_cpu_forward_schedule("fused"), Error);
 }
 
 TEST(CpuBackwardPlan, ScheduleNamesRoundTrip) {

@@ -1,6 +1,6 @@
-// split_key_tile (templates/cpu/attention_cpu.h), the order in which the split fused backward
-// deals a document's key tiles over its parts: every round hands each part exactly one tile of
-// the round, and on causal work (key tile j meets n - j query tiles) the parts end up with the
+// split_part (templates/cpu/attention_cpu.h), how the split forward and the split fused backward
+// deal the key tiles an item visits over its parts: every round of `parts` tiles gives each part
+// exactly one, and on causal work (key tile j meets n - j query tiles) the parts end up with the
 // same work.
 #include <gtest/gtest.h>
 
@@ -13,38 +13,34 @@
 namespace attncc {
 namespace {
 
-using cpu::split_key_tile;
+using cpu::split_part;
 
-TEST(SplitKeyTile, EachRoundGivesEveryPartOneOfItsTiles) {
+TEST(SplitPart, EachRoundGivesEveryPartOneOfItsTiles) {
   for (int parts = 1; parts <= 17; ++parts) {
     for (kernel_int round = 0; round < 9; ++round) {
-      std::vector<int> taken(parts, 0);
-      for (int part = 0; part < parts; ++part) {
-        const kernel_int tile = split_key_tile(round, part, parts);
-        ASSERT_GE(tile, round * parts) << "parts " << parts << " round " << round;
-        ASSERT_LT(tile, (round + 1) * parts) << "parts " << parts << " round " << round;
-        ++taken[tile - round * parts];
+      std::vector<int> tiles_of_part(parts, 0);
+      for (kernel_int index = round * parts; index < (round + 1) * parts; ++index) {
+        const int part = split_part(index, parts);
+        ASSERT_GE(part, 0) << "parts " << parts << " index " << index;
+        ASSERT_LT(part, parts) << "parts " << parts << " index " << index;
+        ++tiles_of_part[part];
       }
-      EXPECT_TRUE(std::all_of(taken.begin(), taken.end(), [](int count) { return count == 1; }))
+      EXPECT_TRUE(std::all_of(tiles_of_part.begin(), tiles_of_part.end(),
+                              [](int count) { return count == 1; }))
           << "parts " << parts << " round " << round;
     }
   }
 }
 
 // Query tiles each part meets on a causal document of `tiles` key tiles (and as many query
-// tiles), over the rounds the kernel walks, skipping tiles past the end as it does.
+// tiles): key tile j is visited by the n - j query tiles from j on.
 std::vector<long long> causal_work_per_part(int tiles, int parts) {
   std::vector<long long> work(parts, 0);
-  for (int part = 0; part < parts; ++part) {
-    for (kernel_int round = 0; round * parts < tiles; ++round) {
-      const kernel_int tile = split_key_tile(round, part, parts);
-      if (tile < tiles) work[part] += tiles - tile;
-    }
-  }
+  for (int tile = 0; tile < tiles; ++tile) work[split_part(tile, parts)] += tiles - tile;
   return work;
 }
 
-TEST(SplitKeyTile, CausalWorkIsEvenOverEveryTwoRounds) {
+TEST(SplitPart, CausalWorkIsEvenOverEveryTwoRounds) {
   // 32 tiles, 8 parts (4 rounds): 528 tile pairs, 66 each. Dealing tile t to part t mod 8 would
   // give part 0 tiles 0, 8, 16, 24: 32 + 24 + 16 + 8 = 80.
   EXPECT_EQ(causal_work_per_part(32, 8), std::vector<long long>(8, 66));
@@ -62,19 +58,10 @@ TEST(SplitKeyTile, CausalWorkIsEvenOverEveryTwoRounds) {
   }
 }
 
-TEST(SplitKeyTile, AnyTileCountCoversEveryTileOnceAndStaysWithinOneRoundOfEven) {
+TEST(SplitPart, AnyTileCountStaysWithinOneTileOfEven) {
+  // The unpaired last round(s) can leave a part at most one tile's work (<= tiles) ahead.
   for (int parts = 2; parts <= 16; ++parts) {
     for (int tiles = 0; tiles <= 70; ++tiles) {
-      std::vector<int> seen(tiles, 0);
-      for (int part = 0; part < parts; ++part) {
-        for (kernel_int round = 0; round * parts < tiles; ++round) {
-          const kernel_int tile = split_key_tile(round, part, parts);
-          if (tile < tiles) ++seen[tile];
-        }
-      }
-      EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](int count) { return count == 1; }))
-          << tiles << " tiles, " << parts << " parts";
-      // The unpaired last round(s) can leave a part at most one tile's work (<= tiles) ahead.
       const std::vector<long long> work = causal_work_per_part(tiles, parts);
       const auto [lightest, heaviest] = std::minmax_element(work.begin(), work.end());
       EXPECT_LE(*heaviest - *lightest, tiles) << tiles << " tiles, " << parts << " parts";
