@@ -209,7 +209,9 @@ void run_split_fused_backward(const CpuEntryPoints& entries, CpuTiles tiles, int
 CpuForwardPlan plan_cpu_forward(const ValidatedProblem& problem, CpuTiles tiles,
                                 int head_dim_v, int threads, CpuForwardSchedule schedule) {
   threads = std::max(1, threads);
-  std::vector<double> item_work;  // in the order of query_tile_items
+  // In the order of query_tile_items, leaving out work-free items (documents without keys) so
+  // that sentinel documents never change the plan, nor with it the results' last bits.
+  std::vector<double> item_work;
   int64_t largest_key_length = 0;
   int64_t query_tiles = 0;  // over the documents
   for (const Document& document : problem.documents) {
@@ -219,7 +221,7 @@ CpuForwardPlan plan_cpu_forward(const ValidatedProblem& problem, CpuTiles tiles,
     for (int64_t head = 0; head < problem.heads_q; ++head) {
       for (int64_t tile = 0; tile < tiles_of_document; ++tile) {
         const int64_t rows = std::min<int64_t>(tiles.query, document.query_length - tile * tiles.query);
-        item_work.push_back(double(rows) * double(document.key_length));
+        if (document.key_length > 0) item_work.push_back(double(rows) * double(document.key_length));
       }
     }
   }
@@ -298,15 +300,16 @@ CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tile
                                   int threads, CpuBackwardSchedule schedule) {
   threads = std::max(1, threads);
   const int64_t group = problem.heads_q / problem.heads_kv;
-  std::vector<double> item_work;  // in the order of run_cpu_backward's items
-  item_work.reserve(problem.documents.size() * problem.heads_kv);
+  // In the order of run_cpu_backward's items, leaving out work-free ones (empty documents) so
+  // that sentinel documents never change the plan, nor with it dQ's summation order.
+  std::vector<double> item_work;
   double total_work = 0.0;
   int64_t largest_query_length = 0;
   int64_t largest_key_length = 0;
   int64_t rounded_query_rows = 0;  // over the documents
   for (const Document& document : problem.documents) {
     const double work = double(document.query_length) * double(document.key_length) * double(group);
-    for (int64_t head = 0; head < problem.heads_kv; ++head) item_work.push_back(work);
+    for (int64_t head = 0; head < problem.heads_kv && work > 0; ++head) item_work.push_back(work);
     total_work += work * double(problem.heads_kv);
     largest_query_length = std::max(largest_query_length, document.query_length);
     largest_key_length = std::max(largest_key_length, document.key_length);

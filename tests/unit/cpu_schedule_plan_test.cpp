@@ -159,6 +159,18 @@ TEST(CpuBackwardPlan, ForcedSchedulesAreKept) {
   EXPECT_EQ(plan.key_parts, 16);
 }
 
+TEST(CpuBackwardPlan, SentinelDocumentsDoNotChangeThePlan) {
+  // 120 more (empty) items would change the pool's chunks (246 pieces: 15 at a time), and so
+  // the modelled times; the plan, and with it dQ's summation order, must not move.
+  std::vector<int64_t> lengths{2048};
+  const CpuBackwardPlan alone = plan_cpu_backward(problem_with(lengths, 3, 3), kTiles, 128, 2, kAuto);
+  lengths.resize(41, 0);
+  const CpuBackwardPlan padded = plan_cpu_backward(problem_with(lengths, 3, 3), kTiles, 128, 2, kAuto);
+  EXPECT_EQ(padded.schedule, alone.schedule);
+  EXPECT_EQ(padded.key_parts, alone.key_parts);
+  EXPECT_EQ(padded.scratch_floats, alone.scratch_floats);
+}
+
 // The forward: items are (document, query head, query tile), each of work rows x Lk. Head dim
 // Dv 64: a part's row is 66 floats (m, l, acc).
 
@@ -193,6 +205,20 @@ TEST(CpuForwardPlan, ManyQueryTilesKeepTiles) {
   EXPECT_EQ(plan.schedule, CpuForwardSchedule::kSplit);
   EXPECT_EQ(plan.key_parts, 2);
   EXPECT_EQ(plan.scratch_floats, 2 * 3 * 64 * 66);
+}
+
+TEST(CpuForwardPlan, DocumentsWithoutWorkDoNotChangeThePlan) {
+  // One decoding row among 40 documents of 64 rows and no keys (their rows get O = 0).
+  const CpuForwardPlan alone = plan_cpu_forward(problem_with({1}, {4096}, 1, 1), kTiles, 64, 8,
+                                                CpuForwardSchedule::kAuto);
+  std::vector<int64_t> query_lengths(41, 64);
+  std::vector<int64_t> key_lengths(41, 0);
+  query_lengths[0] = 1;
+  key_lengths[0] = 4096;
+  const CpuForwardPlan padded = plan_cpu_forward(problem_with(query_lengths, key_lengths, 1, 1),
+                                                 kTiles, 64, 8, CpuForwardSchedule::kAuto);
+  EXPECT_EQ(padded.schedule, alone.schedule);
+  EXPECT_EQ(padded.key_parts, alone.key_parts);
 }
 
 TEST(CpuForwardPlan, ForcedSchedulesAreKept) {
