@@ -23,10 +23,11 @@ std::string_view backend_name(Backend backend);  ///< "auto", "cpu", "cuda", "cu
 /// Parses "auto", "cpu", "cuda", "cuda-emulated"; throws Error(kInvalidArgument) otherwise.
 Backend parse_backend(std::string_view name);
 
-/// How the CPU backend runs a forward. Both give the reference's results (tests check each).
+/// How the CPU backend runs a forward. Both give the reference's results (tests check each);
+/// O's last bits depend on the schedule and the parts.
 enum class CpuForwardSchedule {
-  /// kSplit where whole query tiles would leave threads idle, else kTiles (plan_cpu_forward,
-  /// runtime/cpu/cpu_launch.h).
+  /// kSplit where whole query tiles would leave threads idle (by the estimated wall time of
+  /// plan_cpu_forward, runtime/cpu/cpu_launch.h), else kTiles.
   kAuto,
   /// One work item per (document, query head, query tile of 64 rows).
   kTiles,
@@ -46,9 +47,10 @@ CpuForwardSchedule parse_cpu_forward_schedule(std::string_view name);
 /// they differ in speed, parallelism and scratch memory. Each is deterministic for a given
 /// thread count; dQ's summation order, and so its last bits, depends on the schedule.
 enum class CpuBackwardSchedule {
-  /// The fastest of the three for the problem and thread count, by the rule of
-  /// plan_cpu_backward (runtime/cpu/cpu_launch.h): kFused while its items balance over the
-  /// threads, else kFusedSplit, else (scratch over 512 MiB) kTwoPass.
+  /// The one with the least estimated wall time for the problem and thread count
+  /// (plan_cpu_backward, runtime/cpu/cpu_launch.h: kFused where its items fill the threads,
+  /// kFusedSplit where they would leave threads idle); kTwoPass where the others' scratch
+  /// would pass 512 MiB, or where few key tiles leave nothing to split.
   kAuto,
   /// One work item per (document, key/value head): P and dS are computed once per attended tile
   /// (5 products per tile, against 7) and dQ is summed in fp32 scratch of
@@ -57,10 +59,10 @@ enum class CpuBackwardSchedule {
   kFused,
   /// kFused with each document's key tiles dealt over parts (snake order: rounds of one tile
   /// per part, every other round reversed), so one long document keeps every thread busy;
-  /// forced, max(2, threads) parts. Each part sums its partial dQ
-  /// in its own scratch (parts x group x rows x D floats per document and key/value head, all
-  /// live at once), and a last step adds the parts in order. Costs over kFused: a pass for the
-  /// rows' dO.O sums and one for the sum of the parts.
+  /// forced, max(2, threads) parts. Each part sums its partial dQ in its own scratch
+  /// (parts x group x rows x D floats per document and key/value head, all live at once), and
+  /// a last step adds the parts in order. Costs over kFused: a pass for the rows' dO.O sums
+  /// and one for the sum of the parts.
   kFusedSplit,
   /// A dQ pass over query tiles, then a dK/dV pass over key tiles: parallel over tiles, no
   /// scratch beyond one float per query row and head.
