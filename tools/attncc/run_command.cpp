@@ -74,7 +74,7 @@ const CommandInfo kRunCommand = {
     "--cpu-forward picks how the CPU backend runs the forward: tiles (one work item per\n"
     "document, query head and 64-row query tile), split (each query tile's key tiles dealt\n"
     "over max(2, threads) parts, merged after; for few query rows against many keys), or auto\n"
-    "(the default: split only where whole query tiles would leave threads idle).\n"
+    "(the default: split only where whole query tiles would leave threads idle).\n\n"
     "--cpu-backward picks how the CPU backend runs the backward: fused (one work item per\n"
     "document and key/value head; P and dS computed once), fused-split (fused, with each\n"
     "document's key tiles dealt over max(2, threads) parts and their dQ summed after; for one\n"
