@@ -11,7 +11,8 @@
 namespace attncc {
 
 using CpuEntryPoint = void (*)(const AttentionParams*, const WorkItem*, long long);
-/// The fused backward's entry point: its last argument is the calling thread's dQ scratch.
+/// The entry points that take fp32 scratch as their last argument: the fused backward's dQ
+/// (the calling thread's, or a split part's own), the split forward's partial rows.
 using CpuFusedEntryPoint = void (*)(const AttentionParams*, const WorkItem*, long long, float*);
 
 struct CpuEntryPoints {
@@ -45,7 +46,8 @@ struct CpuForwardPlan {
 /// Resolves the forward schedule. Work per (document, query head, query tile) item is counted
 /// as its rows x Lk; kAuto takes kSplit with the parts (2 to min(threads, the longest
 /// document's key tiles)) whose estimated wall time, times 1.1 for the merge pass, is least and
-/// below kTiles' (the same model as plan_cpu_backward), and whose scratch fits 512 MiB.
+/// below kTiles' (the same model as plan_cpu_backward), and whose scratch fits 512 MiB. Items
+/// without keys are left out of the model, so sentinel documents never change the plan.
 CpuForwardPlan plan_cpu_forward(const ValidatedProblem& problem, CpuTiles tiles,
                                 int head_dim_v, int threads, CpuForwardSchedule schedule);
 
@@ -71,7 +73,8 @@ struct CpuBackwardPlan {
 /// - kFusedSplit with P parts (2 to min(threads, the longest document's key tiles)): the same
 ///   schedule of P equal pieces per item, times 1.1 for its extra passes and scratch, if the
 ///   scratch of all parts fits 512 MiB.
-/// Forced kFusedSplit takes max(2, threads) parts.
+/// Forced kFusedSplit takes max(2, threads) parts. Empty documents are left out of the model,
+/// so sentinel documents never change the plan (nor dQ's summation order).
 CpuBackwardPlan plan_cpu_backward(const ValidatedProblem& problem, CpuTiles tiles, int head_dim,
                                   int threads, CpuBackwardSchedule schedule);
 
