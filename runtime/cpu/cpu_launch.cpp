@@ -105,7 +105,7 @@ std::vector<WorkItem> query_tile_items(const ValidatedProblem& problem, int tile
 }
 
 // Wall time, in work units, of parallel_for over `parts` equal pieces of each item, listed item
-// by item as run_split_fused_backward lists them: the pool hands out ThreadPool::chunk_size
+// by item as the split schedules list them: the pool hands out ThreadPool::chunk_size
 // pieces at a time, in order, to whichever thread is free first (greedy list scheduling).
 double estimated_makespan(const std::vector<double>& item_work, int64_t parts, int threads) {
   const int64_t pieces = static_cast<int64_t>(item_work.size()) * parts;

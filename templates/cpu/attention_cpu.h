@@ -350,6 +350,23 @@ constexpr int forward_partial_row_floats() {
   return Config::kHeadDimV + 2;
 }
 
+/// Writes query row `row` (of the sequence dimension) of the item's head from its running max m,
+/// sum l and unnormalised output acc: O = acc / l, LSE = m + log l; a row nothing attends
+/// (l = 0) gets O = 0, LSE = -inf, never NaN.
+template <typename Config>
+inline void store_output_row(const AttentionParams& params, const WorkItem& item, kernel_int row,
+                             const float* acc, float m, float l) {
+  using Element = typename Config::Element;
+  Element* out = mutable_row_pointer<Element>(params.o, item.batch, row, item.head);
+  const bool empty = l == 0.0f;
+  const float inverse = empty ? 0.0f : 1.0f / l;
+  for (int d = 0; d < Config::kHeadDimV; ++d) out[d] = from_float<Element>(acc[d] * inverse);
+  if (params.lse != nullptr) {
+    *lse_pointer(params.lse, params, item.batch, item.head, row) =
+        empty ? negative_infinity() : m + __builtin_logf(l);
+  }
+}
+
 /// Forward of one (document, query head, query tile). Invariants per row r, over the key tiles
 /// visited so far: m[r] = max attended score (-inf if none), l[r] = sum of exp(s - m[r]),
 /// acc[r] = sum of exp(s - m[r]) * v.
@@ -457,17 +474,8 @@ void forward_item(const AttentionParams& params, const WorkItem& item, float* pa
     }
     return;
   }
-  // Empty rows (l = 0): O = 0, LSE = -inf, never NaN.
   for (kernel_int r = 0; r < rows; ++r) {
-    const kernel_int row = item.query_start + i0 + r;
-    Element* out = mutable_row_pointer<Element>(params.o, item.batch, row, head);
-    const bool empty = l[r] == 0.0f;
-    const float inverse = empty ? 0.0f : 1.0f / l[r];
-    for (int d = 0; d < kHeadDimV; ++d) out[d] = from_float<Element>(acc[r][d] * inverse);
-    if (params.lse != nullptr) {
-      *lse_pointer(params.lse, params, item.batch, head, row) =
-          empty ? minus_infinity : m[r] + __builtin_logf(l[r]);
-    }
+    store_output_row<Config>(params, item, item.query_start + i0 + r, acc[r], m[r], l[r]);
   }
 }
 
@@ -479,7 +487,6 @@ void forward_item(const AttentionParams& params, const WorkItem& item, float* pa
 template <typename Config>
 void combine_forward_parts(const AttentionParams& params, const WorkItem& item,
                            const float* partial) {
-  using Element = typename Config::Element;
   constexpr int kTileQ = Config::kTileQ;
   constexpr int kHeadDimV = Config::kHeadDimV;
   constexpr int kRowFloats = forward_partial_row_floats<Config>();
@@ -504,15 +511,7 @@ void combine_forward_parts(const AttentionParams& params, const WorkItem& item,
         for (int d = 0; d < kHeadDimV; ++d) acc[d] += row[2 + d] * weight;
       }
     }
-    const kernel_int query_row = item.query_start + i0 + r;
-    Element* out = mutable_row_pointer<Element>(params.o, item.batch, query_row, item.head);
-    const bool empty = l == 0.0f;
-    const float inverse = empty ? 0.0f : 1.0f / l;
-    for (int d = 0; d < kHeadDimV; ++d) out[d] = from_float<Element>(acc[d] * inverse);
-    if (params.lse != nullptr) {
-      *lse_pointer(params.lse, params, item.batch, item.head, query_row) =
-          empty ? minus_infinity : m + __builtin_logf(l);
-    }
+    store_output_row<Config>(params, item, item.query_start + i0 + r, acc, m, l);
   }
 }
 
