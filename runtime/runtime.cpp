@@ -17,6 +17,15 @@
 #include "runtime/thread_pool.h"
 
 namespace attncc {
+namespace {
+
+// An environment variable set to "1".
+bool environment_flag(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::string(value) == "1";
+}
+
+}  // namespace
 
 std::string_view backend_name(Backend backend) {
   switch (backend) {
@@ -131,9 +140,11 @@ class Runtime::State {
 
   std::shared_ptr<const KernelImplementation> build(const Spec& spec) {
     DiskCache* cache = disk && disk->enabled() ? disk.get() : nullptr;
-    auto kernel = backend == Backend::kCuda ? build_cuda_kernel(spec, cuda_bundle(), cache, counters)
+    const bool warpgroup_mma = options.cuda_warpgroup_mma || environment_flag("ATTNCC_CUDA_WGMMA");
+    auto kernel = backend == Backend::kCuda
+                      ? build_cuda_kernel(spec, cuda_bundle(), cache, counters, warpgroup_mma)
                   : backend == Backend::kCudaEmulated
-                      ? build_emulated_cuda_kernel(spec, cache, pool, counters)
+                      ? build_emulated_cuda_kernel(spec, cache, pool, counters, warpgroup_mma)
                       : build_cpu_kernel(spec, cache, pool,
                                          CpuSchedules{options.cpu_forward, options.cpu_backward},
                                          counters);

@@ -29,6 +29,9 @@ the forward keeps 8 warps of 16 query rows where causal gets 4 warps of 32; its 
 which tile shape is faster (above 1: the 4-warp shape). It also runs attncc with
 ATTNCC_DETERMINISTIC=1 (row attncc_deterministic): the backward's dQ by its own pass over the
 key tiles instead of fp32 atomics, whose forward+backward time shows what determinism costs.
+Every case also runs attncc with ATTNCC_CUDA_WGMMA=1 (row attncc_wgmma): on sm_90a the
+experimental forward through warpgroup MMAs (wgmma) instead of mma.sync, checked against the
+reference like every row; its forward ratio says what wgmma gives (above 1: mma.sync faster).
 
 Cases run in priority order (the first seqlen of --seqlens at head dim 128, then 64, each with
 causal, doc_packed, prefix_lm, causal_br, window_1024; then the next seqlen); --budget-s stops
@@ -270,9 +273,9 @@ def first_line(error):
     return text.splitlines()[0][:200]
 
 
-def run_attncc(case, arguments, inputs, reference, work, torch, deterministic=False):
+def run_attncc(case, arguments, inputs, reference, work, torch, settings=None):
     """attncc through its CLI on the same inputs; outputs read back and checked first.
-    deterministic: the backward's dQ by its own pass, no atomics (ATTNCC_DETERMINISTIC=1)."""
+    settings: extra environment variables (ATTNCC_DETERMINISTIC=1, ATTNCC_CUDA_WGMMA=1)."""
     spec_path = os.path.join(work, "spec.json")
     with open(spec_path, "w") as file:
         json.dump(case["spec"], file)
@@ -285,9 +288,7 @@ def run_attncc(case, arguments, inputs, reference, work, torch, deterministic=Fa
     # ATTNCC_VALIDATE=0: a timed call is its launches plus one wait (attncc run would otherwise
     # check each call's device status with a second synchronisation); the outputs are checked
     # against the reference below instead.
-    environment = dict(os.environ, ATTNCC_VALIDATE="0")
-    if deterministic:
-        environment["ATTNCC_DETERMINISTIC"] = "1"
+    environment = dict(os.environ, ATTNCC_VALIDATE="0", **(settings or {}))
     completed = subprocess.run(command, capture_output=True, text=True, env=environment)
     if completed.returncode != 0:
         return {"failed": (completed.stderr.strip() or completed.stdout.strip())[-400:]}
@@ -365,29 +366,31 @@ def run_case(case, arguments, torch, work):
         inputs["cu_seq"] = torch.tensor(case["cu_seq"], dtype=torch.int32)
     if case["name"] == "prefix_lm":
         inputs["prefix_len"] = torch.tensor([case["prefix_len"]], dtype=torch.int32)
-    entry = run_attncc(case, arguments, inputs, reference, work, torch)
-    if "failed" in entry:
-        results["implementations"]["attncc"] = entry
-    else:
-        record("attncc", entry)
+    def record_attncc(name, entry):
+        if "failed" in entry:
+            results["implementations"][name] = entry
+        else:
+            record(name, entry)
+
+    record_attncc("attncc", run_attncc(case, arguments, inputs, reference, work, torch))
+    # The experimental sm_90a forward through warpgroup MMAs (wgmma; RuntimeOptions::
+    # cuda_warpgroup_mma): on an H100/H200 its forward ratio against attncc says what wgmma
+    # gives; elsewhere it runs the mma.sync kernels (the emulation runs the wgmma ones).
+    record_attncc("attncc_wgmma", run_attncc(case, arguments, inputs, reference, work, torch,
+                                             {"ATTNCC_CUDA_WGMMA": "1"}))
     if case["name"] == "causal" and d == 128:
         # The same mask written with a max() bound, which compiler/emit/forward_tile_choice.h
         # does not count as light: the forward's 8-warp shape on the same inputs, so the run
         # shows whether the 4-warp shape that causal gets at this head dim is the faster one
         # (ratio > 1: 4 warps faster).
         variant = dict(case, spec=dict(case["spec"], mask="j <= max(i, -1)"))
-        entry = run_attncc(variant, arguments, inputs, reference, work, torch)
-        if "failed" in entry:
-            results["implementations"]["attncc_8_warps"] = entry
-        else:
-            record("attncc_8_warps", entry)
+        record_attncc("attncc_8_warps",
+                      run_attncc(variant, arguments, inputs, reference, work, torch))
         # The deterministic backward (dQ by a separate pass over key tiles, no fp32 atomics),
         # same kernels cache: its forward_backward time against attncc's says what it costs.
-        entry = run_attncc(case, arguments, inputs, reference, work, torch, deterministic=True)
-        if "failed" in entry:
-            results["implementations"]["attncc_deterministic"] = entry
-        else:
-            record("attncc_deterministic", entry)
+        record_attncc("attncc_deterministic",
+                      run_attncc(case, arguments, inputs, reference, work, torch,
+                                 {"ATTNCC_DETERMINISTIC": "1"}))
     return results
 
 
@@ -425,12 +428,12 @@ def print_table(all_results):
 
 def target_lines(all_results):
     """The issue's targets, each compared on the cases that ran: 'other / attncc' time ratios."""
-    def ratios(case_names, head_dims, other, part):
+    def ratios(case_names, head_dims, other, part, mine_name):
         found = []
         for result in all_results:
             if result["case"] not in case_names or result["head_dim"] not in head_dims:
                 continue
-            ours = result["implementations"].get("attncc", {})
+            ours = result["implementations"].get(mine_name, {})
             theirs = result["implementations"].get(other, {})
             if worst_error(ours) > TOLERANCE or worst_error(theirs) > TOLERANCE:
                 continue
@@ -454,16 +457,20 @@ def target_lines(all_results):
              ("document masks >= 1.3x FlexAttention, fwd+bwd", ["doc_packed"], [64, 128], "flex_attention",
               "forward_backward", 1.3),
              ("backward >= FlexAttention, every mask", MASKS, [64, 128], "flex_attention", "backward", 1.0)]
+    # The same forward targets for the experimental wgmma forward (row attncc_wgmma).
+    goals = [goal + ("attncc",) for goal in goals] + [
+        (title + " [wgmma]", case_names, head_dims, other, part, goal, "attncc_wgmma")
+        for title, case_names, head_dims, other, part, goal in goals if part == "forward"]
     lines = []
-    for title, case_names, head_dims, other, part, goal in goals:
-        found = ratios(case_names, head_dims, other, part)
+    for title, case_names, head_dims, other, part, goal, mine_name in goals:
+        found = ratios(case_names, head_dims, other, part, mine_name)
         if not found:
-            lines.append("%-48s not measured (no case where both ran and passed the check)" % title)
+            lines.append("%-56s not measured (no case where both ran and passed the check)" % title)
             continue
         worst = min(value for _, value in found)
         verdict = "met" if worst >= goal else "MISSED"
         detail = ", ".join("%s %.2f" % (where, value) for where, value in found)
-        lines.append("%-48s %s (worst %.2f; %s)" % (title, verdict, worst, detail))
+        lines.append("%-56s %s (worst %.2f; %s)" % (title, verdict, worst, detail))
     return lines
 
 

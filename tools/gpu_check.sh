@@ -9,8 +9,10 @@
 #               tools/gpu_deps.sh on a machine that has them)
 #   tests       the GPU tests (ctest label gpu) and the CUDA backend/NVRTC/argument tests
 #   memcheck    compute-sanitizer memcheck on a doc-packed call with sentinel documents
-#               (forward + backward, checked against the float64 reference, ATTNCC_VALIDATE=1);
-#               skipped with the reason where the sanitizer cannot use the device
+#               (forward + backward, checked against the float64 reference, ATTNCC_VALIDATE=1),
+#               then its forward again with the experimental wgmma forward (ATTNCC_CUDA_WGMMA=1,
+#               step memcheck_wgmma); skipped with the reason where the sanitizer cannot use
+#               the device
 #   bench       tools/bench_gpu.py: attncc vs PyTorch SDPA and FlexAttention (needs CUDA PyTorch)
 #   ptxas       (not in the default list: CI's NVRTC matrix checks the same without a GPU) the
 #               ptxas report of every bf16/fp16 spec for sm_80 and sm_90a, 0 spills required
@@ -78,7 +80,8 @@ build_attncc() {  # the full build where LLVM 19 is found, else CUDA-only
   fi
   # Only what the GPU steps run: the CUDA test executables and the CLI (not the CPU suites).
   local targets=(attncc_cli cuda_conformance_test random_mask_cuda_test cuda_nonfinite_inputs_test
-                 cuda_backend_test nvrtc_compiler_test cuda_argument_errors_test)
+                 cuda_wgmma_conformance_test cuda_backend_test nvrtc_compiler_test
+                 cuda_argument_errors_test)
   cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 }
 
@@ -125,6 +128,12 @@ if wanted memcheck; then
         grep -q 'Device not supported\|error 999\|LibraryNotLoaded' "$out/memcheck.txt"; then
       # Seen on gVisor machines (KINDS.md): the tool itself cannot run there; not attncc's fault.
       status[memcheck]="skipped (compute-sanitizer cannot use this device: $(grep -m1 -o 'Device not supported\|error 999\|LibraryNotLoaded' "$out/memcheck.txt"))"
+    elif [[ ${status[memcheck]} != skipped* ]]; then
+      # The experimental wgmma forward (sm_90a; elsewhere the same kernels as above), forward only.
+      step memcheck_wgmma env ATTNCC_VALIDATE=1 ATTNCC_CUDA_WGMMA=1 "$sanitizer" --tool memcheck \
+        --leak-check full --error-exitcode 3 "$build/attncc" run \
+        "$root/specs/doc_packed_sentinels.json" --inputs "$out/memcheck_case/case_0001.safetensors" \
+        --out "$out/memcheck_wgmma_out.safetensors" --backend cuda --check || true
     fi
   else
     status[memcheck]="skipped (no compute-sanitizer)"
@@ -157,7 +166,7 @@ fi
 
 echo "== summary (outputs in $out)"
 failed=0
-for name in machine build gpu_tests cuda_tests memcheck bench ptxas_report ptxas tests; do
+for name in machine build gpu_tests cuda_tests memcheck memcheck_wgmma bench ptxas_report ptxas tests; do
   [[ -n ${status[$name]:-} ]] || continue
   printf '  %-13s %s\n' "$name" "${status[$name]}" | tee -a "$out/summary.txt"
   [[ ${status[$name]} == FAILED* && $name != bench && $name != machine ]] && failed=1

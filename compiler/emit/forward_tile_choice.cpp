@@ -42,7 +42,16 @@ bool forward_mask_is_light(const Spec& spec, const IntervalForm& form) {
   return true;
 }
 
-cuda::TileShape cuda_forward_tile_shape(const Spec& spec) {
+CudaLoweringOptions cuda_lowering_options(const Spec& spec, bool warpgroup_mma,
+                                          bool target_has_wgmma) {
+  CudaLoweringOptions options;
+  options.warpgroup_mma_forward = warpgroup_mma && target_has_wgmma &&
+                                  cuda::forward_warpgroup_mma_fits(spec.head_dim, spec.head_dim_v);
+  return options;
+}
+
+cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOptions& options) {
+  if (options.warpgroup_mma_forward) return cuda::kWarpgroupForwardShape;
   return cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
                                   forward_mask_is_light(spec, build_interval_form(spec.mask)));
 }

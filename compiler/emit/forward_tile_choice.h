@@ -6,6 +6,7 @@
 
 #include "attncc/interval_form.h"
 #include "attncc/spec.h"
+#include "compiler/emit/cuda_lowering_options.h"
 #include "cuda/launch_shape.h"
 
 namespace attncc {
@@ -17,8 +18,8 @@ namespace attncc {
 /// registers without spills; each other spec there spills 8-96 B (docs/PERFORMANCE.md).
 bool forward_mask_is_light(const Spec& spec, const IntervalForm& form);
 
-/// launch_shape.h's forward_tile_shape for the spec (builds the interval form: a few
-/// microseconds).
-cuda::TileShape cuda_forward_tile_shape(const Spec& spec);
+/// launch_shape.h's forward tile shape for the spec (builds the interval form: a few
+/// microseconds): kWarpgroupForwardShape with the wgmma forward, else forward_tile_shape.
+cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOptions& options = {});
 
 }  // namespace attncc

@@ -87,6 +87,11 @@ struct RuntimeOptions {
   /// CUDA: directory of an `attncc compile` bundle (kernels compiled ahead of time, read-only);
   /// kernels found there load without NVRTC. Empty = $ATTNCC_BUNDLE_DIR, else none.
   std::string bundle_dir;
+  /// CUDA on sm_90a (H100, H200) and cuda-emulated: the forward through warpgroup MMAs (wgmma)
+  /// for head dims 64 and 128, instead of mma.sync. Experimental: checked on the emulator and
+  /// by NVRTC, not yet timed or run on a GPU (docs/PERFORMANCE.md). Also on with
+  /// $ATTNCC_CUDA_WGMMA=1.
+  bool cuda_warpgroup_mma = false;
 };
 
 /// Everything a forward or backward call reads and writes. Shapes per DESIGN §1 for the spec's

@@ -106,14 +106,17 @@ CudaBinary compile_source(const Spec& spec, const std::string& source, const Cud
 
 }  // namespace
 
-CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target, CudaCompileTime* time) {
-  return compile_source(spec, lower_to_cuda(spec, build_interval_form(spec.mask)), target, time);
+CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target, CudaCompileTime* time,
+                               const CudaLoweringOptions& lowering) {
+  return compile_source(spec, lower_to_cuda(spec, build_interval_form(spec.mask), lowering),
+                        target, time);
 }
 
 CudaBinary find_or_compile_cuda_binary(const Spec& spec, const CudaTarget& target,
                                        const CudaBundle* bundle, DiskCache* disk,
-                                       RuntimeCounters& counters) {
-  const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask));
+                                       RuntimeCounters& counters,
+                                       const CudaLoweringOptions& lowering) {
+  const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
   if (bundle != nullptr) {
     if (std::optional<CudaBinary> found = bundle->find(spec, source, target)) {
       counters.disk_hits.fetch_add(1);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attncc/spec.h"
+#include "compiler/emit/cuda_lowering_options.h"
 #include "templates/cuda/launch_shape.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/ptxas_report.h"
@@ -48,16 +49,18 @@ struct CudaCompileTime {
   double cpu_seconds = 0;
 };
 
-/// Lowers `spec` and compiles it with NVRTC (all entry points in one program). `time` gets the
-/// NVRTC time when not null. Throws like lower_to_cuda and compile_cuda.
+/// Lowers `spec` with `lowering` and compiles it with NVRTC (all entry points in one program).
+/// `time` gets the NVRTC time when not null. Throws like lower_to_cuda and compile_cuda.
 CudaBinary compile_cuda_binary(const Spec& spec, const CudaTarget& target,
-                               CudaCompileTime* time = nullptr);
+                               CudaCompileTime* time = nullptr,
+                               const CudaLoweringOptions& lowering = {});
 
 /// The binary of `spec` for `target`: from `bundle` (ahead-of-time, needs no NVRTC), else from
 /// `disk`, else compiled (and stored in `disk`). Counts compiles and disk hits in `counters`.
 /// With ATTNCC_ASSERT_NO_COMPILE=1 a needed compile throws instead. Either pointer may be null.
 CudaBinary find_or_compile_cuda_binary(const Spec& spec, const CudaTarget& target,
                                        const CudaBundle* bundle, DiskCache* disk,
-                                       RuntimeCounters& counters);
+                                       RuntimeCounters& counters,
+                                       const CudaLoweringOptions& lowering = {});
 
 }  // namespace attncc

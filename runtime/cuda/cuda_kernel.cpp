@@ -78,11 +78,12 @@ class StreamWorkspaces {
 
 class CudaKernel final : public KernelImplementation {
  public:
-  CudaKernel(const Spec& spec, CudaBinary binary, RuntimeCounters& counters)
+  CudaKernel(const Spec& spec, CudaBinary binary, const CudaLoweringOptions& lowering,
+             RuntimeCounters& counters)
       : KernelImplementation(spec, Backend::kCuda, counters),
         binary_(std::move(binary)),
         prefix_(cuda_entry_prefix(spec_)),
-        forward_shape_(cuda_forward_tile_shape(spec_)) {}
+        forward_shape_(cuda_forward_tile_shape(spec_, lowering)) {}
 
   void forward(const AttentionArguments& arguments, void* stream) const override {
     run(arguments, stream, /*backward=*/false);
@@ -238,11 +239,14 @@ CudaTarget cuda_device_target(int ordinal) {
 std::shared_ptr<const KernelImplementation> build_cuda_kernel(const Spec& spec,
                                                               const CudaBundle* bundle,
                                                               DiskCache* disk,
-                                                              RuntimeCounters& counters) {
+                                                              RuntimeCounters& counters,
+                                                              bool warpgroup_mma) {
   driver::driver();  // the clear "no driver / no device" error before any compile
   const CudaTarget target = cuda_device_target(0);
-  CudaBinary binary = find_or_compile_cuda_binary(spec, target, bundle, disk, counters);
-  return std::make_shared<CudaKernel>(spec, std::move(binary), counters);
+  const CudaLoweringOptions lowering =
+      cuda_lowering_options(spec, warpgroup_mma, target.name == "sm_90a");
+  CudaBinary binary = find_or_compile_cuda_binary(spec, target, bundle, disk, counters, lowering);
+  return std::make_shared<CudaKernel>(spec, std::move(binary), lowering, counters);
 }
 
 }  // namespace attncc

@@ -13,12 +13,14 @@
 namespace attncc {
 
 /// Builds the CUDA kernel of `spec` for device 0's architecture (the binary from `bundle`, else
-/// `disk`, else NVRTC). Throws Error(kUnsupported) without a driver or device, or without NVRTC
-/// when no bundle or cache entry has the kernel.
+/// `disk`, else NVRTC); `warpgroup_mma`: the wgmma forward where the device is sm_90a and the
+/// head dims fit (cuda_lowering_options). Throws Error(kUnsupported) without a driver or device,
+/// or without NVRTC when no bundle or cache entry has the kernel.
 std::shared_ptr<const KernelImplementation> build_cuda_kernel(const Spec& spec,
                                                               const CudaBundle* bundle,
                                                               DiskCache* disk,
-                                                              RuntimeCounters& counters);
+                                                              RuntimeCounters& counters,
+                                                              bool warpgroup_mma = false);
 
 /// The CUDA target of device `ordinal` (cuda_target_for_device of its compute capability).
 CudaTarget cuda_device_target(int ordinal);

@@ -45,6 +45,7 @@ std::vector<PtxasKernelReport> parse_ptxas_report(std::string_view log) {
   // ptxas info    : Used 10 registers, used 1 barriers, 1024 bytes smem
   // ptxas info    : Compile time = 3.546 ms
   std::vector<PtxasKernelReport> reports;
+  std::vector<std::pair<std::string, std::string>> notes;  // (function, text)
   PtxasKernelReport* current = nullptr;
   size_t begin = 0;
   while (begin < log.size()) {
@@ -52,6 +53,12 @@ std::vector<PtxasKernelReport> parse_ptxas_report(std::string_view log) {
     if (end == std::string_view::npos) end = log.size();
     std::string_view line = log.substr(begin, end - begin);
     begin = end + 1;
+    // ptxas info    : (C7519) warpgroup.arrive is injected ... in function 'k'
+    if (size_t code = line.find("(C"); code != std::string_view::npos &&
+                                       line.find("in function '") != std::string_view::npos) {
+      notes.emplace_back(quoted_after(line, "in function"), std::string(line.substr(code)));
+      continue;
+    }
     if (line.find("Compiling entry function") != std::string_view::npos) {
       PtxasKernelReport report;
       report.function = quoted_after(line, "entry function");
@@ -75,6 +82,11 @@ std::vector<PtxasKernelReport> parse_ptxas_report(std::string_view log) {
           std::strtod(std::string(line.substr(at + 14)).c_str(), nullptr);
     }
   }
+  for (auto& [function, text] : notes) {
+    for (PtxasKernelReport& report : reports) {
+      if (report.function == function) report.notes.push_back(text);
+    }
+  }
   return reports;
 }
 
@@ -89,7 +101,8 @@ std::string ptxas_report_to_json(const std::vector<PtxasKernelReport>& reports) 
                      {"spill_load_bytes", report.spill_load_bytes},
                      {"stack_frame_bytes", report.stack_frame_bytes},
                      {"static_shared_bytes", report.static_shared_bytes},
-                     {"ptxas_milliseconds", report.ptxas_milliseconds}});
+                     {"ptxas_milliseconds", report.ptxas_milliseconds},
+                     {"notes", report.notes}});
   }
   return array.dump();
 }
@@ -108,6 +121,7 @@ std::vector<PtxasKernelReport> ptxas_report_from_json(std::string_view text) {
       report.stack_frame_bytes = item.at("stack_frame_bytes").get<int>();
       report.static_shared_bytes = item.at("static_shared_bytes").get<int>();
       report.ptxas_milliseconds = item.at("ptxas_milliseconds").get<double>();
+      report.notes = item.value("notes", std::vector<std::string>{});
       reports.push_back(std::move(report));
     }
   } catch (const nlohmann::json::exception& error) {
@@ -117,12 +131,14 @@ std::vector<PtxasKernelReport> ptxas_report_from_json(std::string_view text) {
 }
 
 std::string describe_ptxas_report(const PtxasKernelReport& report, unsigned dynamic_shared_bytes) {
-  return report.function + " (" + report.arch + "): " + std::to_string(report.registers) +
+  std::string text = report.function + " (" + report.arch + "): " + std::to_string(report.registers) +
          " registers, " + std::to_string(report.spill_store_bytes) + " B spill stores, " +
          std::to_string(report.spill_load_bytes) + " B spill loads, " +
          std::to_string(report.stack_frame_bytes) + " B stack, " +
          std::to_string(report.static_shared_bytes) + " B static + " +
          std::to_string(dynamic_shared_bytes) + " B dynamic shared";
+  for (const std::string& note : report.notes) text += "\n    ptxas: " + note;
+  return text;
 }
 
 }  // namespace attncc

@@ -20,6 +20,10 @@ struct PtxasKernelReport {
   int stack_frame_bytes = 0;
   int static_shared_bytes = 0;   ///< `__shared__` arrays; the dynamic part is launch_shape.h's
   double ptxas_milliseconds = 0; ///< ptxas's own "Compile time" for this function (0 if absent)
+  /// ptxas's numbered notes naming this function ("(C7515) Potential Performance Loss: wgmma...
+  /// serialized ..."), the text after the code: how a kernel learns, without a GPU, that
+  /// ptxas had to serialise or fence its warpgroup MMAs.
+  std::vector<std::string> notes;
 
   bool spills() const { return spill_store_bytes != 0 || spill_load_bytes != 0; }
 };
@@ -35,7 +39,8 @@ std::string ptxas_report_to_json(const std::vector<PtxasKernelReport>& reports);
 std::vector<PtxasKernelReport> ptxas_report_from_json(std::string_view text);
 
 /// One line per kernel: "<function>: 96 registers, 0 B spill stores, 0 B spill loads, 0 B stack,
-/// 0 B static shared (+ N B dynamic)" — the dynamic shared bytes come from the caller.
+/// 0 B static shared (+ N B dynamic)" — the dynamic shared bytes come from the caller — and one
+/// indented "ptxas: " line per note.
 std::string describe_ptxas_report(const PtxasKernelReport& report, unsigned dynamic_shared_bytes);
 
 }  // namespace attncc

@@ -58,13 +58,14 @@ bool deterministic_backward(const Spec& spec) {
 
 class EmulatedCudaKernel final : public KernelImplementation {
  public:
-  EmulatedCudaKernel(const Spec& spec, std::unique_ptr<JitModule> module, ThreadPool& pool,
+  EmulatedCudaKernel(const Spec& spec, std::unique_ptr<JitModule> module,
+                     const CudaLoweringOptions& lowering, ThreadPool& pool,
                      RuntimeCounters& counters)
       : KernelImplementation(spec, Backend::kCudaEmulated, counters),
         module_(std::move(module)),
         pool_(pool),
         prefix_(cuda_entry_prefix(spec_)),
-        forward_shape_(cuda_forward_tile_shape(spec_)) {
+        forward_shape_(cuda_forward_tile_shape(spec_, lowering)) {
     for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
       entries_[kind] = module_->lookup_function<void(const void*)>(
           prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind)));
@@ -120,15 +121,18 @@ class EmulatedCudaKernel final : public KernelImplementation {
 std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(const Spec& spec,
                                                                        DiskCache* disk,
                                                                        ThreadPool& pool,
-                                                                       RuntimeCounters& counters) {
-  const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask));
+                                                                       RuntimeCounters& counters,
+                                                                       bool warpgroup_mma) {
+  const CudaLoweringOptions lowering =
+      cuda_lowering_options(spec, warpgroup_mma, /*target_has_wgmma=*/true);
+  const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
   const JitOptions options = emulation_jit_options();
   const std::string key = emulation_cache_key(spec, source, options);
   if (disk != nullptr) {
     if (std::optional<std::string> object = disk->load(key)) {
       try {
         auto kernel = std::make_shared<EmulatedCudaKernel>(spec, load_object(*object, options),
-                                                           pool, counters);
+                                                           lowering, pool, counters);
         counters.disk_hits.fetch_add(1);
         return kernel;
       } catch (const Error& error) {
@@ -149,7 +153,8 @@ std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(const Spe
   std::string object = compile_cpp_to_object(source, options);
   counters.compiles.fetch_add(1);
   if (disk != nullptr) disk->store(key, object);
-  return std::make_shared<EmulatedCudaKernel>(spec, load_object(object, options), pool, counters);
+  return std::make_shared<EmulatedCudaKernel>(spec, load_object(object, options), lowering, pool,
+                                              counters);
 }
 
 }  // namespace attncc

@@ -12,12 +12,14 @@
 
 namespace attncc {
 
-/// Builds (or loads from `disk`) the emulated CUDA kernels of `spec`. Throws Error (kUnsupported
-/// for specs the CUDA backend cannot run); with ATTNCC_ASSERT_NO_COMPILE=1 a needed compile
-/// throws instead of running.
+/// Builds (or loads from `disk`) the emulated CUDA kernels of `spec`; `warpgroup_mma`: the
+/// sm_90a wgmma forward where the head dims fit (cuda_lowering_options), emulated. Throws Error
+/// (kUnsupported for specs the CUDA backend cannot run); with ATTNCC_ASSERT_NO_COMPILE=1 a
+/// needed compile throws instead of running.
 std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(const Spec& spec,
                                                                        DiskCache* disk,
                                                                        ThreadPool& pool,
-                                                                       RuntimeCounters& counters);
+                                                                       RuntimeCounters& counters,
+                                                                       bool warpgroup_mma = false);
 
 }  // namespace attncc

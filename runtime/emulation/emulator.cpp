@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -29,12 +30,23 @@ constexpr uint16_t kInFlightHalf = 0x7fc0;
 
 enum class ThreadState { kReady, kAtBarrier, kAtCollective, kExited };
 
-enum class CollectiveKind { kNone, kShuffle, kVote, kSyncWarp, kLdmatrix, kMma };
+enum class CollectiveKind {
+  kNone,
+  kShuffle,
+  kVote,
+  kSyncWarp,
+  kLdmatrix,
+  kMma,
+  kWgmma,
+  kWgmmaFence,
+  kWgmmaCommit,
+  kWgmmaWait
+};
 
 // What every lane of one warp collective must agree on.
 struct Collective {
   CollectiveKind kind = CollectiveKind::kNone;
-  int mode = 0;       // shuffle / vote mode, ldmatrix count, mma bf16 flag
+  int mode = 0;       // shuffle / vote mode, ldmatrix count, mma bf16 flag, wgmma flags
   int parameter = 0;  // shuffle width, ldmatrix transpose
   unsigned mask = 0;
 
@@ -83,6 +95,8 @@ struct EmulatedThread {
   float* accumulator = nullptr;
   const unsigned* a = nullptr;
   const unsigned* b = nullptr;
+  unsigned long long descriptor_a = 0;  // wgmma
+  unsigned long long descriptor_b = 0;
 
   std::vector<PendingCopy> copies;  // issued and not landed, in issue order
   std::vector<size_t> group_ends;   // end (in copies) of each committed group not yet landed
@@ -92,8 +106,28 @@ struct EmulatedThread {
   std::vector<RecordedAccess> accesses;  // since the warp last met (bank recording)
 };
 
+// One warp's share of a wgmma in flight: what it read at issue (A registers, the input
+// accumulators) and where its lanes' results go when a wait retires it.
+struct WgmmaOperation {
+  int n = 0;  // columns of B and D
+  bool bfloat16 = false;
+  bool a_in_registers = false;
+  bool transpose_b = false;
+  // The input accumulators are the result of an earlier MMA still in flight (a chain of k
+  // steps into one accumulator): read when this one retires, after that one.
+  bool chained = false;
+  unsigned long long descriptor_a = 0, descriptor_b = 0;
+  float* accumulators[32] = {};
+  float c[32][64] = {};
+  unsigned a[32][4] = {};
+};
+
 struct WarpState {
   Collective pending;
+  std::vector<WgmmaOperation> wgmma_uncommitted;
+  std::vector<std::vector<WgmmaOperation>> wgmma_groups;  // committed, oldest first
+  bool wgmma_fenced = false;  // a wgmma.fence since the warp's MMAs last all retired
+
   unsigned arrived = 0;
   unsigned present = 0;     // lanes that exist (a partial last warp has fewer)
   unsigned exited = 0;
@@ -135,6 +169,14 @@ const char* collective_name(const Collective& collective, char* buffer, size_t s
       return buffer;
     case CollectiveKind::kMma:
       return collective.mode ? "mma.m16n8k16.bf16" : "mma.m16n8k16.f16";
+    case CollectiveKind::kWgmma:
+      std::snprintf(buffer, size, "wgmma.mma_async.m64n%dk16", collective.mode & 0x1ff);
+      return buffer;
+    case CollectiveKind::kWgmmaFence: return "wgmma.fence";
+    case CollectiveKind::kWgmmaCommit: return "wgmma.commit_group";
+    case CollectiveKind::kWgmmaWait:
+      std::snprintf(buffer, size, "wgmma.wait_group %d", collective.mode);
+      return buffer;
   }
   return "?";
 }
@@ -191,6 +233,9 @@ class BlockExecutor {
   void complete_shuffle(WarpState& warp, int base);
   void complete_ldmatrix(WarpState& warp, int base);
   void complete_mma(int base);
+  void complete_wgmma(WarpState& warp, int base);
+  void retire_wgmma(const WgmmaOperation& operation, int warp_index);
+  uint16_t wgmma_element(unsigned long long descriptor, int mn, int k, bool mn_major);
   void on_exit();
   void report_stall();
   void order_round(uint64_t& random);
@@ -464,6 +509,10 @@ void BlockExecutor::on_exit() {
                  "(every thread must reach each __syncthreads)",
          barrier_arrived_);
   }
+  if (!warp.wgmma_groups.empty() || !warp.wgmma_uncommitted.empty()) {
+    fail(thread, "the thread exited with warpgroup MMAs in flight (wgmma.wait_group 0 must "
+                 "retire them first: their accumulators are the thread's registers)");
+  }
   thread.state = ThreadState::kExited;
   warp.exited |= bit;
   ++exited_;
@@ -518,7 +567,8 @@ void BlockExecutor::arrive(const Collective& collective) {
          collective_name(warp.pending, other, sizeof other), warp.pending.mask);
   }
   const unsigned expected = collective.mask & warp.present;
-  if ((collective.kind == CollectiveKind::kLdmatrix || collective.kind == CollectiveKind::kMma) &&
+  if ((collective.kind == CollectiveKind::kLdmatrix || collective.kind == CollectiveKind::kMma ||
+       collective.kind >= CollectiveKind::kWgmma) &&
       warp.present != 0xffffffffu) {
     fail(thread, "%s needs all 32 lanes of the warp, but the block has %zu threads",
          collective_name(collective, name, sizeof name), threads_.size());
@@ -571,6 +621,23 @@ void BlockExecutor::complete(WarpState& warp, int warp_index) {
     case CollectiveKind::kNone: break;
     case CollectiveKind::kLdmatrix: complete_ldmatrix(warp, base); break;
     case CollectiveKind::kMma: complete_mma(base); break;
+    case CollectiveKind::kWgmma: complete_wgmma(warp, base); break;
+    case CollectiveKind::kWgmmaFence: warp.wgmma_fenced = true; break;
+    case CollectiveKind::kWgmmaCommit:
+      warp.wgmma_groups.push_back(std::move(warp.wgmma_uncommitted));
+      warp.wgmma_uncommitted.clear();
+      break;
+    case CollectiveKind::kWgmmaWait: {
+      const size_t keep = size_t(warp.pending.mode);
+      while (warp.wgmma_groups.size() > keep) {
+        for (const WgmmaOperation& operation : warp.wgmma_groups.front()) {
+          retire_wgmma(operation, warp_index);
+        }
+        warp.wgmma_groups.erase(warp.wgmma_groups.begin());
+      }
+      if (warp.wgmma_groups.empty() && warp.wgmma_uncommitted.empty()) warp.wgmma_fenced = false;
+      break;
+    }
   }
 }
 
@@ -680,6 +747,129 @@ void BlockExecutor::complete_mma(int base) {
       thread.accumulator[i] = sum;
     }
   }
+}
+
+// A wgmma operand element from shared memory, per the PTX ISA's canonical layouts with the
+// 128-byte swizzle (the only mode the kernels use), in 16-bit elements (T = 8):
+//   K-major:  ((8, m), (8, 2)) : ((64, SBO), (1, 8))    [(mn % 8, mn / 8), (k % 8, k / 8)]
+//   MN-major: ((8, 8, m), (8, 2)) : ((1, 8, LBO), (64, SBO))
+// then Swizzle<3, 4, 3> on the byte address: bits [4, 7) ^= bits [7, 10).
+uint16_t BlockExecutor::wgmma_element(unsigned long long descriptor, int mn, int k, bool mn_major) {
+  const unsigned start = unsigned(descriptor & 0x3fffu) << 4;
+  const unsigned leading = unsigned(descriptor >> 16 & 0x3fffu) << 4;
+  const unsigned stride = unsigned(descriptor >> 32 & 0x3fffu) << 4;
+  const unsigned base_offset = unsigned(descriptor >> 49 & 7u);
+  const unsigned swizzle = unsigned(descriptor >> 62);
+  if (swizzle != 1 || base_offset != 0) {
+    fail(*current_, "wgmma descriptor 0x%016llx: swizzle mode %u, base offset %u (the emulation "
+                    "implements the 128-byte swizzle with atoms at 1024-byte boundaries only)",
+         descriptor, swizzle, base_offset);
+  }
+  const unsigned bytes =
+      mn_major ? start + unsigned(mn % 64) * 2u + unsigned(mn / 64) * leading +
+                     unsigned(k % 8) * 128u + unsigned(k / 8) * stride
+               : start + unsigned(mn % 8) * 128u + unsigned(mn / 8) * stride +
+                     unsigned(k % 8) * 2u + unsigned(k / 8) * 16u;
+  const unsigned swizzled = bytes ^ ((bytes >> 7 & 7u) << 4);
+  uint16_t value;
+  std::memcpy(&value, shared_at("wgmma operand", swizzled, 2, 2), 2);
+  return value;
+}
+
+// Issue: the warp's operation is recorded with the A registers and input accumulators as they
+// are now; the accumulators then read NaN until a wait retires it (reading them early is the
+// race wgmma_fence_operand and the wait prevent on the GPU).
+void BlockExecutor::complete_wgmma(WarpState& warp, int base) {
+  const int flags = warp.pending.mode;
+  EmulatedThread& first = threads_[size_t(base)];
+  if (threads_.size() % 128 != 0) {
+    fail(first, "wgmma needs whole warpgroups (4 warps), but the block has %zu threads",
+         threads_.size());
+  }
+  if (!warp.wgmma_fenced) {
+    fail(first, "wgmma.mma_async without a wgmma.fence since the warp's last MMAs retired (the "
+                "accumulator and A registers written before must be fenced)");
+  }
+  WgmmaOperation operation;
+  operation.n = flags & 0x1ff;
+  operation.bfloat16 = (flags >> 9 & 1) != 0;
+  operation.transpose_b = (flags >> 10 & 1) != 0;
+  operation.a_in_registers = (flags >> 11 & 1) != 0;
+  const bool accumulate = (flags >> 12 & 1) != 0;
+  operation.descriptor_a = first.descriptor_a;
+  operation.descriptor_b = first.descriptor_b;
+  auto in_flight_into = [&](const float* accumulator) {
+    for (const WgmmaOperation& earlier : warp.wgmma_uncommitted) {
+      if (earlier.accumulators[0] == accumulator) return true;
+    }
+    for (const std::vector<WgmmaOperation>& group : warp.wgmma_groups) {
+      for (const WgmmaOperation& earlier : group) {
+        if (earlier.accumulators[0] == accumulator) return true;
+      }
+    }
+    return false;
+  };
+  operation.chained = accumulate && in_flight_into(first.accumulator);
+  for (int lane = 0; lane < 32; ++lane) {
+    EmulatedThread& thread = threads_[size_t(base + lane)];
+    if (thread.descriptor_b != operation.descriptor_b ||
+        (!operation.a_in_registers && thread.descriptor_a != operation.descriptor_a)) {
+      fail(thread, "wgmma descriptors differ between lanes of a warp (0x%016llx, 0x%016llx "
+                   "against lane 0's 0x%016llx, 0x%016llx)",
+           thread.descriptor_a, thread.descriptor_b, operation.descriptor_a,
+           operation.descriptor_b);
+    }
+    operation.accumulators[lane] = thread.accumulator;
+    for (int i = 0; i < operation.n / 2; ++i) {
+      operation.c[lane][i] = accumulate && !operation.chained ? thread.accumulator[i] : 0.0f;
+      thread.accumulator[i] = std::numeric_limits<float>::quiet_NaN();
+    }
+    if (operation.a_in_registers) {
+      for (int r = 0; r < 4; ++r) operation.a[lane][r] = thread.a[r];
+    }
+  }
+  warp.wgmma_uncommitted.push_back(operation);
+}
+
+// Retire: D = C + A B for the warp's 16 rows, reading shared memory now. Products of 16-bit
+// inputs are exact in fp32; sums in k order, as for mma.sync.
+void BlockExecutor::retire_wgmma(const WgmmaOperation& operation, int warp_index) {
+  const int base = warp_index * 32;
+  const int row0 = 16 * (warp_index % 4);  // the warp's rows within the warpgroup's 64
+  EmulatedThread* const running = current_;
+  current_ = &threads_[size_t(base)];  // errors name the warp's first lane
+  float a[16][16], b[16][128];
+  for (int row = 0; row < 16; ++row) {
+    for (int k = 0; k < 16; ++k) {
+      if (operation.a_in_registers) {
+        // The mma.m16n8k16 A layout: register r of lane (g, t) holds row g + 8 (r & 1),
+        // columns 2t + h + 8 (r >> 1).
+        const int g = row % 8, r = row / 8 + 2 * (k / 8), t = (k % 8) / 2, h = k % 2;
+        a[row][k] = half_to_float(operation.a[4 * g + t][r] >> (16 * h) & 0xffffu,
+                                  operation.bfloat16);
+      } else {
+        a[row][k] = half_to_float(wgmma_element(operation.descriptor_a, row0 + row, k, false),
+                                  operation.bfloat16);
+      }
+    }
+  }
+  for (int k = 0; k < 16; ++k) {
+    for (int column = 0; column < operation.n; ++column) {
+      b[k][column] = half_to_float(
+          wgmma_element(operation.descriptor_b, column, k, operation.transpose_b),
+          operation.bfloat16);
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < operation.n / 2; ++i) {
+      const int row = g + 8 * (i % 4 >> 1), column = 8 * (i / 4) + 2 * t + (i & 1);
+      float sum = operation.chained ? operation.accumulators[lane][i] : operation.c[lane][i];
+      for (int k = 0; k < 16; ++k) sum = __builtin_fmaf(a[row][k], b[k][column], sum);
+      operation.accumulators[lane][i] = sum;
+    }
+  }
+  current_ = running;
 }
 
 unsigned char* BlockExecutor::shared_at(const char* what, unsigned offset, unsigned bytes,
@@ -929,6 +1119,34 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
   runner.arrive(Collective{CollectiveKind::kMma, bfloat16 ? 1 : 0, 0, 0xffffffffu});
 }
 
+void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
+                            unsigned long long descriptor_a, unsigned long long descriptor_b,
+                            int transpose_b, int bfloat16, int accumulate) noexcept {
+  auto& runner = active_executor();
+  auto& thread = runner.current();
+  if (n != 64 && n != 128) runner.fail(thread, "wgmma m64n%dk16: the emulation has n 64 and 128", n);
+  thread.accumulator = accumulator;
+  thread.a = a;
+  thread.descriptor_a = descriptor_a;
+  thread.descriptor_b = descriptor_b;
+  const int flags = n | (bfloat16 ? 1 << 9 : 0) | (transpose_b ? 1 << 10 : 0) |
+                    (a != nullptr ? 1 << 11 : 0) | (accumulate ? 1 << 12 : 0);
+  // .sync.aligned, per warpgroup: every lane of each of its warps issues it.
+  runner.arrive(Collective{CollectiveKind::kWgmma, flags, 0, 0xffffffffu});
+}
+
+void attncc_emulation_wgmma_fence() noexcept {
+  active_executor().arrive(Collective{CollectiveKind::kWgmmaFence, 0, 0, 0xffffffffu});
+}
+
+void attncc_emulation_wgmma_commit() noexcept {
+  active_executor().arrive(Collective{CollectiveKind::kWgmmaCommit, 0, 0, 0xffffffffu});
+}
+
+void attncc_emulation_wgmma_wait(int pending) noexcept {
+  active_executor().arrive(Collective{CollectiveKind::kWgmmaWait, pending, 0, 0xffffffffu});
+}
+
 void attncc_emulation_cp_async_16(unsigned offset, const void* source, int valid,
                                   const char* file, int line) noexcept {
   auto& runner = active_executor();
@@ -985,6 +1203,10 @@ std::map<std::string, void*> host_symbols() {
       {"attncc_emulation_vote", reinterpret_cast<void*>(&attncc_emulation_vote)},
       {"attncc_emulation_ldmatrix", reinterpret_cast<void*>(&attncc_emulation_ldmatrix)},
       {"attncc_emulation_mma_m16n8k16", reinterpret_cast<void*>(&attncc_emulation_mma_m16n8k16)},
+      {"attncc_emulation_wgmma", reinterpret_cast<void*>(&attncc_emulation_wgmma)},
+      {"attncc_emulation_wgmma_fence", reinterpret_cast<void*>(&attncc_emulation_wgmma_fence)},
+      {"attncc_emulation_wgmma_commit", reinterpret_cast<void*>(&attncc_emulation_wgmma_commit)},
+      {"attncc_emulation_wgmma_wait", reinterpret_cast<void*>(&attncc_emulation_wgmma_wait)},
       {"attncc_emulation_cp_async_16", reinterpret_cast<void*>(&attncc_emulation_cp_async_16)},
       {"attncc_emulation_cp_async_4", reinterpret_cast<void*>(&attncc_emulation_cp_async_4)},
       {"attncc_emulation_cp_async_commit", reinterpret_cast<void*>(&attncc_emulation_cp_async_commit)},

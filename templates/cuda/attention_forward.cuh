@@ -53,6 +53,17 @@ ATTNCC_DEVICE void store_pair(Element* destination, float low, float high) {
   *reinterpret_cast<uint32*>(destination) = pack_pair<Element>(low, high);
 }
 
+/// The A fragment of keys [16q, 16q + 16) of P (an m16 tile's S accumulators after the
+/// softmax, as mma.m16n8k16 C fragments) in 16-bit elements: the C and A layouts line up
+/// (KERNELS.md §5.4), for mma.sync and for wgmma's A from registers alike.
+template <typename Element, int kNTiles>
+ATTNCC_DEVICE void pack_p_fragment(const float (&s)[kNTiles][4], int q, uint32 (&a)[4]) {
+  a[0] = pack_pair<Element>(s[2 * q][0], s[2 * q][1]);
+  a[1] = pack_pair<Element>(s[2 * q][2], s[2 * q][3]);
+  a[2] = pack_pair<Element>(s[2 * q + 1][0], s[2 * q + 1][1]);
+  a[3] = pack_pair<Element>(s[2 * q + 1][2], s[2 * q + 1][3]);
+}
+
 ATTNCC_DEVICE float* lse_address(float* base, const AttentionParams& attention, kernel_int batch,
                                  int head, kernel_int row) {
   return base + (batch * attention.heads_q + head) * attention.query_rows + row;
@@ -97,6 +108,14 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
   constexpr int kOTiles = kHeadDimV / 8;      // n8 tiles of O
   static_assert(kRowsPerWarp % 16 == 0 && kTileK % 16 == 0, "tiles must be whole mma tiles");
   static_assert(kThreads == 32 * kWarps, "one warp is 32 threads");
+  // Warpgroup MMAs (sm_90a; the emulation runs them too): each warp's 16 rows are its quarter
+  // of its warpgroup's 64, so the fragments below are the mma.sync ones with kMTiles = 1.
+  constexpr bool kWgmma = Config::kForwardWgmma;
+  static_assert(!kWgmma || kWgmmaAvailable, "Config::kForwardWgmma needs an sm_90a target");
+  static_assert(!kWgmma || (kMTiles == 1 && kWarps % 4 == 0 && kTileK == 64 &&
+                            kHeadDim % 64 == 0 && (kHeadDimV == 64 || kHeadDimV == 128)),
+                "the wgmma forward takes 16 rows per warp, 64-key tiles and head dims of 64 "
+                "or 128 (launch_shape.h: forward_warpgroup_mma_fits)");
   using Layout = ForwardSharedLayout<Config>;
   using QTile = typename Layout::QTile;
   using KTile = typename Layout::KTile;
@@ -165,6 +184,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       const kernel_int j0 = key_tile * kTileK;
       const kernel_int columns = min_int(kTileK, view.key_length - j0);
       cp_async_wait<0>();
+      if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read K and Q directly
       sync_threads();  // K (and Q) landed for everyone; every warp is done with the old V
       load_tile_async<kTileK, kHeadDimV, kThreads, Element>(kVBase, attention.v, batch,
                                                             key_start + j0, kv_head, columns,
@@ -187,7 +207,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       // them: with 128 (4 warps at d128) the addresses spilled 88-108 bytes, and softcap with
       // ALiBi at d64 16 bytes (sm_90a), so those recompute each offset.
       constexpr bool kLaneAddresses =
-          kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
+          !kWgmma && kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
       RowLaneAddresses<QTile> q_lanes{};
       RowLaneAddresses<KTile> k_lanes{};
       if constexpr (kLaneAddresses) {
@@ -197,8 +217,26 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
         k_lanes = row_lane_addresses<KTile>(kKBase, (step_lane & 7) + 8 * (step_lane >> 4),
                                             8 * ((step_lane >> 3) & 1));
       }
+      if constexpr (kWgmma) {
+        // Q and K are K-major 128B-swizzled operands (tile_copy.cuh); a k16 step is 32 bytes
+        // into a 64-column page, the warpgroup's 64 rows start 64 x 128 bytes into Q's page.
+        const uint32 q_rows = uint32(warp_index() / 4) * 64u * 128u;
+        wgmma_fence();
 #pragma unroll
-      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+          const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
+          wgmma_m64k16_ss<Element, kTileK>(
+              acc_s[0], wgmma_descriptor(kQBase + page * QTile::kRowCount * 128u + q_rows + step,
+                                         16u, 1024u),
+              wgmma_descriptor(kKBase + page * KTile::kRowCount * 128u + step, 16u, 1024u),
+              kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_fence_operand(acc_s[0]);
+      }
+#pragma unroll
+      for (int kk = 0; kk < (kWgmma ? 0 : kHeadDim / 16); ++kk) {
         uint32 a[kMTiles][4];
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt) {
@@ -222,6 +260,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       }
 
       cp_async_wait<0>();
+      if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read V directly
       sync_threads();  // V landed for everyone; every warp is done with K
       // Advance the visit list and prefetch the next K while this tile's softmax and P V run.
       // The ranges stay in local memory (one cached load per tile): at d128 this loop sits at
@@ -318,26 +357,41 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
       }
 
       // O += P V: P goes from the S accumulators straight into A fragments (KERNELS.md §5.4).
+      if constexpr (kWgmma) {
+        // V is the N-major B operand: 16 keys are 2048 bytes into each page, the leading
+        // offset steps from one 64-column page of V to the next. Every P fragment is packed
+        // before the fence: packed between the MMAs, ptxas inserts a warpgroup.arrive before
+        // each (C7519).
+        uint32 p[kTileK / 16][4];
 #pragma unroll
-      for (int q = 0; q < kTileK / 16; ++q) {
-        uint32 a[kMTiles][4];
+        for (int q = 0; q < kTileK / 16; ++q) pack_p_fragment<Element>(acc_s[0], q, p[q]);
+        wgmma_fence();  // after the alpha rescale of acc_o and the P fragments
 #pragma unroll
-        for (int mt = 0; mt < kMTiles; ++mt) {
-          a[mt][0] = pack_pair<Element>(acc_s[mt][2 * q][0], acc_s[mt][2 * q][1]);
-          a[mt][1] = pack_pair<Element>(acc_s[mt][2 * q][2], acc_s[mt][2 * q][3]);
-          a[mt][2] = pack_pair<Element>(acc_s[mt][2 * q + 1][0], acc_s[mt][2 * q + 1][1]);
-          a[mt][3] = pack_pair<Element>(acc_s[mt][2 * q + 1][2], acc_s[mt][2 * q + 1][3]);
+        for (int q = 0; q < kTileK / 16; ++q) {
+          wgmma_m64k16_rs<Element, kHeadDimV>(
+              acc_o[0], p[q],
+              wgmma_descriptor(kVBase + uint32(q) * 16u * 128u, VTile::kRowCount * 128u, 1024u));
         }
+        wgmma_commit();
+        wgmma_wait<0>();
+        wgmma_fence_operand(acc_o[0]);
+      } else {
 #pragma unroll
-        for (int dp = 0; dp < kHeadDimV / 16; ++dp) {
-          uint32 b[4];
-          ldmatrix_x4_trans(b, ldmatrix_a_offset<VTile>(kVBase, 16 * q, 16 * dp, lane));
-          const uint32 b_low[2] = {b[0], b[1]};
-          const uint32 b_high[2] = {b[2], b[3]};
+        for (int q = 0; q < kTileK / 16; ++q) {
+          uint32 a[kMTiles][4];
 #pragma unroll
-          for (int mt = 0; mt < kMTiles; ++mt) {
-            mma_m16n8k16<Element>(acc_o[mt][2 * dp], a[mt], b_low);
-            mma_m16n8k16<Element>(acc_o[mt][2 * dp + 1], a[mt], b_high);
+          for (int mt = 0; mt < kMTiles; ++mt) pack_p_fragment<Element>(acc_s[mt], q, a[mt]);
+#pragma unroll
+          for (int dp = 0; dp < kHeadDimV / 16; ++dp) {
+            uint32 b[4];
+            ldmatrix_x4_trans(b, ldmatrix_a_offset<VTile>(kVBase, 16 * q, 16 * dp, lane));
+            const uint32 b_low[2] = {b[0], b[1]};
+            const uint32 b_high[2] = {b[2], b[3]};
+#pragma unroll
+            for (int mt = 0; mt < kMTiles; ++mt) {
+              mma_m16n8k16<Element>(acc_o[mt][2 * dp], a[mt], b_low);
+              mma_m16n8k16<Element>(acc_o[mt][2 * dp + 1], a[mt], b_high);
+            }
           }
         }
       }

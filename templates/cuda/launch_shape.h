@@ -87,6 +87,16 @@ constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v, bool light_
              : TileShape{128, 64, 8};
 }
 
+/// The sm_90a forward through warpgroup MMAs (wgmma, ptx.h): two warpgroups of 64 query rows,
+/// 16 per warp, over 64-key tiles. Q, K and V must be whole 64-column pages of the 128-byte
+/// swizzle (the ISA's 128B-swizzle atoms), and the P V product's N (head_dim_v) an instruction
+/// width the templates instantiate: head dims 64 and 128. The tiles are those of
+/// forward_tile_shape, so shared memory is unchanged.
+constexpr bool forward_warpgroup_mma_fits(int head_dim, int head_dim_v) {
+  return (head_dim == 64 || head_dim == 128) && (head_dim_v == 64 || head_dim_v == 128);
+}
+constexpr TileShape kWarpgroupForwardShape{128, 64, 8};
+
 /// Both forward shapes of a head dim have the same tiles (the comment above relies on it).
 constexpr bool forward_tiles_independent_of_mask() {
   const int dims[] = {32, 64, 96, 128, 256};
@@ -95,6 +105,11 @@ constexpr bool forward_tiles_independent_of_mask() {
       const TileShape light = forward_tile_shape(head_dim, head_dim_v, true);
       const TileShape heavy = forward_tile_shape(head_dim, head_dim_v, false);
       if (light.tile_q != heavy.tile_q || light.tile_k != heavy.tile_k) return false;
+      if (forward_warpgroup_mma_fits(head_dim, head_dim_v) &&
+          (kWarpgroupForwardShape.tile_q != light.tile_q ||
+           kWarpgroupForwardShape.tile_k != light.tile_k)) {
+        return false;
+      }
     }
   }
   return true;

@@ -27,6 +27,7 @@
 namespace attncc::cuda {
 
 typedef kernel_uint32 uint32;
+typedef unsigned long long uint64;
 
 #if defined(__CUDA_ARCH__)
 
@@ -129,6 +130,146 @@ ATTNCC_DEVICE void mma_m16n8k16<float16>(float (&accumulator)[4], const uint32 (
       : "+f"(accumulator[0]), "+f"(accumulator[1]), "+f"(accumulator[2]), "+f"(accumulator[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+
+// ---- wgmma (sm_90a, KERNELS.md "Hopper"): warpgroup MMA m64nNk16, fp32 accumulation ---------
+// A warpgroup (4 consecutive warps, the first a multiple of 4) issues each instruction together;
+// warp w of the group owns rows 16w..16w+15 of the 64, with the mma.m16n8 accumulator layout
+// per n8 column block (d[n8][0..3]: rows g, g, g + 8, g + 8; columns 2t, 2t + 1). B (and A in
+// the ss form) come from shared memory through descriptors (wgmma_descriptor); A in the rs form
+// from registers, in the mma.m16n8k16 A fragment layout. The products are asynchronous: fence
+// before the first one, commit, wait, then wgmma_fence_operand before reading the accumulators.
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+constexpr bool kWgmmaAvailable = true;
+
+/// wgmma.fence: orders this thread's earlier register writes (accumulators, A fragments) before
+/// the warpgroup MMAs that follow.
+ATTNCC_DEVICE void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+ATTNCC_DEVICE void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int kPending>
+ATTNCC_DEVICE void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+/// Makes the accumulators' values come from after the wait: the compiler sees each register
+/// written by the wgmma asm statement, so without this it could move their reads above the
+/// wait_group (which names no registers).
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(float (&d)[kBlocks][4]) {
+#pragma unroll
+  for (int block = 0; block < kBlocks; ++block) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) asm volatile("" : "+f"(d[block][c])::"memory");
+  }
+}
+/// fence.proxy.async: shared memory written through the generic proxy (cp.async, st.shared)
+/// becomes visible to the tensor cores' async proxy; each writing thread, before the barrier.
+ATTNCC_DEVICE void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+/// D[64 x N] (+)= A[64 x 16] B[16 x N], A and B K-major in shared memory.
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss(float (&d)[kN / 8][4], uint64 a, uint64 b, bool accumulate);
+/// D[64 x N] += A[64 x 16] B[16 x N], A from registers, B N-major (transposed) in shared memory.
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_rs(float (&d)[kN / 8][4], const uint32 (&a)[4], uint64 b);
+
+// The ss form at N = 64 (S = Q K^T) and the rs form at N = 64 and 128 (O += P V), for one
+// element type: PTX_TYPE is its PTX name ("bf16", "f16").
+#define ATTNCC_WGMMA_FORMS(ELEMENT, PTX_TYPE)                                                      \
+template <>                                                                                        \
+ATTNCC_DEVICE void wgmma_m64k16_ss<ELEMENT, 64>(float (&d)[8][4], uint64 a, uint64 b,              \
+                                           bool accumulate) {                                      \
+  asm volatile(                                                                                    \
+      "{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                                   \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"                     \
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
+      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"        \
+      "%32, %33, p, 1, 1, 0, 0; }\n"                                                               \
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
+        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
+        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
+        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
+        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
+        "+f"(d[7][2]), "+f"(d[7][3])                                                               \
+      : "l"(a), "l"(b), "r"(int(accumulate)));                                                     \
+}                                                                                                  \
+template <>                                                                                        \
+ATTNCC_DEVICE void wgmma_m64k16_rs<ELEMENT, 64>(float (&d)[8][4], const uint32 (&a)[4],            \
+                                           uint64 b) {                                             \
+  asm volatile(                                                                                    \
+      "{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"                                                   \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"                     \
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
+      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"        \
+      "{%32, %33, %34, %35}, %36, p, 1, 1, 1; }\n"                                                 \
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
+        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
+        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
+        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
+        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
+        "+f"(d[7][2]), "+f"(d[7][3])                                                               \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                               \
+}                                                                                                  \
+template <>                                                                                        \
+ATTNCC_DEVICE void wgmma_m64k16_rs<ELEMENT, 128>(float (&d)[16][4], const uint32 (&a)[4],          \
+                                           uint64 b) {                                             \
+  asm volatile(                                                                                    \
+      "{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"                                                   \
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX_TYPE "." PTX_TYPE "\n"                    \
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
+      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"           \
+      " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"           \
+      " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63},\n"        \
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 1; }\n"                                                 \
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
+        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
+        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
+        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
+        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
+        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
+        "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]),                 \
+        "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),                 \
+        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]),            \
+        "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]),            \
+        "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]),            \
+        "+f"(d[13][3]), "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),            \
+        "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])                             \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                               \
+}
+ATTNCC_WGMMA_FORMS(bfloat16, "bf16")
+ATTNCC_WGMMA_FORMS(float16, "f16")
+#undef ATTNCC_WGMMA_FORMS
+
+#else
+// Other targets: stubs that trap, so that kernels whose wgmma branch is discarded (`if
+// constexpr` on Config::kForwardWgmma, which the host sets for sm_90a alone) still compile; the
+// forward static_asserts kWgmmaAvailable, so none of these is ever instantiated with a caller.
+constexpr bool kWgmmaAvailable = false;
+ATTNCC_DEVICE void wgmma_fence() { __trap(); }
+ATTNCC_DEVICE void wgmma_commit() { __trap(); }
+template <int kPending>
+ATTNCC_DEVICE void wgmma_wait() {
+  __trap();
+}
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(float (&)[kBlocks][4]) {
+  __trap();
+}
+ATTNCC_DEVICE void fence_proxy_async() { __trap(); }
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss(float (&)[kN / 8][4], uint64, uint64, bool) {
+  __trap();
+}
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_rs(float (&)[kN / 8][4], const uint32 (&)[4], uint64) {
+  __trap();
+}
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 // ---- conversions: two fp32 values to one register of two 16-bit elements, round to nearest
 // even; `low` goes to bits [15:0] (cvt puts its first source in the high half). ---------------
@@ -277,12 +418,50 @@ ATTNCC_DEVICE void shared_store_u128(uint32 offset, uint32 x, uint32 y, uint32 z
 
 ATTNCC_DEVICE uint32 opaque(uint32 value) { return value; }
 
+constexpr bool kWgmmaAvailable = true;
+
+/// The emulated shared window starts at 0 (1024-byte aligned like the device's).
+ATTNCC_DEVICE uint32 shared_address(uint32 offset) { return offset; }
+
+ATTNCC_DEVICE void wgmma_fence() { emulation::wgmma_fence(); }
+ATTNCC_DEVICE void wgmma_commit() { emulation::wgmma_commit(); }
+template <int kPending>
+ATTNCC_DEVICE void wgmma_wait() {
+  emulation::wgmma_wait(kPending);
+}
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(float (&)[kBlocks][4]) {}
+ATTNCC_DEVICE void fence_proxy_async() {}
+
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss(float (&d)[kN / 8][4], uint64 a, uint64 b, bool accumulate) {
+  emulation::wgmma(&d[0][0], kN, nullptr, a, b, false, emulation::is_bfloat16<Element>,
+                   accumulate);
+}
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_rs(float (&d)[kN / 8][4], const uint32 (&a)[4], uint64 b) {
+  emulation::wgmma(&d[0][0], kN, a, 0, b, true, emulation::is_bfloat16<Element>, true);
+}
+
+
 ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }
 ATTNCC_DEVICE float fast_log2(float x) { return __builtin_log2f(x); }
 ATTNCC_DEVICE float fast_tanh(float x) { return __builtin_tanhf(x); }
 ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b; }
 
 #endif
+
+/// A wgmma shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format") for an operand
+/// in the 128-byte swizzle of SharedTile (tile_copy.cuh), whose 8-row x 128-byte atoms are the
+/// ISA's 128B-swizzle atoms when the tile base is 1024-byte aligned (base offset 0). Start,
+/// leading and stride byte offsets are encoded >> 4 in 14 bits each. K-major operands: stride =
+/// 1024 (from one 8-row group to the next), leading unused (16); MN-major: leading = the bytes
+/// from one 64-element column page to the next, stride = 1024 (from 8 K rows to the next 8).
+ATTNCC_DEVICE uint64 wgmma_descriptor(uint32 offset, uint32 leading_bytes, uint32 stride_bytes) {
+  return uint64((shared_address(offset) & 0x3ffffu) >> 4) |
+         (uint64((leading_bytes >> 4) & 0x3fffu) << 16) |
+         (uint64((stride_bytes >> 4) & 0x3fffu) << 32) | (uint64(1) << 62);
+}
 
 // ---- the same on both: CUDA built-ins the emulation also provides ---------------------------
 

@@ -231,6 +231,18 @@ inline void mma_m16n8k16(float (&accumulator)[4], const unsigned (&a)[4], const 
   attncc_emulation_mma_m16n8k16(accumulator, a, b, bfloat16 ? 1 : 0);
 }
 
+/// wgmma (templates/cuda/ptx.h): `a` null for A in shared memory (descriptor_a), else this
+/// lane's four A registers; transpose_b: B is N-major.
+inline void wgmma(float* accumulator, int n, const unsigned* a, unsigned long long descriptor_a,
+                  unsigned long long descriptor_b, bool transpose_b, bool bfloat16,
+                  bool accumulate) {
+  attncc_emulation_wgmma(accumulator, n, a, descriptor_a, descriptor_b, transpose_b ? 1 : 0,
+                         bfloat16 ? 1 : 0, accumulate ? 1 : 0);
+}
+inline void wgmma_fence() { attncc_emulation_wgmma_fence(); }
+inline void wgmma_commit() { attncc_emulation_wgmma_commit(); }
+inline void wgmma_wait(int pending) { attncc_emulation_wgmma_wait(pending); }
+
 /// Which mma the element type selects: bf16 or (otherwise) fp16 inputs.
 template <typename Element>
 constexpr bool is_bfloat16 = false;

@@ -56,6 +56,34 @@ TEST(PtxasReport, ParsesEveryEntryFunction) {
   EXPECT_EQ(round_trip[1].registers, 32);
 }
 
+// The notes are the lines the session-15 wgmma forward first produced (NVRTC 13.0, sm_90a),
+// before the P fragments were packed ahead of the fence; they come before the entry blocks.
+TEST(PtxasReport, AttachesNumberedNotesToTheFunctionTheyName) {
+  const char* log =
+      "ptxas info    : (C7519) warpgroup.arrive is injected in around line 2241 by compiler to "
+      "allow use of registers in GMMA in function 'first'\n"
+      "ptxas info    : (C7515) Potential Performance Loss: wgmma.mma_async instructions are "
+      "serialized in function 'second'\n"
+      "ptxas info    : Compiling entry function 'first' for 'sm_90a'\n"
+      "ptxas info    : Used 160 registers, used 1 barriers\n"
+      "ptxas info    : Compiling entry function 'second' for 'sm_90a'\n"
+      "ptxas info    : Used 32 registers, used 0 barriers\n"
+      "ptxas info    : Compiling entry function 'third' for 'sm_90a'\n"
+      "ptxas info    : Used 32 registers, used 0 barriers\n";
+  std::vector<PtxasKernelReport> reports = parse_ptxas_report(log);
+  ASSERT_EQ(reports.size(), 3u);
+  ASSERT_EQ(reports[0].notes.size(), 1u);
+  EXPECT_EQ(reports[0].notes[0].rfind("(C7519) warpgroup.arrive is injected", 0), 0u);
+  EXPECT_EQ(reports[0].registers, 160);
+  ASSERT_EQ(reports[1].notes.size(), 1u);
+  EXPECT_NE(reports[1].notes[0].find("serialized"), std::string::npos);
+  EXPECT_TRUE(reports[2].notes.empty());
+  EXPECT_NE(describe_ptxas_report(reports[1], 0).find("\n    ptxas: (C7515)"), std::string::npos);
+  std::vector<PtxasKernelReport> round_trip = ptxas_report_from_json(ptxas_report_to_json(reports));
+  ASSERT_EQ(round_trip.size(), 3u);
+  EXPECT_EQ(round_trip[1].notes, reports[1].notes);
+}
+
 TEST(PtxasReport, IgnoresTextOutsideEntryBlocks) {
   EXPECT_TRUE(parse_ptxas_report("").empty());
   EXPECT_TRUE(parse_ptxas_report("warning: something\nUsed 12 registers\n").empty());

@@ -1,7 +1,10 @@
 // NVRTC compiles every spec in specs/ x head dims {64, 128} x {fp16, bf16} for sm_80 and sm_90a
 // (one program with all entry points, as the runtime compiles it) and ptxas reports 0 spill
 // bytes for every entry point; registers, stack and compile time are printed per kernel (CI
-// logs are the record). One ctest test per (spec, dtype, head dim, arch). No GPU needed.
+// logs are the record). One ctest test per (spec, dtype, head dim, arch). The sm_90a wgmma
+// forward (RuntimeOptions::cuda_warpgroup_mma) is compiled too, in bf16 (its fp16 instructions
+// differ in the type suffix only), and must also draw no ptxas note (serialised or fenced
+// warpgroup MMAs). No GPU needed.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -27,12 +30,14 @@ struct Variant {
   DType dtype;
   int head_dim;
   std::string arch;
+  bool wgmma = false;
 };
 
 // gtest prints this in test names and failures (instead of the object's bytes).
 void PrintTo(const Variant& variant, std::ostream* out) {
   *out << std::filesystem::path(variant.spec_path).filename().string() << " "
-       << dtype_name(variant.dtype) << " d" << variant.head_dim << " " << variant.arch;
+       << dtype_name(variant.dtype) << " d" << variant.head_dim << " " << variant.arch
+       << (variant.wgmma ? " wgmma" : "");
 }
 
 std::vector<Variant> all_variants() {
@@ -41,6 +46,7 @@ std::vector<Variant> all_variants() {
     for (DType dtype : {DType::kBFloat16, DType::kFloat16}) {
       for (int head_dim : {64, 128}) {
         for (const char* arch : {"sm_80", "sm_90a"}) variants.push_back({path, dtype, head_dim, arch});
+        if (dtype == DType::kBFloat16) variants.push_back({path, dtype, head_dim, "sm_90a", true});
       }
     }
   }
@@ -50,7 +56,8 @@ std::vector<Variant> all_variants() {
 std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
   std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
                      std::string(dtype_name(info.param.dtype)) + "_d" +
-                     std::to_string(info.param.head_dim) + "_" + info.param.arch;
+                     std::to_string(info.param.head_dim) + "_" + info.param.arch +
+                     (info.param.wgmma ? "_wgmma" : "");
   for (char& character : name) {
     if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
   }
@@ -65,8 +72,10 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
   const Variant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
+  const CudaLoweringOptions lowering = cuda_lowering_options(spec, variant.wgmma, true);
+  ASSERT_EQ(lowering.warpgroup_mma_forward, variant.wgmma);
   CudaCompileTime time;
-  CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &time);
+  CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &time, lowering);
   EXPECT_TRUE(binary.is_cubin);
   ASSERT_EQ(binary.reports.size(), static_cast<size_t>(cuda::kKernelCount))
       << "one ptxas report per entry point";
@@ -82,6 +91,7 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
     EXPECT_EQ(report.spill_store_bytes, 0) << report.function << " spills";
     EXPECT_EQ(report.spill_load_bytes, 0) << report.function << " spills";
     EXPECT_LE(report.registers, 255);
+    EXPECT_TRUE(report.notes.empty()) << report.function << ": ptxas notes (above)";
   }
 }
 

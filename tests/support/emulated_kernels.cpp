@@ -13,10 +13,11 @@
 
 namespace attncc::testing {
 
-Runtime& emulated_test_runtime(const std::string& suite) {
-  static Runtime runtime([&suite] {
+Runtime& emulated_test_runtime(const std::string& suite, bool warpgroup_mma) {
+  static Runtime runtime([&suite, warpgroup_mma] {
     RuntimeOptions options;
     options.backend = Backend::kCudaEmulated;
+    options.cuda_warpgroup_mma = warpgroup_mma;
     options.cache_dir =
         (std::filesystem::temp_directory_path() / ("attncc-" + suite + "-cache")).string();
     return options;
@@ -30,7 +31,8 @@ DeterministicMode::DeterministicMode(bool on) {
 DeterministicMode::~DeterministicMode() { unsetenv("ATTNCC_DETERMINISTIC"); }
 
 std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
-                                                    const std::vector<TemplatePatch>& patches) {
+                                                    const std::vector<TemplatePatch>& patches,
+                                                    const CudaLoweringOptions& lowering) {
   JitOptions options;
   for (const EmbeddedFile& file : embedded_templates()) {
     options.headers[std::string(file.path)] = std::string(file.contents);
@@ -48,7 +50,7 @@ std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
     }
     found->second.replace(at, patch.from.size(), patch.to);
   }
-  return compile_cpp(lower_to_cuda(spec, build_interval_form(spec.mask)), options);
+  return compile_cpp(lower_to_cuda(spec, build_interval_form(spec.mask), lowering), options);
 }
 
 void run_emulated_plan(const JitModule& module, const Spec& spec, const CudaLaunchPlan& plan,

@@ -12,6 +12,7 @@
 
 #include "attncc/runtime.h"
 #include "attncc/spec.h"
+#include "compiler/emit/cuda_lowering_options.h"
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/llvm/clang_jit.h"
 #include "runtime/thread_pool.h"
@@ -20,9 +21,10 @@
 namespace attncc::testing {
 
 /// The cuda-emulated Runtime of a test process, created at the first call (whose `suite` names
-/// it; a process uses one suite), with its disk cache in
-/// `<temp>/attncc-<suite>-cache`: reruns skip compiling the kernels; results do not depend on it.
-Runtime& emulated_test_runtime(const std::string& suite);
+/// it and whose `warpgroup_mma` sets RuntimeOptions::cuda_warpgroup_mma; a process uses one
+/// suite), with its disk cache in `<temp>/attncc-<suite>-cache`: reruns skip compiling the
+/// kernels; results do not depend on it.
+Runtime& emulated_test_runtime(const std::string& suite, bool warpgroup_mma = false);
 
 /// Sets ATTNCC_DETERMINISTIC for its lifetime (the emulated backend reads the dQ mode from the
 /// environment at each backward call) and unsets it after.
@@ -40,10 +42,12 @@ struct TemplatePatch {
   std::string from, to;
 };
 
-/// lower_to_cuda + the in-process Clang with the emulation's options. Returns nullptr and adds
-/// a gtest failure when a patch's text is not in its template (the kernel changed: update it).
+/// lower_to_cuda (with `lowering`) + the in-process Clang with the emulation's options. Returns
+/// nullptr and adds a gtest failure when a patch's text is not in its template (the kernel
+/// changed: update it).
 std::unique_ptr<JitModule> compile_emulated_kernels(const Spec& spec,
-                                                    const std::vector<TemplatePatch>& patches = {});
+                                                    const std::vector<TemplatePatch>& patches = {},
+                                                    const CudaLoweringOptions& lowering = {});
 
 /// Runs the launches of `plan` in order on the emulator (workspaces already bound), every launch
 /// with `seed`. Throws the emulator's Error.

@@ -98,7 +98,7 @@ int launch_on_emulator(void*, const char* function_name, const unsigned grid[3],
 
 bool fake_cuda_driver_in_use() { return fake_driver().set_launcher != nullptr; }
 
-void emulate_cuda_kernels_of(const Spec& spec) {
+void emulate_cuda_kernels_of(const Spec& spec, const CudaLoweringOptions& lowering) {
   if (!fake_cuda_driver_in_use()) return;
   const std::string prefix = cuda_entry_prefix(spec);
   EmulatedEntries& registry = emulated_entries();
@@ -106,7 +106,7 @@ void emulate_cuda_kernels_of(const Spec& spec) {
     std::lock_guard<std::mutex> lock(registry.mutex);
     if (registry.entries.count(prefix + "_forward") != 0) return;
   }
-  std::unique_ptr<JitModule> module = compile_emulated_kernels(spec);
+  std::unique_ptr<JitModule> module = compile_emulated_kernels(spec, {}, lowering);
   ASSERT_NE(module, nullptr);
   std::lock_guard<std::mutex> lock(registry.mutex);
   for (int kind = 0; kind < cuda::kKernelCount; ++kind) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "attncc/spec.h"
+#include "compiler/emit/cuda_lowering_options.h"
 #include "fake_driver/fake_cuda_driver.h"
 
 namespace attncc::testing {
@@ -14,9 +15,10 @@ namespace attncc::testing {
 /// the library it names is the fake one).
 bool fake_cuda_driver_in_use();
 
-/// With the fake driver: compiles `spec`'s CUDA kernels for the emulator and lets the fake
-/// driver run launches of their entry points (once per spec). Nothing with a real driver.
-void emulate_cuda_kernels_of(const Spec& spec);
+/// With the fake driver: compiles `spec`'s CUDA kernels for the emulator (lowered with
+/// `lowering`, which must be what the Runtime compiled for the device) and lets the fake driver
+/// run launches of their entry points (once per spec). Nothing with a real driver.
+void emulate_cuda_kernels_of(const Spec& spec, const CudaLoweringOptions& lowering = {});
 
 /// The fake driver's counters (fake_cuda_driver.h); a test failure without the fake driver.
 AttnccFakeCudaStats fake_cuda_stats();

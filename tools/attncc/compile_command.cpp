@@ -14,7 +14,7 @@ namespace attncc::cli {
 
 const CommandInfo kCompileCommand = {
     "compile",
-    "attncc compile SPEC... [--arch LIST] [--out DIR] [--fail-on-spills]",
+    "attncc compile SPEC... [--arch LIST] [--out DIR] [--fail-on-spills] [--wgmma]",
     "Compile the CUDA kernels of specs ahead of time with NVRTC and print the ptxas report.",
     "For every spec and architecture, NVRTC compiles the generated translation unit (attncc\n"
     "emit --target cuda) with all its entry points, and the ptxas resource report of each entry\n"
@@ -29,6 +29,10 @@ const CommandInfo kCompileCommand = {
     "Architectures: sm_80, sm_86, sm_89, sm_90, sm_90a give CUBIN; compute_NN (NN >= 80) gives\n"
     "PTX that the driver compiles when it loads it (for GPUs newer than these), without a report.\n"
     "A Runtime on a compute capability 9.0 GPU looks for sm_90a.\n\n"
+    "--wgmma compiles the forward of sm_90a kernels with warpgroup MMAs (wgmma) where the head\n"
+    "dims are 64 or 128: the experimental forward of RuntimeOptions::cuda_warpgroup_mma and\n"
+    "ATTNCC_CUDA_WGMMA=1, not yet run on a GPU (docs/PERFORMANCE.md). Other architectures and\n"
+    "head dims compile as without it.\n\n"
     "Exit code 1 with --fail-on-spills when any entry point spills registers.\n\n"
     "examples:\n"
     "  attncc compile specs/causal.json\n"
@@ -36,7 +40,8 @@ const CommandInfo kCompileCommand = {
     "  ATTNCC_BUNDLE_DIR=kernels/ attncc run specs/causal.json --backend cuda --inputs in.safetensors\n",
     {{"arch", "LIST", "comma-separated architectures (default sm_80,sm_90a)"},
      {"out", "DIR", "write the bundle to DIR (created if missing)"},
-     {"fail-on-spills", "", "exit with code 1 when an entry point spills"}},
+     {"fail-on-spills", "", "exit with code 1 when an entry point spills"},
+     {"wgmma", "", "sm_90a: the forward through warpgroup MMAs (experimental)"}},
     1,
     -1,
 };
@@ -72,13 +77,16 @@ int run_compile(const ParsedArguments& arguments) {
   int spilling = 0;
   for (size_t index = 0; index < specs.size(); ++index) {
     const Spec& spec = specs[index];
-    const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask));
     for (const CudaTarget& target : targets) {
+      const CudaLoweringOptions lowering =
+          cuda_lowering_options(spec, arguments.has("wgmma"), target.name == "sm_90a");
+      const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
       CudaCompileTime time;
-      CudaBinary binary = compile_cuda_binary(spec, target, &time);
-      std::printf("%s %s %s: %s in %.2f s (%.2f s CPU)\n", arguments.positionals[index].c_str(),
-                  spec_hash(spec).c_str(), target.name.c_str(), binary.is_cubin ? "CUBIN" : "PTX",
-                  time.seconds, time.cpu_seconds);
+      CudaBinary binary = compile_cuda_binary(spec, target, &time, lowering);
+      std::printf("%s %s %s%s: %s in %.2f s (%.2f s CPU)\n", arguments.positionals[index].c_str(),
+                  spec_hash(spec).c_str(), target.name.c_str(),
+                  lowering.warpgroup_mma_forward ? " (wgmma forward)" : "",
+                  binary.is_cubin ? "CUBIN" : "PTX", time.seconds, time.cpu_seconds);
       for (const PtxasKernelReport& report : binary.reports) {
         std::printf("  %s\n", describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec)).c_str());
         if (report.spills()) ++spilling;

@@ -15,7 +15,7 @@ namespace attncc::cli {
 
 const CommandInfo kEmitCommand = {
     "emit",
-    "attncc emit SPEC [--target cpu|cuda] [--out FILE]",
+    "attncc emit SPEC [--target cpu|cuda] [--out FILE] [--wgmma]",
     "Print the generated kernel source of a spec (the translation unit the JIT compiles).",
     "The CPU target gives the C++ translation unit that the CPU backend compiles with Clang:\n"
     "the generated Config and Mask (from the spec's canonical mask and its interval form) and\n"
@@ -24,13 +24,16 @@ const CommandInfo kEmitCommand = {
     "The CUDA target gives the translation unit that NVRTC compiles (and the cuda-emulated\n"
     "backend compiles as host C++): Config with the tile shapes, the same Mask with every\n"
     "function marked ATTNCC_HOST_DEVICE, and ATTNCC_CUDA_ENTRY_POINTS naming one kernel per\n"
-    "pass after the spec hash, instantiating templates/cuda/. fp32 specs are not supported there.\n\n"
+    "pass after the spec hash, instantiating templates/cuda/. fp32 specs are not supported there.\n"
+    "With --wgmma the CUDA source is the one for sm_90a with the experimental warpgroup-MMA\n"
+    "forward (Config::kForwardWgmma, 8 warps; head dims 64 and 128 only, else unchanged).\n\n"
     "examples:\n"
     "  attncc emit specs/causal.json\n"
     "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n"
     "  attncc emit specs/doc_packed_causal.json --target cuda --out doc_packed_causal.cu\n",
     {{"target", "TARGET", "cpu (default) or cuda"},
-     {"out", "FILE", "write the source to FILE instead of standard output"}},
+     {"out", "FILE", "write the source to FILE instead of standard output"},
+     {"wgmma", "", "cuda: the sm_90a source with the warpgroup-MMA forward (experimental)"}},
     1,
     1,
 };
@@ -47,7 +50,14 @@ int run_emit(const ParsedArguments& arguments) {
   // Load before touching --out, so a bad spec leaves no empty output file behind.
   Spec spec = Spec::load(arguments.positionals[0]);
   const IntervalForm form = build_interval_form(spec.mask);
-  std::string source = target == "cuda" ? lower_to_cuda(spec, form) : lower_to_cpu(spec, form);
+  if (arguments.has("wgmma") && target != "cuda") {
+    throw user_error(ErrorCode::kInvalidArgument, "--wgmma", "applies to --target cuda only",
+                     "add --target cuda");
+  }
+  std::string source =
+      target == "cuda"
+          ? lower_to_cuda(spec, form, cuda_lowering_options(spec, arguments.has("wgmma"), true))
+          : lower_to_cpu(spec, form);
   if (!arguments.has("out")) {
     std::fputs(source.c_str(), stdout);
     return 0;
