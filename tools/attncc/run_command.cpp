@@ -33,7 +33,8 @@ const CommandInfo kRunCommand = {
     "run",
     "attncc run SPEC --inputs IN.safetensors --out OUT.safetensors [--backward] "
     "[--backend NAME] [--check] [--cache-dir DIR] [--threads N] [--cpu-forward SCHEDULE] "
-    "[--cpu-backward SCHEDULE] [--warmup N] [--repeat N] [--timing-json PATH] [--bank-report]",
+    "[--cpu-backward SCHEDULE] [--warmup N] [--repeat N] [--timing-json PATH] [--bank-report] "
+    "[--wgmma]",
     "Run a spec's kernels on tensors from a safetensors file; write the outputs to another.",
     "Inputs are read by name (shapes as in DESIGN §1; integer arrays int32, int64 accepted):\n"
     "  q, k, v                    always; dtype of the spec\n"
@@ -85,6 +86,10 @@ const CommandInfo kRunCommand = {
     "--bank-report (cuda-emulated only) counts the shared-memory bank wavefronts of every\n"
     "shared access the kernels make over the timed calls and prints them per kernel and\n"
     "template line, with the ratio to the conflict-free ideal (docs/EMULATION.md).\n\n"
+    "--wgmma (cuda on an sm_90a device, H100/H200, and cuda-emulated; head dims 64 and 128)\n"
+    "runs the experimental forward through warpgroup MMAs (wgmma) instead of mma.sync:\n"
+    "RuntimeOptions::cuda_warpgroup_mma, or ATTNCC_CUDA_WGMMA=1. It is checked on the emulator\n"
+    "and by NVRTC but not yet timed on a GPU (docs/PERFORMANCE.md); elsewhere it changes nothing.\n\n"
     "examples:\n"
     "  attncc run specs/prefix_lm_docs.json --inputs in.safetensors --out out.safetensors\n"
     "  attncc run specs/causal.json --inputs in.safetensors --out out.safetensors --backward \\\n"
@@ -105,7 +110,8 @@ const CommandInfo kRunCommand = {
      {"warmup", "N", "untimed forward (and backward) calls before the timed ones (default 0)"},
      {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
      {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"},
-     {"bank-report", "", "cuda-emulated: print the shared-memory bank conflicts per site"}},
+     {"bank-report", "", "cuda-emulated: print the shared-memory bank conflicts per site"},
+     {"wgmma", "", "sm_90a and cuda-emulated: the warpgroup-MMA forward (experimental)"}},
     1,
     1,
 };
@@ -435,6 +441,7 @@ int run_run(const ParsedArguments& arguments) {
       throw user_error(ErrorCode::kInvalidArgument, "--threads", "expected at least 1 thread");
     }
   }
+  options.cuda_warpgroup_mma = arguments.has("wgmma");
   options.cpu_forward =
       parse_cpu_forward_schedule(arguments.value("cpu-forward").value_or("auto"));
   options.cpu_backward =
