@@ -4,7 +4,7 @@
 Compiles SPEC with `attncc compile` (NVRTC with the runtime's own options and the templates built
 into attncc; rebuild attncc after editing templates/) into a temporary bundle, disassembles one
 entry point with nvdisasm and prints, for every loop that contains tensor-core instructions
-(HMMA), its static instruction count by opcode. A loop is a backward branch and the code between
+(HMMA, or HGMMA with --wgmma), its static instruction count by opcode. A loop is a backward branch and the code between
 its target and itself, so an outer loop's count includes one copy of each inner loop: to count a
 tile step, add each inner loop's body times its trip count less one (the outermost loop is the
 grid loop, for_each_grid_x). --blocks N prints the basic blocks of loop #N of the listing (the
@@ -20,6 +20,7 @@ examples:
   tools/sass_loops.py specs/causal.json --kernel forward
   tools/sass_loops.py specs/causal.json --kernel backward_key_value --blocks 3
   tools/sass_loops.py specs/prefix_lm_docs.json --head-dim 64 --arch sm_80 --kernel backward_query
+  tools/sass_loops.py specs/causal.json --wgmma   # the experimental sm_90a warpgroup-MMA forward
 """
 import argparse
 import collections
@@ -55,7 +56,7 @@ def find_nvdisasm(given):
          "pass --nvdisasm PATH or set $NVDISASM")
 
 
-def compile_cubin(attncc, spec_path, head_dim, head_dim_v, arch, work):
+def compile_cubin(attncc, spec_path, head_dim, head_dim_v, arch, wgmma, work):
     spec = json.load(open(spec_path))
     if head_dim:
         spec["head_dim"] = head_dim
@@ -64,8 +65,8 @@ def compile_cubin(attncc, spec_path, head_dim, head_dim_v, arch, work):
     spec_copy = os.path.join(work, "spec.json")
     json.dump(spec, open(spec_copy, "w"))
     bundle = os.path.join(work, "bundle")
-    result = subprocess.run([attncc, "compile", spec_copy, "--arch", arch, "--out", bundle],
-                            capture_output=True, text=True)
+    result = subprocess.run([attncc, "compile", spec_copy, "--arch", arch, "--out", bundle]
+                            + (["--wgmma"] if wgmma else []), capture_output=True, text=True)
     if result.returncode != 0:
         fail(f"attncc compile failed:\n{result.stderr.strip()}")
     [kernel] = json.load(open(os.path.join(bundle, "manifest.json")))["kernels"]
@@ -99,13 +100,18 @@ def parse(sass, suffix):
     return instructions, labels
 
 
+def is_matrix_instruction(opcode):
+    """Tensor-core instructions: HMMA (mma.sync) and HGMMA (wgmma)."""
+    return opcode.startswith("HMMA") or opcode.startswith("HGMMA")
+
+
 def hmma_loops(instructions, labels):
     loops = []
     for end, (opcode, text) in enumerate(instructions):
         target = re.search(r"`\((\.L_x_\d+)\)", text) if opcode.startswith("BRA") else None
         if target and labels.get(target.group(1), end + 1) <= end:
             start = labels[target.group(1)]
-            hmma = sum(1 for op, _ in instructions[start:end + 1] if op.startswith("HMMA"))
+            hmma = sum(1 for op, _ in instructions[start:end + 1] if is_matrix_instruction(op))
             if hmma:
                 loops.append((start, end, hmma))
     return sorted(loops, key=lambda loop: loop[1] - loop[0])
@@ -125,6 +131,8 @@ def main():
     parser.add_argument("--arch", default="sm_90a", help="sm_80, sm_86, sm_89 or sm_90a")
     parser.add_argument("--head-dim", type=int, help="override the spec's head_dim")
     parser.add_argument("--head-dim-v", type=int, help="override the spec's head_dim_v")
+    parser.add_argument("--wgmma", action="store_true",
+                        help="sm_90a: the warpgroup-MMA forward (attncc compile --wgmma)")
     parser.add_argument("--blocks", type=int, metavar="N",
                         help="also list the basic blocks of loop #N")
     parser.add_argument("--attncc", default=os.path.join(os.path.dirname(__file__), "..",
@@ -138,7 +146,7 @@ def main():
              "build) or pass --attncc")
     with tempfile.TemporaryDirectory() as work:
         kernel, cubin = compile_cubin(args.attncc, args.spec, args.head_dim, args.head_dim_v,
-                                      args.arch, work)
+                                      args.arch, args.wgmma, work)
         sass = subprocess.run([nvdisasm, "-c", cubin], capture_output=True, text=True)
         if sass.returncode != 0:
             fail(f"nvdisasm failed: {sass.stderr.strip()}")
@@ -148,10 +156,12 @@ def main():
               f"{report['spill_load_bytes']} B spill loads")
     instructions, labels = parse(sass.stdout, args.kernel)
     print(f"\n{args.kernel} ({args.arch}): {len(instructions)} instructions, "
-          f"{sum(1 for op, _ in instructions if op.startswith('HMMA'))} HMMA")
+          f"{sum(1 for op, _ in instructions if op.startswith('HMMA'))} HMMA, "
+          f"{sum(1 for op, _ in instructions if op.startswith('HGMMA'))} HGMMA")
     loops = hmma_loops(instructions, labels)
     for number, (start, end, hmma) in enumerate(loops):
-        print(f"loop #{number} [{start}, {end}]: {end - start + 1} instructions, {hmma} HMMA")
+        print(f"loop #{number} [{start}, {end}]: {end - start + 1} instructions, "
+              f"{hmma} tensor-core instructions")
         print(f"  {opcode_counts(instructions[start:end + 1])}")
     if args.blocks is not None:
         if not 0 <= args.blocks < len(loops):

@@ -221,6 +221,9 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
         // Q and K are K-major 128B-swizzled operands (tile_copy.cuh); a k16 step is 32 bytes
         // into a 64-column page, the warpgroup's 64 rows start 64 x 128 bytes into Q's page.
         const uint32 q_rows = uint32(warp_index() / 4) * 64u * 128u;
+        // Pins the zeroed accumulators before the fence (as CUTLASS's warpgroup_fence_operand):
+        // register writes the compiler sank past it would make ptxas add a warpgroup.arrive.
+        wgmma_fence_operand(acc_s[0]);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < kHeadDim / 16; ++kk) {
@@ -365,7 +368,8 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
         uint32 p[kTileK / 16][4];
 #pragma unroll
         for (int q = 0; q < kTileK / 16; ++q) pack_p_fragment<Element>(acc_s[0], q, p[q]);
-        wgmma_fence();  // after the alpha rescale of acc_o and the P fragments
+        wgmma_fence_operand(acc_o[0]);  // the alpha rescale stays before the fence
+        wgmma_fence();                   // after the alpha rescale of acc_o and the P fragments
 #pragma unroll
         for (int q = 0; q < kTileK / 16; ++q) {
           wgmma_m64k16_rs<Element, kHeadDimV>(
