@@ -104,6 +104,9 @@ struct EmulatedThread {
   const char* site_file = nullptr;  // ldmatrix: where it was issued (bank recording)
   int site_line = 0;
   std::vector<RecordedAccess> accesses;  // since the warp last met (bank recording)
+  // 16-byte shared chunks this thread wrote through the generic proxy (st.shared, a landed
+  // cp.async) since its last fence.proxy.async, one bit per chunk.
+  std::vector<uint64_t> unfenced_chunks;
 };
 
 // One warp's share of a wgmma in flight: what it read at issue (A registers, the input
@@ -218,6 +221,11 @@ class BlockExecutor {
   void cp_async(unsigned offset, const void* source, unsigned size, bool valid);
   void cp_async_commit();
   void cp_async_wait(int pending);
+  /// Notes a generic-proxy write of shared [offset, offset + bytes) by `thread`.
+  void note_generic_write(EmulatedThread& thread, unsigned offset, unsigned bytes);
+  /// fence.proxy.async by the current thread: its earlier generic writes become visible to the
+  /// async proxy (wgmma's operand reads).
+  void fence_proxy_async();
 
   /// Records the launch's first error (printf-style) and abandons the block. No heap objects
   /// may live in the frames this abandons (their destructors never run): messages are built in
@@ -251,6 +259,9 @@ class BlockExecutor {
   std::vector<EmulatedThread> threads_;
   std::vector<WarpState> warps_;
   std::vector<unsigned char> shared_;
+  // Per 16-byte chunk: how many threads wrote it through the generic proxy and have not fenced
+  // since; a wgmma operand read of a chunk with a count is an error.
+  std::vector<uint32_t> unfenced_writers_;
   std::vector<int> runnable_;
   std::vector<int> batch_;
   std::vector<int> warp_order_;
@@ -358,6 +369,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
   warps_.assign(size_t((count + 31) / 32), WarpState{});
   warp_ready_.assign(warps_.size(), 0);
   shared_.assign(configuration.shared_bytes, kUninitialisedByte);
+  unfenced_writers_.assign((configuration.shared_bytes + 15) / 16, 0);
   runnable_.clear();
   held_back_.clear();
   choose_lagging_warp_ = true;
@@ -375,6 +387,7 @@ void BlockExecutor::run_block(LaunchState& launch, Dim3 block_index) {
     thread.copies.clear();
     thread.group_ends.clear();
     thread.accesses.clear();
+    thread.unfenced_chunks.assign((unfenced_writers_.size() + 63) / 64, 0);
     const unsigned x = unsigned(index) % configuration.block.x;
     const unsigned y = unsigned(index) / configuration.block.x % configuration.block.y;
     const unsigned z = unsigned(index) / (configuration.block.x * configuration.block.y);
@@ -773,6 +786,13 @@ uint16_t BlockExecutor::wgmma_element(unsigned long long descriptor, int mn, int
   const unsigned swizzled = bytes ^ ((bytes >> 7 & 7u) << 4);
   uint16_t value;
   std::memcpy(&value, shared_at("wgmma operand", swizzled, 2, 2), 2);
+  if (unfenced_writers_[swizzled / 16] != 0) {
+    fail(*current_, "wgmma reads shared byte offset %u, which %u thread(s) wrote through the "
+                    "generic proxy (cp.async, st.shared) without a fence.proxy.async since: the "
+                    "tensor cores read through the async proxy, so each writer must fence before "
+                    "the barrier",
+         swizzled, unfenced_writers_[swizzled / 16]);
+  }
   return value;
 }
 
@@ -914,10 +934,32 @@ void BlockExecutor::land(EmulatedThread& thread, size_t groups) {
   for (size_t index = 0; index < end; ++index) {
     const PendingCopy& copy = thread.copies[index];
     std::memcpy(shared_.data() + copy.offset, copy.bytes, copy.size);
+    note_generic_write(thread, copy.offset, copy.size);
   }
   thread.copies.erase(thread.copies.begin(), thread.copies.begin() + std::ptrdiff_t(end));
   thread.group_ends.erase(thread.group_ends.begin(), thread.group_ends.begin() + std::ptrdiff_t(groups));
   for (size_t& group_end : thread.group_ends) group_end -= end;
+}
+
+void BlockExecutor::note_generic_write(EmulatedThread& thread, unsigned offset, unsigned bytes) {
+  for (unsigned chunk = offset / 16; chunk <= (offset + bytes - 1) / 16; ++chunk) {
+    uint64_t& word = thread.unfenced_chunks[chunk / 64];
+    const uint64_t bit = uint64_t(1) << (chunk % 64);
+    if (!(word & bit)) {
+      word |= bit;
+      ++unfenced_writers_[chunk];
+    }
+  }
+}
+
+void BlockExecutor::fence_proxy_async() {
+  EmulatedThread& thread = *current_;
+  for (size_t index = 0; index < thread.unfenced_chunks.size(); ++index) {
+    for (uint64_t word = thread.unfenced_chunks[index]; word != 0; word &= word - 1) {
+      --unfenced_writers_[index * 64 + size_t(__builtin_ctzll(word))];
+    }
+    thread.unfenced_chunks[index] = 0;
+  }
 }
 
 void BlockExecutor::cp_async_wait(int pending) {
@@ -1135,6 +1177,8 @@ void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
   runner.arrive(Collective{CollectiveKind::kWgmma, flags, 0, 0xffffffffu});
 }
 
+void attncc_emulation_fence_proxy_async() noexcept { active_executor().fence_proxy_async(); }
+
 void attncc_emulation_wgmma_fence() noexcept {
   active_executor().arrive(Collective{CollectiveKind::kWgmmaFence, 0, 0, 0xffffffffu});
 }
@@ -1179,6 +1223,7 @@ void attncc_emulation_shared_store_u32(unsigned offset, unsigned value, const ch
                                        int line) noexcept {
   auto& runner = active_executor();
   std::memcpy(runner.shared_at("32-bit shared store", offset, 4, 4), &value, 4);
+  runner.note_generic_write(runner.current(), offset, 4);
   runner.record_access(SharedAccessKind::kStore32, offset, file, line);
 }
 
@@ -1187,6 +1232,7 @@ void attncc_emulation_shared_store_u128(unsigned offset, unsigned x, unsigned y,
   auto& runner = active_executor();
   const unsigned words[4] = {x, y, z, w};
   std::memcpy(runner.shared_at("128-bit shared store", offset, 16, 16), words, 16);
+  runner.note_generic_write(runner.current(), offset, 16);
   runner.record_access(SharedAccessKind::kStore128, offset, file, line);
 }
 
@@ -1205,6 +1251,8 @@ std::map<std::string, void*> host_symbols() {
       {"attncc_emulation_mma_m16n8k16", reinterpret_cast<void*>(&attncc_emulation_mma_m16n8k16)},
       {"attncc_emulation_wgmma", reinterpret_cast<void*>(&attncc_emulation_wgmma)},
       {"attncc_emulation_wgmma_fence", reinterpret_cast<void*>(&attncc_emulation_wgmma_fence)},
+      {"attncc_emulation_fence_proxy_async",
+       reinterpret_cast<void*>(&attncc_emulation_fence_proxy_async)},
       {"attncc_emulation_wgmma_commit", reinterpret_cast<void*>(&attncc_emulation_wgmma_commit)},
       {"attncc_emulation_wgmma_wait", reinterpret_cast<void*>(&attncc_emulation_wgmma_wait)},
       {"attncc_emulation_cp_async_16", reinterpret_cast<void*>(&attncc_emulation_cp_async_16)},

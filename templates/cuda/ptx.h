@@ -431,7 +431,7 @@ ATTNCC_DEVICE void wgmma_wait() {
 }
 template <int kBlocks>
 ATTNCC_DEVICE void wgmma_fence_operand(float (&)[kBlocks][4]) {}
-ATTNCC_DEVICE void fence_proxy_async() {}
+ATTNCC_DEVICE void fence_proxy_async() { emulation::fence_proxy_async(); }
 
 template <typename Element, int kN>
 ATTNCC_DEVICE void wgmma_m64k16_ss(float (&d)[kN / 8][4], uint64 a, uint64 b, bool accumulate) {

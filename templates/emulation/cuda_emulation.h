@@ -240,6 +240,7 @@ inline void wgmma(float* accumulator, int n, const unsigned* a, unsigned long lo
                          bfloat16 ? 1 : 0, accumulate ? 1 : 0);
 }
 inline void wgmma_fence() { attncc_emulation_wgmma_fence(); }
+inline void fence_proxy_async() { attncc_emulation_fence_proxy_async(); }
 inline void wgmma_commit() { attncc_emulation_wgmma_commit(); }
 inline void wgmma_wait(int pending) { attncc_emulation_wgmma_wait(pending); }
 

@@ -66,6 +66,9 @@ void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
                             int transpose_b, int bfloat16, int accumulate) noexcept;
 /// wgmma.fence, commit_group and wait_group (at most `pending` groups left in flight).
 void attncc_emulation_wgmma_fence() noexcept;
+/// fence.proxy.async.shared::cta: the calling thread's shared writes so far become visible to
+/// wgmma's operand reads (which fail on bytes a thread wrote and has not fenced).
+void attncc_emulation_fence_proxy_async() noexcept;
 void attncc_emulation_wgmma_commit() noexcept;
 void attncc_emulation_wgmma_wait(int pending) noexcept;
 

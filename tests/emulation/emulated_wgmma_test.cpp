@@ -4,7 +4,8 @@
 // ptx.h's wgmma functions; the expected D comes from the matrices themselves. A descriptor
 // pointing at the wrong bytes, a wrong page or k step, a wrong accumulator or A-register lane map
 // all show as wrong elements. Also: accumulators read NaN until the wait that retires their
-// group, and a missing wgmma.fence or a thread exiting with MMAs in flight is an error.
+// group, and a missing wgmma.fence, a missing fence.proxy.async after writing the operands, or a
+// thread exiting with MMAs in flight is an error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,7 +52,7 @@ struct WgmmaParams {
   float* s;           // [kRows][kColumns] out
   float* o;           // [kRows][kWidth] in (C) and out
   float* early;       // [threads]: an accumulator read between issue and wait
-  int variant;        // 0 correct; 1 no fence; 2 exit with MMAs in flight
+  int variant;  // 0 correct; 1 no wgmma.fence; 2 exit with MMAs in flight; 3 no proxy fence
 };
 
 // Each thread stores 16-bit pairs of `matrix` ([rows][width]) into a SharedTile.
@@ -72,7 +73,7 @@ void wgmma_kernel(const void* raw) {
   store_tile<ATile>(kABase, params.a, thread, threads);
   store_tile<BTile>(kBBase, params.b, thread, threads);
   store_tile<VTile>(kVBase, params.v, thread, threads);
-  cuda::fence_proxy_async();
+  if (params.variant != 3) cuda::fence_proxy_async();
   cuda::sync_threads();
   const int lane = cuda::lane_index(), warp = cuda::warp_index();
   const int g = lane >> 2, t = lane & 3;
@@ -227,6 +228,13 @@ TEST(EmulatedWgmma, MissingFenceIsReported) {
   const Matrices matrices = random_matrices(true, 19);
   std::vector<float> s, o, early;
   EXPECT_NE(run(matrices, true, 1, s, o, early).find("without a wgmma.fence"), std::string::npos);
+}
+
+TEST(EmulatedWgmma, OperandsWrittenWithoutAProxyFenceAreReported) {
+  const Matrices matrices = random_matrices(true, 21);
+  std::vector<float> s, o, early;
+  EXPECT_NE(run(matrices, true, 3, s, o, early).find("without a fence.proxy.async"),
+            std::string::npos);
 }
 
 TEST(EmulatedWgmma, ExitWithMmasInFlightIsReported) {
