@@ -453,7 +453,10 @@ ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b
 
 /// A wgmma shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format") for an operand
 /// in the 128-byte swizzle of SharedTile (tile_copy.cuh), whose 8-row x 128-byte atoms are the
-/// ISA's 128B-swizzle atoms when the tile base is 1024-byte aligned (base offset 0). Start,
+/// ISA's 128B-swizzle atoms when the tile base is 1024-byte aligned (base offset 0). The
+/// hardware swizzles absolute shared addresses, so this relies on the dynamic window itself
+/// being 1024-byte aligned: `__align__(1024)` above, and no static shared memory in any kernel
+/// (nvrtc_specs_test requires 0 B static for the wgmma forward). Start,
 /// leading and stride byte offsets are encoded >> 4 in 14 bits each. K-major operands: stride =
 /// 1024 (from one 8-row group to the next), leading unused (16); MN-major: leading = the bytes
 /// from one 64-element column page to the next, stride = 1024 (from 8 K rows to the next 8).
