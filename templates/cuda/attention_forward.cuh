@@ -201,22 +201,6 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
           for (int c = 0; c < 4; ++c) acc_s[mt][nt][c] = 0.0f;
         }
       }
-      // Q and K blocks from the lane's addresses (tile_copy.cuh: an XOR and immediates per
-      // block, set up per key tile from an opaque lane so that nothing is held across tiles),
-      // where at most 64 O accumulators per thread and no softcap or ALiBi leave registers for
-      // them: with 128 (4 warps at d128) the addresses spilled 88-108 bytes, and softcap with
-      // ALiBi at d64 16 bytes (sm_90a), so those recompute each offset.
-      constexpr bool kLaneAddresses =
-          !kWgmma && kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
-      RowLaneAddresses<QTile> q_lanes{};
-      RowLaneAddresses<KTile> k_lanes{};
-      if constexpr (kLaneAddresses) {
-        const int step_lane = int(opaque(uint32(lane)));
-        q_lanes = row_lane_addresses<QTile>(kQBase, warp_row0 + (step_lane & 15),
-                                            8 * (step_lane >> 4));
-        k_lanes = row_lane_addresses<KTile>(kKBase, (step_lane & 7) + 8 * (step_lane >> 4),
-                                            8 * ((step_lane >> 3) & 1));
-      }
       if constexpr (kWgmma) {
         // Q and K are K-major 128B-swizzled operands (tile_copy.cuh); a k16 step is 32 bytes
         // into a 64-column page, the warpgroup's 64 rows start 64 x 128 bytes into Q's page.
@@ -237,27 +221,45 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
         wgmma_commit();
         wgmma_wait<0>();
         wgmma_fence_operand(acc_s[0]);
-      }
-#pragma unroll
-      for (int kk = 0; kk < (kWgmma ? 0 : kHeadDim / 16); ++kk) {
-        uint32 a[kMTiles][4];
-#pragma unroll
-        for (int mt = 0; mt < kMTiles; ++mt) {
-          ldmatrix_x4(a[mt], kLaneAddresses ? q_lanes.at(16 * mt, 16 * kk)
-                                            : ldmatrix_a_offset<QTile>(
-                                                  kQBase, warp_row0 + 16 * mt, 16 * kk, lane));
+      } else {
+        // Q and K blocks from the lane's addresses (tile_copy.cuh: an XOR and immediates per
+        // block, set up per key tile from an opaque lane so that nothing is held across tiles),
+        // where at most 64 O accumulators per thread and no softcap or ALiBi leave registers for
+        // them: with 128 (4 warps at d128) the addresses spilled 88-108 bytes, and softcap with
+        // ALiBi at d64 16 bytes (sm_90a), so those recompute each offset.
+        constexpr bool kLaneAddresses =
+            kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
+        RowLaneAddresses<QTile> q_lanes{};
+        RowLaneAddresses<KTile> k_lanes{};
+        if constexpr (kLaneAddresses) {
+          const int step_lane = int(opaque(uint32(lane)));
+          q_lanes = row_lane_addresses<QTile>(kQBase, warp_row0 + (step_lane & 15),
+                                              8 * (step_lane >> 4));
+          k_lanes = row_lane_addresses<KTile>(kKBase, (step_lane & 7) + 8 * (step_lane >> 4),
+                                              8 * ((step_lane >> 3) & 1));
         }
 #pragma unroll
-        for (int np = 0; np < kNTiles / 2; ++np) {
-          uint32 b[4];
-          ldmatrix_x4(b, kLaneAddresses ? k_lanes.at(16 * np, 16 * kk)
-                                        : ldmatrix_b_offset<KTile>(kKBase, 16 * np, 16 * kk, lane));
-          const uint32 b_low[2] = {b[0], b[1]};
-          const uint32 b_high[2] = {b[2], b[3]};
+        for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+          uint32 a[kMTiles][4];
 #pragma unroll
           for (int mt = 0; mt < kMTiles; ++mt) {
-            mma_m16n8k16<Element>(acc_s[mt][2 * np], a[mt], b_low);
-            mma_m16n8k16<Element>(acc_s[mt][2 * np + 1], a[mt], b_high);
+            ldmatrix_x4(a[mt], kLaneAddresses ? q_lanes.at(16 * mt, 16 * kk)
+                                              : ldmatrix_a_offset<QTile>(
+                                                    kQBase, warp_row0 + 16 * mt, 16 * kk, lane));
+          }
+#pragma unroll
+          for (int np = 0; np < kNTiles / 2; ++np) {
+            uint32 b[4];
+            ldmatrix_x4(b, kLaneAddresses
+                               ? k_lanes.at(16 * np, 16 * kk)
+                               : ldmatrix_b_offset<KTile>(kKBase, 16 * np, 16 * kk, lane));
+            const uint32 b_low[2] = {b[0], b[1]};
+            const uint32 b_high[2] = {b[2], b[3]};
+#pragma unroll
+            for (int mt = 0; mt < kMTiles; ++mt) {
+              mma_m16n8k16<Element>(acc_s[mt][2 * np], a[mt], b_low);
+              mma_m16n8k16<Element>(acc_s[mt][2 * np + 1], a[mt], b_high);
+            }
           }
         }
       }
