@@ -1,5 +1,5 @@
 # attncc compile: the ptxas report per entry point (0 spills), a bundle of one file per spec x
-# architecture plus manifest.json; bad architectures, fp32 specs and a missing libnvrtc are user
+# architecture plus manifest.json, --wgmma for sm_90a (no ptxas notes); bad architectures, fp32 specs and a missing libnvrtc are user
 # errors (exit 1) that say what to do.
 source "$(dirname "$0")/lib.sh"
 spec=$source_dir/specs/causal.json
@@ -22,6 +22,12 @@ assert kernel["hash"] == sys.argv[2] and kernel["target"] == "sm_80" and kernel[
 assert len(kernel["reports"]) == 6, kernel["reports"]
 assert all(r["spill_store_bytes"] == 0 and r["spill_load_bytes"] == 0 for r in kernel["reports"])
 PY
+
+# --wgmma changes the sm_90a forward only: sm_80 in the same call compiles as without it.
+expect_exit 0 -- "$attncc" compile "$spec" --arch sm_80,sm_90a --wgmma --fail-on-spills
+expect_contains "$out" "$hash sm_90a (wgmma forward): CUBIN in" "wgmma compile line"
+expect_contains "$out" "$hash sm_80: CUBIN in" "sm_80 without wgmma"
+[[ $out != *"ptxas: ("* ]] || fail "ptxas notes on the wgmma forward: $out"
 
 expect_exit 1 -- "$attncc" compile "$spec" --arch sm_75
 expect_contains "$err" "--arch: error: unknown CUDA architecture 'sm_75'; use sm_80" "old arch"

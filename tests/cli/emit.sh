@@ -1,6 +1,7 @@
 # attncc emit: the generated CPU source names the spec hash and the canonical mask; --out writes
-# the same text; the CUDA target gives the CUDA unit (fp32 specs are a user error there);
-# unknown targets are user errors with a hint.
+# the same text; the CUDA target gives the CUDA unit (fp32 specs are a user error there), with
+# --wgmma the sm_90a warpgroup-MMA forward (a user error for the CPU target); unknown targets
+# are user errors with a hint.
 source "$(dirname "$0")/lib.sh"
 spec=$source_dir/specs/prefix_lm_docs.json
 expect_exit 0 -- "$attncc" check --json "$spec"
@@ -22,6 +23,10 @@ expect_exit 1 -- "$attncc" emit "$source_dir/specs/strided_opaque.json" --target
 expect_contains "$err" "dtype: error: fp32 is not supported by the CUDA backend" "fp32 on cuda"
 expect_exit 1 -- "$attncc" emit "$spec" --target cpuu
 expect_contains "$err" "unknown target 'cpuu'; did you mean 'cpu'?" "typo in target"
+expect_exit 0 -- "$attncc" emit "$spec" --target cuda --wgmma
+expect_contains "$out" "static constexpr bool kForwardWgmma = true;" "--wgmma lowering"
+expect_exit 1 -- "$attncc" emit "$spec" --wgmma
+expect_contains "$err" "--wgmma: error: applies to --target cuda only; add --target cuda" "--wgmma on cpu"
 expect_exit 1 -- "$attncc" emit "$work/missing.json"
 expect_exit 1 -- "$attncc" emit "$spec" --out "$work/no/such/dir.cpp"
 expect_contains "$err" "cannot write the generated source" "unwritable --out"
