@@ -32,6 +32,9 @@ key tiles instead of fp32 atomics, whose forward+backward time shows what determ
 Every case also runs attncc with ATTNCC_CUDA_WGMMA=1 (row attncc_wgmma): on sm_90a the
 experimental forward through warpgroup MMAs (wgmma) instead of mma.sync, checked against the
 reference like every row; its forward ratio says what wgmma gives (above 1: mma.sync faster).
+At head dim 128 the causal case also runs the wgmma forward on the max() spelling (row
+attncc_wgmma_1_block): compiled for one block per SM where causal's wgmma forward is compiled
+for two (launch_shape.h warpgroup_forward_blocks_per_sm).
 
 Cases run in priority order (the first seqlen of --seqlens at head dim 128, then 64, each with
 causal, doc_packed, prefix_lm, causal_br, window_1024; then the next seqlen); --budget-s stops
@@ -386,6 +389,12 @@ def run_case(case, arguments, torch, work):
         variant = dict(case, spec=dict(case["spec"], mask="j <= max(i, -1)"))
         record_attncc("attncc_8_warps",
                       run_attncc(variant, arguments, inputs, reference, work, torch))
+        # The wgmma forward of that heavy spelling is compiled for one block per SM (160+
+        # registers) where causal's is compiled for two (128): its ratio against attncc_wgmma
+        # says which occupancy is faster (> 1: two blocks).
+        record_attncc("attncc_wgmma_1_block",
+                      run_attncc(variant, arguments, inputs, reference, work, torch,
+                                 {"ATTNCC_CUDA_WGMMA": "1"}))
         # The deterministic backward (dQ by a separate pass over key tiles, no fp32 atomics),
         # same kernels cache: its forward_backward time against attncc's says what it costs.
         record_attncc("attncc_deterministic",

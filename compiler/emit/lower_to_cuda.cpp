@@ -54,11 +54,15 @@ std::string cuda_entry_prefix(const Spec& spec) { return "attncc_" + spec_hash(s
 std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
                           const CudaLoweringOptions& options) {
   check_cuda_support(spec);
+  const bool light = forward_mask_is_light(spec, form);
   const cuda::TileShape forward =
       options.warpgroup_mma_forward
           ? cuda::kWarpgroupForwardShape
-          : cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
-                                     forward_mask_is_light(spec, form));
+          : cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v, light);
+  const int forward_blocks_per_sm =
+      options.warpgroup_mma_forward
+          ? cuda::warpgroup_forward_blocks_per_sm(light, spec.has_score_mods())
+          : 1;
   const cuda::TileShape key_value =
       cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, spec.has_score_mods());
   const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
@@ -75,6 +79,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
   text += constant("int", "kForwardWarps", forward.warps);
   text += constant("int", "kForwardThreads", 32 * forward.warps);
   text += constant("kForwardWgmma", options.warpgroup_mma_forward);
+  text += constant("int", "kForwardBlocksPerSm", forward_blocks_per_sm);
   text += constant("int", "kBackwardKeyValueTileQ", key_value.tile_q);
   text += constant("int", "kBackwardKeyValueTileK", key_value.tile_k);
   text += constant("int", "kBackwardQueryTileQ", query.tile_q);

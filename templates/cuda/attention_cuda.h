@@ -39,8 +39,8 @@
 #endif
 
 #define ATTNCC_CUDA_ENTRY_POINTS(prefix, Config, Mask)                                            \
-  ATTNCC_CUDA_KERNEL(prefix, forward, Config::kForwardThreads, 1, attncc::cuda::forward, Config,  \
-                     Mask)                                                                        \
+  ATTNCC_CUDA_KERNEL(prefix, forward, Config::kForwardThreads, Config::kForwardBlocksPerSm,      \
+                     attncc::cuda::forward, Config, Mask)                                         \
   ATTNCC_CUDA_KERNEL(prefix, fill_padding, attncc::cuda::kElementwiseThreads, 1,                  \
                      attncc::cuda::fill_padding, Config, Mask)                                    \
   ATTNCC_CUDA_KERNEL(prefix, backward_preprocess, attncc::cuda::kElementwiseThreads, 1,           \

@@ -97,6 +97,17 @@ constexpr bool forward_warpgroup_mma_fits(int head_dim, int head_dim_v) {
 }
 constexpr TileShape kWarpgroupForwardShape{128, 64, 8};
 
+/// Blocks per SM the wgmma forward is compiled for (__launch_bounds__'s minimum, which caps
+/// registers at 65536 / (256 x blocks)). Two blocks of two warpgroups let one block's softmax
+/// and barriers overlap the other's tensor-core work, which one block, whose warpgroups meet at
+/// two barriers per key tile, cannot do by itself (unmeasured: docs/PERFORMANCE.md). At 128
+/// registers, light masks without score mods compile without spills at d64 and d128 (NVRTC
+/// 13.0, sm_90a: 123-128 registers); softcap spilled 8 B and prefix-LM 4 B at d128, so those,
+/// ALiBi and every heavy mask keep one block (146-241 registers).
+constexpr int warpgroup_forward_blocks_per_sm(bool light_mask, bool score_mods) {
+  return light_mask && !score_mods ? 2 : 1;
+}
+
 /// Both forward shapes of a head dim have the same tiles (the comment above relies on it).
 constexpr bool forward_tiles_independent_of_mask() {
   const int dims[] = {32, 64, 96, 128, 256};
