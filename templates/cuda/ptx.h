@@ -131,13 +131,15 @@ ATTNCC_DEVICE void mma_m16n8k16<float16>(float (&accumulator)[4], const uint32 (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// ---- wgmma (sm_90a, KERNELS.md "Hopper"): warpgroup MMA m64nNk16, fp32 accumulation ---------
+// ---- wgmma (sm_90a, PTX ISA 9.7.15): warpgroup MMA m64nNk16, fp32 accumulation -------------
 // A warpgroup (4 consecutive warps, the first a multiple of 4) issues each instruction together;
 // warp w of the group owns rows 16w..16w+15 of the 64, with the mma.m16n8 accumulator layout
 // per n8 column block (d[n8][0..3]: rows g, g, g + 8, g + 8; columns 2t, 2t + 1). B (and A in
 // the ss form) come from shared memory through descriptors (wgmma_descriptor); A in the rs form
-// from registers, in the mma.m16n8k16 A fragment layout. The products are asynchronous: fence
-// before the first one, commit, wait, then wgmma_fence_operand before reading the accumulators.
+// from registers, in the mma.m16n8k16 A fragment layout (so a P fragment packed from S
+// accumulators feeds it as it feeds mma.sync: KERNELS.md §5.4). The products are asynchronous:
+// fence before the first one, commit, wait, then wgmma_fence_operand before reading the
+// accumulators.
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 constexpr bool kWgmmaAvailable = true;
@@ -443,7 +445,6 @@ ATTNCC_DEVICE void wgmma_m64k16_rs(float (&d)[kN / 8][4], const uint32 (&a)[4], 
   emulation::wgmma(&d[0][0], kN, a, 0, b, true, emulation::is_bfloat16<Element>, true);
 }
 
-
 ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }
 ATTNCC_DEVICE float fast_log2(float x) { return __builtin_log2f(x); }
 ATTNCC_DEVICE float fast_tanh(float x) { return __builtin_tanhf(x); }
@@ -456,10 +457,10 @@ ATTNCC_DEVICE float max_nan(float a, float b) { return (a > b || a != a) ? a : b
 /// ISA's 128B-swizzle atoms when the tile base is 1024-byte aligned (base offset 0). The
 /// hardware swizzles absolute shared addresses, so this relies on the dynamic window itself
 /// being 1024-byte aligned: `__align__(1024)` above, and no static shared memory in any kernel
-/// (nvrtc_specs_test requires 0 B static for the wgmma forward). Start,
-/// leading and stride byte offsets are encoded >> 4 in 14 bits each. K-major operands: stride =
-/// 1024 (from one 8-row group to the next), leading unused (16); MN-major: leading = the bytes
-/// from one 64-element column page to the next, stride = 1024 (from 8 K rows to the next 8).
+/// (nvrtc_specs_test requires 0 B static for the wgmma forward). Start, leading and stride byte
+/// offsets are encoded >> 4 in 14 bits each. K-major operands: stride = 1024 (from one 8-row
+/// group to the next), leading unused (16); MN-major: leading = the bytes from one 64-element
+/// column page to the next, stride = 1024 (from 8 K rows to the next 8).
 ATTNCC_DEVICE uint64 wgmma_descriptor(uint32 offset, uint32 leading_bytes, uint32 stride_bytes) {
   return uint64((shared_address(offset) & 0x3ffffu) >> 4) |
          (uint64((leading_bytes >> 4) & 0x3fffu) << 16) |
