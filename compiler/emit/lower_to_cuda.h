@@ -18,7 +18,7 @@ std::string cuda_entry_prefix(const Spec& spec);
 /// The generated CUDA translation unit for `spec` (mask canonical, dtype fp16 or bf16; throws
 /// Error(kUnsupported) for fp32 or an unsupported head dim) and its interval form. Includes
 /// "cuda/attention_cuda.h" from the embedded templates. `options` must come from
-/// cuda_lowering_options (forward_tile_choice.h), which checks what the target and spec allow.
+/// cuda_lowering_options (cuda_lowering_options.h), which checks what the target and spec allow.
 std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
                           const CudaLoweringOptions& options = {});
 

@@ -26,8 +26,8 @@ const std::vector<testing::NamedPatch> kPatches = {
     {"missing cp.async wait", {"cuda/attention_forward.cuh", "cp_async_wait<0>();", "/* removed */"}},
     {"wrong fragment index",
      {"cuda/attention_forward.cuh",
-      "const uint32 b_low[2] = {b[0], b[1]};\n          const uint32 b_high[2] = {b[2], b[3]};",
-      "const uint32 b_low[2] = {b[2], b[3]};\n          const uint32 b_high[2] = {b[0], b[1]};"}},
+      "const uint32 b_low[2] = {b[0], b[1]};\n            const uint32 b_high[2] = {b[2], b[3]};",
+      "const uint32 b_low[2] = {b[2], b[3]};\n            const uint32 b_high[2] = {b[0], b[1]};"}},
 };
 
 class EmulatedForwardDefects : public ::testing::Test {
