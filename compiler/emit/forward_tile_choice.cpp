@@ -50,10 +50,14 @@ CudaLoweringOptions cuda_lowering_options(const Spec& spec, bool warpgroup_mma,
   return options;
 }
 
-cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOptions& options) {
+cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,
+                                        const CudaLoweringOptions& options) {
   if (options.warpgroup_mma_forward) return cuda::kWarpgroupForwardShape;
-  return cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v,
-                                  forward_mask_is_light(spec, build_interval_form(spec.mask)));
+  return cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v, forward_mask_is_light(spec, form));
+}
+
+cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOptions& options) {
+  return cuda_forward_tile_shape(spec, build_interval_form(spec.mask), options);
 }
 
 }  // namespace attncc

@@ -21,5 +21,8 @@ bool forward_mask_is_light(const Spec& spec, const IntervalForm& form);
 /// launch_shape.h's forward tile shape for the spec (builds the interval form: a few
 /// microseconds): kWarpgroupForwardShape with the wgmma forward, else forward_tile_shape.
 cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOptions& options = {});
+/// The same with the spec's interval form given (the lowering has it already).
+cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,
+                                        const CudaLoweringOptions& options);
 
 }  // namespace attncc

@@ -54,14 +54,11 @@ std::string cuda_entry_prefix(const Spec& spec) { return "attncc_" + spec_hash(s
 std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
                           const CudaLoweringOptions& options) {
   check_cuda_support(spec);
-  const bool light = forward_mask_is_light(spec, form);
-  const cuda::TileShape forward =
-      options.warpgroup_mma_forward
-          ? cuda::kWarpgroupForwardShape
-          : cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v, light);
+  const cuda::TileShape forward = cuda_forward_tile_shape(spec, form, options);
   const int forward_blocks_per_sm =
       options.warpgroup_mma_forward
-          ? cuda::warpgroup_forward_blocks_per_sm(light, spec.has_score_mods())
+          ? cuda::warpgroup_forward_blocks_per_sm(forward_mask_is_light(spec, form),
+                                                  spec.has_score_mods())
           : 1;
   const cuda::TileShape key_value =
       cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, spec.has_score_mods());
