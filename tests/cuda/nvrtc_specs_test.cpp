@@ -94,7 +94,9 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
     EXPECT_TRUE(report.notes.empty()) << report.function << ": ptxas notes (above)";
     // wgmma's swizzle uses absolute shared addresses: static shared memory would move the
     // dynamic window (and its 1024-byte atoms) off the alignment the descriptors assume.
-    if (variant.wgmma) EXPECT_EQ(report.static_shared_bytes, 0) << report.function;
+    if (variant.wgmma) {
+      EXPECT_EQ(report.static_shared_bytes, 0) << report.function;
+    }
   }
 }
 
