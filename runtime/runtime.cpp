@@ -13,17 +13,12 @@
 #include "runtime/cuda/cuda_kernel.h"
 #include "runtime/cuda/driver_api.h"
 #include "runtime/emulation/emulated_kernel.h"
+#include "runtime/environment.h"
 #include "runtime/kernel_implementation.h"
 #include "runtime/thread_pool.h"
 
 namespace attncc {
 namespace {
-
-// An environment variable set to "1".
-bool environment_flag(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr && std::string(value) == "1";
-}
 
 }  // namespace
 
@@ -140,11 +135,11 @@ class Runtime::State {
 
   std::shared_ptr<const KernelImplementation> build(const Spec& spec) {
     DiskCache* cache = disk && disk->enabled() ? disk.get() : nullptr;
-    const bool warpgroup_mma = options.cuda_warpgroup_mma || environment_flag("ATTNCC_CUDA_WGMMA");
+    const WarpgroupForward warpgroup = requested_warpgroup_forward(options.cuda_warpgroup_mma);
     auto kernel = backend == Backend::kCuda
-                      ? build_cuda_kernel(spec, cuda_bundle(), cache, counters, warpgroup_mma)
+                      ? build_cuda_kernel(spec, cuda_bundle(), cache, counters, warpgroup)
                   : backend == Backend::kCudaEmulated
-                      ? build_emulated_cuda_kernel(spec, cache, pool, counters, warpgroup_mma)
+                      ? build_emulated_cuda_kernel(spec, cache, pool, counters, warpgroup)
                       : build_cpu_kernel(spec, cache, pool,
                                          CpuSchedules{options.cpu_forward, options.cpu_backward},
                                          counters);

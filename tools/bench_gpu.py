@@ -32,6 +32,10 @@ key tiles instead of fp32 atomics, whose forward+backward time shows what determ
 Every case also runs attncc with ATTNCC_CUDA_WGMMA=1 (row attncc_wgmma): on sm_90a the
 experimental forward through warpgroup MMAs (wgmma) instead of mma.sync, checked against the
 reference like every row; its forward ratio says what wgmma gives (above 1: mma.sync faster).
+That forward overlaps a key tile's softmax with the previous tile's P V product (FA3's
+intra-warpgroup overlap, two K/V stages); the causal and doc_packed cases also run it with
+ATTNCC_CUDA_WGMMA=serial (row attncc_wgmma_serial), each product waited for at once: its
+forward time against attncc_wgmma's says what the overlap gives.
 At head dim 128 the causal case also runs the wgmma forward on the max() spelling (row
 attncc_wgmma_1_block): compiled for one block per SM where causal's wgmma forward is compiled
 for two (launch_shape.h warpgroup_forward_blocks_per_sm).
@@ -381,6 +385,11 @@ def run_case(case, arguments, torch, work):
     # gives; elsewhere it runs the mma.sync kernels (the emulation runs the wgmma ones).
     record_attncc("attncc_wgmma", run_attncc(case, arguments, inputs, reference, work, torch,
                                              {"ATTNCC_CUDA_WGMMA": "1"}))
+    if case["name"] in ("causal", "doc_packed"):
+        # The same without the overlap: what FA3's schedule gives on top of wgmma.
+        record_attncc("attncc_wgmma_serial",
+                      run_attncc(case, arguments, inputs, reference, work, torch,
+                                 {"ATTNCC_CUDA_WGMMA": "serial"}))
     if case["name"] == "causal" and d == 128:
         # The same mask written with a max() bound, which compiler/emit/forward_tile_choice.h
         # does not count as light: the forward's 8-warp shape on the same inputs, so the run

@@ -42,17 +42,22 @@ bool forward_mask_is_light(const Spec& spec, const IntervalForm& form) {
   return true;
 }
 
-CudaLoweringOptions cuda_lowering_options(const Spec& spec, bool warpgroup_mma,
+CudaLoweringOptions cuda_lowering_options(const Spec& spec, WarpgroupForward request,
                                           bool target_has_wgmma) {
   CudaLoweringOptions options;
-  options.warpgroup_mma_forward = warpgroup_mma && target_has_wgmma &&
+  options.warpgroup_mma_forward = request != WarpgroupForward::kOff && target_has_wgmma &&
                                   cuda::forward_warpgroup_mma_fits(spec.head_dim, spec.head_dim_v);
+  options.warpgroup_overlap =
+      options.warpgroup_mma_forward && request == WarpgroupForward::kOverlapped;
   return options;
 }
 
 cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,
                                         const CudaLoweringOptions& options) {
-  if (options.warpgroup_mma_forward) return cuda::kWarpgroupForwardShape;
+  if (options.warpgroup_mma_forward) {
+    return options.warpgroup_overlap ? cuda::kWarpgroupForwardShape
+                                     : cuda::kWarpgroupSerialForwardShape;
+  }
   return cuda::forward_tile_shape(spec.head_dim, spec.head_dim_v, forward_mask_is_light(spec, form));
 }
 

@@ -58,7 +58,8 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
   const int forward_blocks_per_sm =
       options.warpgroup_mma_forward
           ? cuda::warpgroup_forward_blocks_per_sm(forward_mask_is_light(spec, form),
-                                                  spec.has_score_mods())
+                                                  spec.has_score_mods(), spec.head_dim_v,
+                                                  forward.key_stages)
           : 1;
   const cuda::TileShape key_value =
       cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, spec.has_score_mods());
@@ -76,6 +77,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
   text += constant("int", "kForwardWarps", forward.warps);
   text += constant("int", "kForwardThreads", 32 * forward.warps);
   text += constant("kForwardWgmma", options.warpgroup_mma_forward);
+  text += constant("int", "kForwardKeyStages", forward.key_stages);
   text += constant("int", "kForwardBlocksPerSm", forward_blocks_per_sm);
   text += constant("int", "kBackwardKeyValueTileQ", key_value.tile_q);
   text += constant("int", "kBackwardKeyValueTileK", key_value.tile_k);

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "attncc/spec.h"
+#include "runtime/environment.h"
 
 namespace attncc {
 namespace {
@@ -182,16 +183,12 @@ bool is_stale_temp(std::string_view name, const struct stat& status) {
 }  // namespace
 
 std::string default_cache_directory() {
-  auto variable = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);
-    return value != nullptr ? value : "";
-  };
-  if (std::string dir = variable("ATTNCC_CACHE_DIR"); !dir.empty()) return dir;
+  if (std::string dir = environment_value("ATTNCC_CACHE_DIR"); !dir.empty()) return dir;
   // The XDG base directory spec says relative values are invalid and must be ignored.
-  if (std::string xdg = variable("XDG_CACHE_HOME"); !xdg.empty() && xdg.front() == '/') {
+  if (std::string xdg = environment_value("XDG_CACHE_HOME"); !xdg.empty() && xdg.front() == '/') {
     return (fs::path(xdg) / "attncc").string();
   }
-  if (std::string home = variable("HOME"); !home.empty()) {
+  if (std::string home = environment_value("HOME"); !home.empty()) {
     return (fs::path(home) / ".cache" / "attncc").string();
   }
   return "";

@@ -10,6 +10,7 @@
 #include "compiler/emit/lower_to_cpu.h"
 #include "runtime/cpu/cpu_launch.h"
 #include "runtime/embedded_templates.h"
+#include "runtime/environment.h"
 #include "runtime/llvm/clang_jit.h"
 
 namespace attncc {
@@ -28,11 +29,6 @@ JitOptions cpu_jit_options() {
     options.headers[std::string(file.path)] = std::string(file.contents);
   }
   return options;
-}
-
-bool no_compile_asserted() {
-  const char* value = std::getenv("ATTNCC_ASSERT_NO_COMPILE");
-  return value != nullptr && std::string(value) == "1";
 }
 
 class CpuKernel final : public KernelImplementation {

@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "attncc/interval_form.h"
+#include "compiler/emit/forward_tile_choice.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/cache/disk_cache.h"
 #include "runtime/cuda/cuda_bundle.h"
 #include "runtime/embedded_templates.h"
+#include "runtime/environment.h"
 #include "runtime/kernel_implementation.h"
 
 namespace attncc {
@@ -18,16 +20,14 @@ namespace {
 constexpr int kCacheFormatVersion = 1;
 constexpr std::string_view kPayloadMagic = "attncc-cuda-binary 1\n";
 
-bool no_compile_asserted() {
-  const char* value = std::getenv("ATTNCC_ASSERT_NO_COMPILE");
-  return value != nullptr && std::string(value) == "1";
-}
-
 }  // namespace
 
-unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec) {
+unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec,
+                              const CudaLoweringOptions& lowering) {
   switch (kind) {
-    case cuda::kKernelForward: return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v);
+    case cuda::kKernelForward:
+      return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v,
+                                        cuda_forward_tile_shape(spec, lowering).key_stages);
     case cuda::kKernelBackwardKeyValue:
       return cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v,
                                                    spec.has_score_mods());
@@ -37,12 +37,13 @@ unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec) {
   }
 }
 
-unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec) {
+unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec,
+                              const CudaLoweringOptions& lowering) {
   for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
     const std::string tail = std::string("_") + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
     if (entry_point.size() >= tail.size() &&
         entry_point.compare(entry_point.size() - tail.size(), tail.size(), tail) == 0) {
-      return dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec);
+      return dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec, lowering);
     }
   }
   return 0;

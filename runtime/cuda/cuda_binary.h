@@ -31,9 +31,12 @@ std::string encode_cuda_binary(const CudaBinary& binary);
 CudaBinary decode_cuda_binary(std::string_view payload);
 
 /// Dynamic shared memory the kernel of `kind` is launched with (launch_shape.h; 0 for the
-/// element-wise kernels), and the same for an entry point by name ("<prefix>_<suffix>").
-unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec);
-unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec);
+/// element-wise kernels; the forward's depends on `lowering`'s K/V stages), and the same for an
+/// entry point by name ("<prefix>_<suffix>").
+unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec,
+                              const CudaLoweringOptions& lowering);
+unsigned dynamic_shared_bytes(const std::string& entry_point, const Spec& spec,
+                              const CudaLoweringOptions& lowering);
 
 /// Bump when the CUDA templates' contract with the generated source changes.
 constexpr int kCudaTemplateVersion = 1;

@@ -20,16 +20,12 @@
 #include "runtime/cuda/cuda_arguments.h"
 #include "runtime/cuda/driver_api.h"
 #include "runtime/cuda/launch_plan.h"
+#include "runtime/environment.h"
 
 namespace attncc {
 namespace {
 
 namespace driver = cuda_driver;
-
-bool environment_flag(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr && std::string(value) == "1";
-}
 
 // Pinned host copies of the device status of recent calls: a ring, so calls in flight on any
 // stream never share a slot unless more than kSlots are outstanding.
@@ -83,6 +79,7 @@ class CudaKernel final : public KernelImplementation {
       : KernelImplementation(spec, Backend::kCuda, counters),
         binary_(std::move(binary)),
         prefix_(cuda_entry_prefix(spec_)),
+        lowering_(lowering),
         forward_shape_(cuda_forward_tile_shape(spec_, lowering)) {}
 
   void forward(const AttentionArguments& arguments, void* stream) const override {
@@ -196,7 +193,7 @@ class CudaKernel final : public KernelImplementation {
       const std::string name = prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
       driver::check(api.module_get_function(&module->functions[kind], module->module, name.c_str()),
                     ("cuModuleGetFunction " + name).c_str());
-      const unsigned shared = dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec_);
+      const unsigned shared = dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec_, lowering_);
       if (shared > static_cast<unsigned>(optin)) {
         throw user_error(ErrorCode::kUnsupported, "cuda:" + std::to_string(ordinal),
                          name + " needs " + std::to_string(shared) +
@@ -221,6 +218,7 @@ class CudaKernel final : public KernelImplementation {
 
   CudaBinary binary_;
   std::string prefix_;
+  CudaLoweringOptions lowering_;
   cuda::TileShape forward_shape_;
   mutable std::mutex mutex_;
   // Modules and pinned slots live as long as the process's primary contexts: never unloaded,
@@ -236,15 +234,13 @@ CudaTarget cuda_device_target(int ordinal) {
   return cuda_target_for_device(capability.major, capability.minor);
 }
 
-std::shared_ptr<const KernelImplementation> build_cuda_kernel(const Spec& spec,
-                                                              const CudaBundle* bundle,
-                                                              DiskCache* disk,
-                                                              RuntimeCounters& counters,
-                                                              bool warpgroup_mma) {
+std::shared_ptr<const KernelImplementation> build_cuda_kernel(
+    const Spec& spec, const CudaBundle* bundle, DiskCache* disk, RuntimeCounters& counters,
+    WarpgroupForward warpgroup_forward) {
   driver::driver();  // the clear "no driver / no device" error before any compile
   const CudaTarget target = cuda_device_target(0);
   const CudaLoweringOptions lowering =
-      cuda_lowering_options(spec, warpgroup_mma, target.name == "sm_90a");
+      cuda_lowering_options(spec, warpgroup_forward, target.name == "sm_90a");
   CudaBinary binary = find_or_compile_cuda_binary(spec, target, bundle, disk, counters, lowering);
   return std::make_shared<CudaKernel>(spec, std::move(binary), lowering, counters);
 }

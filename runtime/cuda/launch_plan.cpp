@@ -186,7 +186,8 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& shape,
                                params.batch, 1));
   add(plan, document_launch(cuda::kKernelForward, params, /*key_side=*/false, shape.tile_q,
                             params.attention.heads_q, 32 * shape.warps,
-                            cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v)));
+                            cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v,
+                                                       shape.key_stages)));
   return plan;
 }
 

@@ -17,6 +17,7 @@
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/embedded_templates.h"
 #include "runtime/emulation/emulator.h"
+#include "runtime/environment.h"
 #include "runtime/llvm/clang_jit.h"
 
 namespace attncc {
@@ -44,16 +45,10 @@ std::string emulation_cache_key(const Spec& spec, const std::string& source,
          cpu_cache_key(spec, source);
 }
 
-bool no_compile_asserted() {
-  const char* value = std::getenv("ATTNCC_ASSERT_NO_COMPILE");
-  return value != nullptr && std::string(value) == "1";
-}
-
 // As the CUDA backend: the spec's "deterministic", or $ATTNCC_DETERMINISTIC=1, computes dQ in
 // its own pass instead of by fp32 atomics.
 bool deterministic_backward(const Spec& spec) {
-  const char* value = std::getenv("ATTNCC_DETERMINISTIC");
-  return spec.deterministic || (value != nullptr && std::string(value) == "1");
+  return spec.deterministic || environment_flag("ATTNCC_DETERMINISTIC");
 }
 
 class EmulatedCudaKernel final : public KernelImplementation {
@@ -118,13 +113,11 @@ class EmulatedCudaKernel final : public KernelImplementation {
 
 }  // namespace
 
-std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(const Spec& spec,
-                                                                       DiskCache* disk,
-                                                                       ThreadPool& pool,
-                                                                       RuntimeCounters& counters,
-                                                                       bool warpgroup_mma) {
+std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(
+    const Spec& spec, DiskCache* disk, ThreadPool& pool, RuntimeCounters& counters,
+    WarpgroupForward warpgroup_forward) {
   const CudaLoweringOptions lowering =
-      cuda_lowering_options(spec, warpgroup_mma, /*target_has_wgmma=*/true);
+      cuda_lowering_options(spec, warpgroup_forward, /*target_has_wgmma=*/true);
   const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
   const JitOptions options = emulation_jit_options();
   const std::string key = emulation_cache_key(spec, source, options);

@@ -69,21 +69,40 @@ ATTNCC_DEVICE float* lse_address(float* base, const AttentionParams& attention, 
   return base + (batch * attention.heads_q + head) * attention.query_rows + row;
 }
 
-/// The forward's dynamic shared memory: the Q tile, then one K and one V tile. (Checked at class
-/// scope: launch_shape.h's constexpr functions are host functions to nvcc.)
+/// The forward's dynamic shared memory: the Q tile, then kForwardKeyStages K tiles and as many V
+/// tiles (stage s of K at kKBase + s * KTile::kBytes). (Checked at class scope: launch_shape.h's
+/// constexpr functions are host functions to nvcc.)
 template <typename Config>
 struct ForwardSharedLayout {
   using QTile = SharedTile<Config::kForwardTileQ, Config::kHeadDim>;
   using KTile = SharedTile<Config::kForwardTileK, Config::kHeadDim>;
   using VTile = SharedTile<Config::kForwardTileK, Config::kHeadDimV>;
+  static constexpr uint32 kStages = uint32(Config::kForwardKeyStages);
   static constexpr uint32 kQBase = 0;
   static constexpr uint32 kKBase = kQBase + QTile::kBytes;
-  static constexpr uint32 kVBase = kKBase + KTile::kBytes;
-  static_assert(kVBase + VTile::kBytes ==
-                    forward_shared_bytes(Config::kHeadDim, Config::kHeadDimV),
+  static constexpr uint32 kVBase = kKBase + kStages * KTile::kBytes;
+  static_assert(kVBase + kStages * VTile::kBytes ==
+                    forward_shared_bytes(Config::kHeadDim, Config::kHeadDimV,
+                                         Config::kForwardKeyStages),
                 "the shared layout must match launch_shape.h");
   static_assert(kKBase % 1024 == 0 && kVBase % 1024 == 0, "swizzled tiles need 1024-byte bases");
 };
+
+/// Moves (range, key_tile) to the next key tile of the visit list; false past its end.
+template <int kIntervals>
+ATTNCC_DEVICE bool advance_key_tile(const TileRanges<kIntervals>& ranges, int& range,
+                                    kernel_int& key_tile) {
+  if (key_tile < ranges.last[range]) {
+    ++key_tile;
+    return true;
+  }
+  if (range + 1 < ranges.count) {
+    ++range;
+    key_tile = ranges.first[range];
+    return true;
+  }
+  return false;
+}
 
 /// Forward of one (query tile counted from the document's end, document, query head blockIdx.z),
 /// the tile and document of block x from grid_tile; false (nothing done) when the document has
@@ -112,6 +131,10 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
   // of its warpgroup's 64, so the fragments below are the mma.sync ones with kMTiles = 1.
   constexpr bool kWgmma = Config::kForwardWgmma;
   static_assert(!kWgmma || kWgmmaAvailable, "Config::kForwardWgmma needs an sm_90a target");
+  // Two K/V stages: the wgmma forward's overlapped schedule (below); one: the others.
+  constexpr bool kWgmmaOverlap = Config::kForwardKeyStages == 2;
+  static_assert(Config::kForwardKeyStages == 1 || (kWgmma && Config::kForwardKeyStages == 2),
+                "two K/V stages are the overlapped wgmma forward's (launch_shape.h)");
   static_assert(!kWgmma || (kMTiles == 1 && kWarps % 4 == 0 && kTileK == 64 &&
                             kHeadDim % 64 == 0 && (kHeadDimV == 64 || kHeadDimV == 128)),
                 "the wgmma forward takes 16 rows per warp, 64-key tiles and head dims of 64 "
@@ -169,6 +192,140 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
 
   const TileRanges<Mask::kIntervalCount> ranges =
       key_tiles_to_visit<Mask>(view, i0, i1, kTileK);
+
+  // Logits of an S tile in log2 units; -inf where masked or past the document end. A FULL tile
+  // of kTileK keys needs no per-element test.
+  auto mask_scores = [&](float (&acc_s)[kMTiles][kNTiles][4], kernel_int j0, kernel_int columns) {
+    const bool full = tile_is_full<Mask>(view, i0, i1, j0, j0 + columns - 1);
+    const bool masked_tile = !full || columns < kTileK;
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const kernel_int i = i0 + warp_row0 + 16 * mt + quad_row + 8 * half;
+        const kernel_int alibi_base = j0 - i - (view.key_length - view.query_length);
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& score = acc_s[mt][nt][2 * half + e];
+            score = logit_log2<Config>(score, attention, scale_log2, alibi_slope,
+                                       alibi_base + 8 * nt + quad_column + e);
+          }
+        }
+        if (masked_tile) {
+          TileRowRanges<Mask> row_ranges;
+          row_ranges.set(view, i, j0, columns);
+#pragma unroll
+          for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+              if (!tile_attends<Mask>(row_ranges, view, i, j0, 8 * nt + quad_column + e,
+                                      columns, full)) {
+                acc_s[mt][nt][2 * half + e] = minus_infinity;
+              }
+            }
+          }
+        }
+      }
+    }
+  };
+
+  // Online softmax (KERNELS.md §5.3, §5.6) of an S tile of logits: the quad holds a row, so
+  // xor 1 and 2 reduce it. Turns the logits into P in place, updates row_max and row_sum, and
+  // gives per row the factor alpha by which O must be scaled before this tile's P V is added;
+  // `rescale_now` (a constant at each call) scales O at once, row by row, as FA2 does: holding
+  // every alpha until after the loop spilled 20 B on sm_80 (strided_opaque d64).
+  auto online_softmax = [&](float (&acc_s)[kMTiles][kNTiles][4], float (&alpha)[kMTiles][2],
+                            bool rescale_now) {
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        // max_nan (ptx.h): a NaN score must reach O and LSE, as on the CPU backend, instead of
+        // vanishing from the row max as it would with max.f32.
+        float tile_max = minus_infinity;
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) {
+          tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half]);
+          tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half + 1]);
+        }
+        tile_max = max_nan(tile_max, shfl_xor(tile_max, 1));
+        tile_max = max_nan(tile_max, shfl_xor(tile_max, 2));
+        const float new_max = max_nan(row_max[mt][half], tile_max);
+        // Nothing attended yet: subtract 0, not -inf (-inf - -inf is NaN); p and alpha are 0.
+        const float subtrahend = new_max == minus_infinity ? 0.0f : new_max;
+        alpha[mt][half] = fast_exp2(row_max[mt][half] - subtrahend);
+        row_max[mt][half] = new_max;
+        float sum = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& score = acc_s[mt][nt][2 * half + e];
+            score = fast_exp2(score - subtrahend);
+            sum += score;
+          }
+        }
+        row_sum[mt][half] = row_sum[mt][half] * alpha[mt][half] + sum;
+        if (rescale_now) {
+#pragma unroll
+          for (int ot = 0; ot < kOTiles; ++ot) {
+            acc_o[mt][ot][2 * half] *= alpha[mt][half];
+            acc_o[mt][ot][2 * half + 1] *= alpha[mt][half];
+          }
+        }
+      }
+    }
+  };
+  auto rescale_o = [&](const float (&alpha)[kMTiles][2]) {
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+#pragma unroll
+        for (int ot = 0; ot < kOTiles; ++ot) {
+          acc_o[mt][ot][2 * half] *= alpha[mt][half];
+          acc_o[mt][ot][2 * half + 1] *= alpha[mt][half];
+        }
+      }
+    }
+  };
+
+  // The wgmma products (sm_90a, and the emulation). S = Q K^T: Q and K are K-major
+  // 128B-swizzled operands (tile_copy.cuh); a k16 step is 32 bytes into a 64-column page, the
+  // warpgroup's 64 rows start 64 x 128 bytes into Q's page. Issued, not waited for.
+  // (Both only exist in the wgmma forward: the instructions are instantiated for its shapes.)
+  auto issue_scores_wgmma = [&](float (&acc_s)[kMTiles][kNTiles][4], uint32 k_base) {
+    if constexpr (kWgmma) {
+      const uint32 q_rows = uint32(warp_index() / 4) * 64u * 128u;
+#pragma unroll
+      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+        const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
+        wgmma_m64k16_ss<Element, kTileK>(
+            acc_s[0], wgmma_descriptor(kQBase + page * QTile::kRowCount * 128u + q_rows + step,
+                                       16u, 1024u),
+            wgmma_descriptor(k_base + page * KTile::kRowCount * 128u + step, 16u, 1024u),
+            kk > 0);
+      }
+      wgmma_commit();
+    }
+  };
+  // O += P V: V is the N-major B operand, 16 keys are 2048 bytes into each page, the leading
+  // offset steps from one 64-column page of V to the next. P comes from registers (the S
+  // accumulators packed: pack_p_fragment). Issued, not waited for.
+  auto issue_values_wgmma = [&](const uint32 (&p)[kTileK / 16][4], uint32 v_base) {
+    if constexpr (kWgmma) {
+#pragma unroll
+      for (int q = 0; q < kTileK / 16; ++q) {
+        wgmma_m64k16_rs<Element, kHeadDimV>(
+            acc_o[0], p[q],
+            wgmma_descriptor(v_base + uint32(q) * 16u * 128u, VTile::kRowCount * 128u, 1024u));
+      }
+      wgmma_commit();
+    }
+  };
+
   if (ranges.count > 0) {
     const kernel_int batch = document.batch;
     const kernel_int key_start = document.key_start;
@@ -180,228 +337,213 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
         kKBase, attention.k, batch, key_start + key_tile * kTileK, kv_head,
         min_int(kTileK, view.key_length - key_tile * kTileK), thread);
     cp_async_commit();
-    for (;;) {
-      const kernel_int j0 = key_tile * kTileK;
-      const kernel_int columns = min_int(kTileK, view.key_length - j0);
-      cp_async_wait<0>();
-      if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read K and Q directly
-      sync_threads();  // K (and Q) landed for everyone; every warp is done with the old V
-      load_tile_async<kTileK, kHeadDimV, kThreads, Element>(kVBase, attention.v, batch,
-                                                            key_start + j0, kv_head, columns,
-                                                            thread);
-      cp_async_commit();
-
-      // S = Q K^T for the warp's rows, raw (unscaled) scores in fp32.
-      float acc_s[kMTiles][kNTiles][4];
-#pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt) {
-#pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-          for (int c = 0; c < 4; ++c) acc_s[mt][nt][c] = 0.0f;
+    if constexpr (kWgmmaOverlap) {
+      // FA3's intra-warpgroup overlap: key tile t's scores S_t = Q K_t^T are issued together
+      // with tile t - 1's O += P_{t-1} V_{t-1}, and S_t's mask and softmax run while the
+      // tensor cores do that product. So K and V have two stages each: tile t's K and V live
+      // in stage t % 2, and the loads issued at the top of step t (K_{t+1}, V_t) land while
+      // step t computes. A stage is reloaded only after the barrier that follows every
+      // warpgroup's wait for the products that read it (S_{t-1}, P_{t-2} V_{t-2}).
+      uint32 p[kTileK / 16][4] = {};  // P_{t-1}: none before the first tile
+      uint32 stage = 0;
+      bool first = true;
+      kernel_int next_tile = key_tile;  // (range, next_tile): the visit list one tile ahead
+      bool has_next = advance_key_tile(ranges, range, next_tile);
+      for (;;) {
+        const kernel_int j0 = key_tile * kTileK;
+        const kernel_int columns = min_int(kTileK, view.key_length - j0);
+        cp_async_wait<0>();
+        fence_proxy_async();  // the tensor cores read Q, K_t and V_{t-1} directly
+        sync_threads();       // they landed for everyone; every warpgroup is done with step t-1
+        if (has_next) {
+          load_tile_async<kTileK, kHeadDim, kThreads, Element>(
+              kKBase + (stage ^ 1u) * KTile::kBytes, attention.k, batch,
+              key_start + next_tile * kTileK, kv_head,
+              min_int(kTileK, view.key_length - next_tile * kTileK), thread);
         }
-      }
-      if constexpr (kWgmma) {
-        // Q and K are K-major 128B-swizzled operands (tile_copy.cuh); a k16 step is 32 bytes
-        // into a 64-column page, the warpgroup's 64 rows start 64 x 128 bytes into Q's page.
-        const uint32 q_rows = uint32(warp_index() / 4) * 64u * 128u;
-        // Pins the zeroed accumulators before the fence (as CUTLASS's warpgroup_fence_operand):
-        // register writes the compiler sank past it would make ptxas add a warpgroup.arrive.
-        wgmma_fence_operand(acc_s[0]);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-          const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
-          wgmma_m64k16_ss<Element, kTileK>(
-              acc_s[0], wgmma_descriptor(kQBase + page * QTile::kRowCount * 128u + q_rows + step,
-                                         16u, 1024u),
-              wgmma_descriptor(kKBase + page * KTile::kRowCount * 128u + step, 16u, 1024u),
-              kk > 0);
-        }
-        wgmma_commit();
-        wgmma_wait<0>();
-        wgmma_fence_operand(acc_s[0]);
-      } else {
-        // Q and K blocks from the lane's addresses (tile_copy.cuh: an XOR and immediates per
-        // block, set up per key tile from an opaque lane so that nothing is held across tiles),
-        // where at most 64 O accumulators per thread and no softcap or ALiBi leave registers for
-        // them: with 128 (4 warps at d128) the addresses spilled 88-108 bytes, and softcap with
-        // ALiBi at d64 16 bytes (sm_90a), so those recompute each offset.
-        constexpr bool kLaneAddresses =
-            kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
-        RowLaneAddresses<QTile> q_lanes{};
-        RowLaneAddresses<KTile> k_lanes{};
-        if constexpr (kLaneAddresses) {
-          const int step_lane = int(opaque(uint32(lane)));
-          q_lanes = row_lane_addresses<QTile>(kQBase, warp_row0 + (step_lane & 15),
-                                              8 * (step_lane >> 4));
-          k_lanes = row_lane_addresses<KTile>(kKBase, (step_lane & 7) + 8 * (step_lane >> 4),
-                                              8 * ((step_lane >> 3) & 1));
-        }
-#pragma unroll
-        for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-          uint32 a[kMTiles][4];
-#pragma unroll
-          for (int mt = 0; mt < kMTiles; ++mt) {
-            ldmatrix_x4(a[mt], kLaneAddresses ? q_lanes.at(16 * mt, 16 * kk)
-                                              : ldmatrix_a_offset<QTile>(
-                                                    kQBase, warp_row0 + 16 * mt, 16 * kk, lane));
-          }
-#pragma unroll
-          for (int np = 0; np < kNTiles / 2; ++np) {
-            uint32 b[4];
-            ldmatrix_x4(b, kLaneAddresses
-                               ? k_lanes.at(16 * np, 16 * kk)
-                               : ldmatrix_b_offset<KTile>(kKBase, 16 * np, 16 * kk, lane));
-            const uint32 b_low[2] = {b[0], b[1]};
-            const uint32 b_high[2] = {b[2], b[3]};
-#pragma unroll
-            for (int mt = 0; mt < kMTiles; ++mt) {
-              mma_m16n8k16<Element>(acc_s[mt][2 * np], a[mt], b_low);
-              mma_m16n8k16<Element>(acc_s[mt][2 * np + 1], a[mt], b_high);
-            }
-          }
-        }
-      }
-
-      cp_async_wait<0>();
-      if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read V directly
-      sync_threads();  // V landed for everyone; every warp is done with K
-      // Advance the visit list and prefetch the next K while this tile's softmax and P V run.
-      // The ranges stay in local memory (one cached load per tile): at d128 this loop sits at
-      // 255 registers, and holding the range end in a register spilled accumulators instead.
-      bool has_next = true;
-      if (key_tile < ranges.last[range]) {
-        ++key_tile;
-      } else if (range + 1 < ranges.count) {
-        ++range;
-        key_tile = ranges.first[range];
-      } else {
-        has_next = false;
-      }
-      if (has_next) {
-        load_tile_async<kTileK, kHeadDim, kThreads, Element>(
-            kKBase, attention.k, batch, key_start + key_tile * kTileK, kv_head,
-            min_int(kTileK, view.key_length - key_tile * kTileK), thread);
+        load_tile_async<kTileK, kHeadDimV, kThreads, Element>(
+            kVBase + stage * VTile::kBytes, attention.v, batch, key_start + j0, kv_head, columns,
+            thread);
         cp_async_commit();
-      }
 
-      // Logits in log2 units; -inf where masked or past the document end. A FULL tile of
-      // kTileK keys needs no per-element test.
-      const bool full = tile_is_full<Mask>(view, i0, i1, j0, j0 + columns - 1);
-      const bool masked_tile = !full || columns < kTileK;
+        float acc_s[kMTiles][kNTiles][4];
+        float alpha[kMTiles][2];
+        // Pins acc_o's rescale and the P fragments before the fence (as CUTLASS's
+        // warpgroup_fence_operand): register writes the compiler sank past it would make
+        // ptxas add a warpgroup.arrive. S needs no zeros: its first k step does not accumulate.
+        wgmma_fence_operand(acc_o[0]);
+        wgmma_fence_operand(p);
+        wgmma_fence();
+        issue_scores_wgmma(acc_s, kKBase + stage * KTile::kBytes);
+        if (first) {
+          wgmma_wait<0>();
+        } else {
+          // A fence of its own: ptxas injects one (C7519) where a branch separates the products
+          // from the fence above.
+          wgmma_fence();
+          issue_values_wgmma(p, kVBase + (stage ^ 1u) * VTile::kBytes);
+          wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
+        }
+        wgmma_fence_operand(acc_s[0]);
+        mask_scores(acc_s, j0, columns);
+        online_softmax(acc_s, alpha, /*rescale_now=*/false);  // O is in flight
+        wgmma_wait<0>();
+        wgmma_fence_operand(acc_o[0]);
+        wgmma_fence_operand(p);  // read by P_{t-1} V_{t-1} until here
+        rescale_o(alpha);
 #pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt) {
+        for (int q = 0; q < kTileK / 16; ++q) pack_p_fragment<Element>(acc_s[0], q, p[q]);
+        if (!has_next) break;
+        key_tile = next_tile;
+        has_next = advance_key_tile(ranges, range, next_tile);
+        stage ^= 1u;
+        first = false;
+      }
+      // The last tile's O += P V.
+      cp_async_wait<0>();
+      fence_proxy_async();
+      sync_threads();
+      wgmma_fence_operand(acc_o[0]);
+      wgmma_fence();
+      issue_values_wgmma(p, kVBase + stage * VTile::kBytes);
+      wgmma_wait<0>();
+      wgmma_fence_operand(acc_o[0]);
+    } else {
+      for (;;) {
+        const kernel_int j0 = key_tile * kTileK;
+        const kernel_int columns = min_int(kTileK, view.key_length - j0);
+        cp_async_wait<0>();
+        if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read K and Q directly
+        sync_threads();  // K (and Q) landed for everyone; every warp is done with the old V
+        load_tile_async<kTileK, kHeadDimV, kThreads, Element>(kVBase, attention.v, batch,
+                                                              key_start + j0, kv_head, columns,
+                                                              thread);
+        cp_async_commit();
+
+        // S = Q K^T for the warp's rows, raw (unscaled) scores in fp32.
+        float acc_s[kMTiles][kNTiles][4];
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const kernel_int i = i0 + warp_row0 + 16 * mt + quad_row + 8 * half;
-          const kernel_int alibi_base = j0 - i - (view.key_length - view.query_length);
+        for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
           for (int nt = 0; nt < kNTiles; ++nt) {
 #pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              float& score = acc_s[mt][nt][2 * half + e];
-              score = logit_log2<Config>(score, attention, scale_log2, alibi_slope,
-                                         alibi_base + 8 * nt + quad_column + e);
-            }
+            for (int c = 0; c < 4; ++c) acc_s[mt][nt][c] = 0.0f;
           }
-          if (masked_tile) {
-            TileRowRanges<Mask> row_ranges;
-            row_ranges.set(view, i, j0, columns);
+        }
+        if constexpr (kWgmma) {
+          // Pins the zeroed accumulators before the fence (as CUTLASS's
+          // warpgroup_fence_operand): register writes the compiler sank past it would make
+          // ptxas add a warpgroup.arrive.
+          wgmma_fence_operand(acc_s[0]);
+          wgmma_fence();
+          issue_scores_wgmma(acc_s, kKBase);
+          wgmma_wait<0>();
+          wgmma_fence_operand(acc_s[0]);
+        } else {
+          // Q and K blocks from the lane's addresses (tile_copy.cuh: an XOR and immediates per
+          // block, set up per key tile from an opaque lane so that nothing is held across
+          // tiles), where at most 64 O accumulators per thread and no softcap or ALiBi leave
+          // registers for them: with 128 (4 warps at d128) the addresses spilled 88-108 bytes,
+          // and softcap with ALiBi at d64 16 bytes (sm_90a), so those recompute each offset.
+          constexpr bool kLaneAddresses =
+              kMTiles * kOTiles <= 16 && !Config::kSoftcap && !Config::kAlibi;
+          RowLaneAddresses<QTile> q_lanes{};
+          RowLaneAddresses<KTile> k_lanes{};
+          if constexpr (kLaneAddresses) {
+            const int step_lane = int(opaque(uint32(lane)));
+            q_lanes = row_lane_addresses<QTile>(kQBase, warp_row0 + (step_lane & 15),
+                                                8 * (step_lane >> 4));
+            k_lanes = row_lane_addresses<KTile>(kKBase, (step_lane & 7) + 8 * (step_lane >> 4),
+                                                8 * ((step_lane >> 3) & 1));
+          }
 #pragma unroll
-            for (int nt = 0; nt < kNTiles; ++nt) {
+          for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+            uint32 a[kMTiles][4];
 #pragma unroll
-              for (int e = 0; e < 2; ++e) {
-                if (!tile_attends<Mask>(row_ranges, view, i, j0, 8 * nt + quad_column + e,
-                                        columns, full)) {
-                  acc_s[mt][nt][2 * half + e] = minus_infinity;
-                }
+            for (int mt = 0; mt < kMTiles; ++mt) {
+              ldmatrix_x4(a[mt], kLaneAddresses ? q_lanes.at(16 * mt, 16 * kk)
+                                                : ldmatrix_a_offset<QTile>(
+                                                      kQBase, warp_row0 + 16 * mt, 16 * kk, lane));
+            }
+#pragma unroll
+            for (int np = 0; np < kNTiles / 2; ++np) {
+              uint32 b[4];
+              ldmatrix_x4(b, kLaneAddresses
+                                 ? k_lanes.at(16 * np, 16 * kk)
+                                 : ldmatrix_b_offset<KTile>(kKBase, 16 * np, 16 * kk, lane));
+              const uint32 b_low[2] = {b[0], b[1]};
+              const uint32 b_high[2] = {b[2], b[3]};
+#pragma unroll
+              for (int mt = 0; mt < kMTiles; ++mt) {
+                mma_m16n8k16<Element>(acc_s[mt][2 * np], a[mt], b_low);
+                mma_m16n8k16<Element>(acc_s[mt][2 * np + 1], a[mt], b_high);
               }
             }
           }
         }
-      }
 
-      // Online softmax (KERNELS.md §5.3, §5.6): the quad holds a row, so xor 1 and 2 reduce it.
-#pragma unroll
-      for (int mt = 0; mt < kMTiles; ++mt) {
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          // max_nan (ptx.h): a NaN score must reach O and LSE, as on the CPU backend, instead
-          // of vanishing from the row max as it would with max.f32.
-          float tile_max = minus_infinity;
-#pragma unroll
-          for (int nt = 0; nt < kNTiles; ++nt) {
-            tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half]);
-            tile_max = max_nan(tile_max, acc_s[mt][nt][2 * half + 1]);
-          }
-          tile_max = max_nan(tile_max, shfl_xor(tile_max, 1));
-          tile_max = max_nan(tile_max, shfl_xor(tile_max, 2));
-          const float new_max = max_nan(row_max[mt][half], tile_max);
-          // Nothing attended yet: subtract 0, not -inf (-inf - -inf is NaN); p and alpha are 0.
-          const float subtrahend = new_max == minus_infinity ? 0.0f : new_max;
-          const float alpha = fast_exp2(row_max[mt][half] - subtrahend);
-          row_max[mt][half] = new_max;
-          float sum = 0.0f;
-#pragma unroll
-          for (int nt = 0; nt < kNTiles; ++nt) {
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              float& score = acc_s[mt][nt][2 * half + e];
-              score = fast_exp2(score - subtrahend);
-              sum += score;
-            }
-          }
-          row_sum[mt][half] = row_sum[mt][half] * alpha + sum;
-#pragma unroll
-          for (int ot = 0; ot < kOTiles; ++ot) {
-            acc_o[mt][ot][2 * half] *= alpha;
-            acc_o[mt][ot][2 * half + 1] *= alpha;
-          }
+        cp_async_wait<0>();
+        if constexpr (kWgmma) fence_proxy_async();  // the tensor cores read V directly
+        sync_threads();  // V landed for everyone; every warp is done with K
+        // Advance the visit list and prefetch the next K while this tile's softmax and P V
+        // run. The ranges stay in local memory (one cached load per tile): at d128 this loop
+        // sits at 255 registers, and holding the range end in a register spilled accumulators
+        // instead. (advance_key_tile's equivalent code spilled 20 B here on sm_80:
+        // strided_opaque d64 sits at 254 registers.)
+        bool has_next = true;
+        if (key_tile < ranges.last[range]) {
+          ++key_tile;
+        } else if (range + 1 < ranges.count) {
+          ++range;
+          key_tile = ranges.first[range];
+        } else {
+          has_next = false;
         }
-      }
+        if (has_next) {
+          load_tile_async<kTileK, kHeadDim, kThreads, Element>(
+              kKBase, attention.k, batch, key_start + key_tile * kTileK, kv_head,
+              min_int(kTileK, view.key_length - key_tile * kTileK), thread);
+          cp_async_commit();
+        }
 
-      // O += P V: P goes from the S accumulators straight into A fragments (KERNELS.md §5.4).
-      if constexpr (kWgmma) {
-        // V is the N-major B operand: 16 keys are 2048 bytes into each page, the leading
-        // offset steps from one 64-column page of V to the next. Every P fragment is packed
-        // before the fence: packed between the MMAs, ptxas inserts a warpgroup.arrive before
-        // each (C7519).
-        uint32 p[kTileK / 16][4];
+        float alpha[kMTiles][2];
+        mask_scores(acc_s, j0, columns);
+        online_softmax(acc_s, alpha, /*rescale_now=*/true);
+
+        // O += P V: P goes from the S accumulators straight into A fragments (KERNELS.md §5.4).
+        if constexpr (kWgmma) {
+          // Every P fragment is packed before the fence: packed between the MMAs, ptxas inserts
+          // a warpgroup.arrive before each (C7519).
+          uint32 p[kTileK / 16][4];
 #pragma unroll
-        for (int q = 0; q < kTileK / 16; ++q) pack_p_fragment<Element>(acc_s[0], q, p[q]);
-        wgmma_fence_operand(acc_o[0]);  // the alpha rescale stays before the fence
-        wgmma_fence();                   // after the alpha rescale of acc_o and the P fragments
+          for (int q = 0; q < kTileK / 16; ++q) pack_p_fragment<Element>(acc_s[0], q, p[q]);
+          wgmma_fence_operand(acc_o[0]);  // the alpha rescale stays before the fence
+          wgmma_fence();                   // after the alpha rescale of acc_o and the P fragments
+          issue_values_wgmma(p, kVBase);
+          wgmma_wait<0>();
+          wgmma_fence_operand(acc_o[0]);
+        } else {
 #pragma unroll
-        for (int q = 0; q < kTileK / 16; ++q) {
-          wgmma_m64k16_rs<Element, kHeadDimV>(
-              acc_o[0], p[q],
-              wgmma_descriptor(kVBase + uint32(q) * 16u * 128u, VTile::kRowCount * 128u, 1024u));
-        }
-        wgmma_commit();
-        wgmma_wait<0>();
-        wgmma_fence_operand(acc_o[0]);
-      } else {
+          for (int q = 0; q < kTileK / 16; ++q) {
+            uint32 a[kMTiles][4];
 #pragma unroll
-        for (int q = 0; q < kTileK / 16; ++q) {
-          uint32 a[kMTiles][4];
+            for (int mt = 0; mt < kMTiles; ++mt) pack_p_fragment<Element>(acc_s[mt], q, a[mt]);
 #pragma unroll
-          for (int mt = 0; mt < kMTiles; ++mt) pack_p_fragment<Element>(acc_s[mt], q, a[mt]);
+            for (int dp = 0; dp < kHeadDimV / 16; ++dp) {
+              uint32 b[4];
+              ldmatrix_x4_trans(b, ldmatrix_a_offset<VTile>(kVBase, 16 * q, 16 * dp, lane));
+              const uint32 b_low[2] = {b[0], b[1]};
+              const uint32 b_high[2] = {b[2], b[3]};
 #pragma unroll
-          for (int dp = 0; dp < kHeadDimV / 16; ++dp) {
-            uint32 b[4];
-            ldmatrix_x4_trans(b, ldmatrix_a_offset<VTile>(kVBase, 16 * q, 16 * dp, lane));
-            const uint32 b_low[2] = {b[0], b[1]};
-            const uint32 b_high[2] = {b[2], b[3]};
-#pragma unroll
-            for (int mt = 0; mt < kMTiles; ++mt) {
-              mma_m16n8k16<Element>(acc_o[mt][2 * dp], a[mt], b_low);
-              mma_m16n8k16<Element>(acc_o[mt][2 * dp + 1], a[mt], b_high);
+              for (int mt = 0; mt < kMTiles; ++mt) {
+                mma_m16n8k16<Element>(acc_o[mt][2 * dp], a[mt], b_low);
+                mma_m16n8k16<Element>(acc_o[mt][2 * dp + 1], a[mt], b_high);
+              }
             }
           }
         }
+        if (!has_next) break;
       }
-      if (!has_next) break;
     }
   }
 

@@ -62,9 +62,10 @@ constexpr const char* kernel_suffix(KernelKind kind) {
 }
 
 struct TileShape {
-  int tile_q;   // query rows per block
-  int tile_k;   // key rows per block / per step
-  int warps;    // threads = 32 * warps
+  int tile_q;          // query rows per block
+  int tile_k;          // key rows per block / per step
+  int warps;           // threads = 32 * warps
+  int key_stages = 1;  // forward: K and V tiles in shared memory (2: the overlapped wgmma forward)
 };
 
 /// Forward tiles (FA2 sm_80 choices, KERNELS.md §6.5, bounded by the 0-spill rule). FA2 runs
@@ -91,11 +92,14 @@ constexpr TileShape forward_tile_shape(int head_dim, int head_dim_v, bool light_
 /// 16 per warp, over 64-key tiles. Q, K and V must be whole 64-column pages of the 128-byte
 /// swizzle (the ISA's 128B-swizzle atoms), and the P V product's N (head_dim_v) an instruction
 /// width the templates instantiate: head dims 64 and 128. The tiles are those of
-/// forward_tile_shape, so shared memory is unchanged.
+/// forward_tile_shape. The overlapped schedule (FA3's intra-warpgroup overlap: a tile's softmax
+/// runs while the previous tile's P V product does) keeps two K and two V tiles, 96 KB at d128;
+/// the serial one (each product waited for at once) one of each, as the mma.sync forward.
 constexpr bool forward_warpgroup_mma_fits(int head_dim, int head_dim_v) {
   return (head_dim == 64 || head_dim == 128) && (head_dim_v == 64 || head_dim_v == 128);
 }
-constexpr TileShape kWarpgroupForwardShape{128, 64, 8};
+constexpr TileShape kWarpgroupForwardShape{128, 64, 8, 2};
+constexpr TileShape kWarpgroupSerialForwardShape{128, 64, 8, 1};
 
 /// Blocks per SM the wgmma forward is compiled for (__launch_bounds__'s minimum, which caps
 /// registers at 65536 / (256 x blocks)). Two blocks of two warpgroups let one block's softmax
@@ -103,9 +107,13 @@ constexpr TileShape kWarpgroupForwardShape{128, 64, 8};
 /// two barriers per key tile, cannot do by itself (unmeasured: docs/PERFORMANCE.md). At 128
 /// registers, light masks without score mods compile without spills at d64 and d128 (NVRTC
 /// 13.0, sm_90a: 123-128 registers); softcap spilled 8 B and prefix-LM 4 B at d128, so those,
-/// ALiBi and every heavy mask keep one block (146-241 registers).
-constexpr int warpgroup_forward_blocks_per_sm(bool light_mask, bool score_mods) {
-  return light_mask && !score_mods ? 2 : 1;
+/// ALiBi and every heavy mask keep one block (146-241 registers). The overlapped schedule holds
+/// the next S tile and the P fragments while O's product runs: at head_dim_v 128 it spilled
+/// 96 B at two blocks (causal), so there it takes one.
+constexpr int warpgroup_forward_blocks_per_sm(bool light_mask, bool score_mods, int head_dim_v,
+                                              int key_stages) {
+  if (!light_mask || score_mods) return 1;
+  return key_stages == 2 && head_dim_v > 64 ? 1 : 2;
 }
 
 /// Both forward shapes of a head dim have the same tiles (the comment above relies on it).
@@ -118,14 +126,17 @@ constexpr bool forward_tiles_independent_of_mask() {
       if (light.tile_q != heavy.tile_q || light.tile_k != heavy.tile_k) return false;
       if (forward_warpgroup_mma_fits(head_dim, head_dim_v) &&
           (kWarpgroupForwardShape.tile_q != light.tile_q ||
-           kWarpgroupForwardShape.tile_k != light.tile_k)) {
+           kWarpgroupForwardShape.tile_k != light.tile_k ||
+           kWarpgroupSerialForwardShape.tile_q != light.tile_q ||
+           kWarpgroupSerialForwardShape.tile_k != light.tile_k)) {
         return false;
       }
     }
   }
   return true;
 }
-static_assert(forward_tiles_independent_of_mask(), "forward_shared_bytes ignores the mask");
+static_assert(forward_tiles_independent_of_mask(),
+              "forward_shared_bytes ignores the mask and the instruction");
 
 /// Backward key/value kernel tiles: a key tile accumulates its dK, dV over every query tile
 /// that reaches it, and each (query tile, key tile) step loads the query tile's Q and dO and
@@ -189,12 +200,12 @@ constexpr int kElementwiseThreads = 128;
 /// atoms by construction of the tile sizes).
 constexpr unsigned tile_bytes(int rows, int width) { return unsigned(rows) * unsigned(width) * 2u; }
 
-/// Dynamic shared memory of the forward kernel: Q tile, one K and one V tile (the same for both
-/// forward shapes: forward_tiles_independent_of_mask).
-constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v) {
+/// Dynamic shared memory of the forward kernel: Q tile, `key_stages` K and as many V tiles
+/// (every forward shape of the head dims has the same tiles: forward_tiles_independent_of_mask).
+constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v, int key_stages = 1) {
   TileShape shape = forward_tile_shape(head_dim, head_dim_v, /*light_mask=*/true);
-  return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_k, head_dim) +
-         tile_bytes(shape.tile_k, head_dim_v);
+  const unsigned key_and_value = tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v);
+  return tile_bytes(shape.tile_q, head_dim) + unsigned(key_stages) * key_and_value;
 }
 
 /// Query-side buffers of a backward kernel with `shape` tiles: the key/value kernel takes two

@@ -165,6 +165,16 @@ ATTNCC_DEVICE void wgmma_fence_operand(float (&d)[kBlocks][4]) {
     for (int c = 0; c < 4; ++c) asm volatile("" : "+f"(d[block][c])::"memory");
   }
 }
+/// The same for A fragments in registers: live, and unchanged, until after the wait that
+/// retires the MMAs reading them.
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(uint32 (&a)[kBlocks][4]) {
+#pragma unroll
+  for (int block = 0; block < kBlocks; ++block) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) asm volatile("" : "+r"(a[block][r])::"memory");
+  }
+}
 /// fence.proxy.async: shared memory written through the generic proxy (cp.async, st.shared)
 /// becomes visible to the tensor cores' async proxy; each writing thread, before the barrier.
 ATTNCC_DEVICE void fence_proxy_async() {
@@ -260,6 +270,10 @@ ATTNCC_DEVICE void wgmma_wait() {
 }
 template <int kBlocks>
 ATTNCC_DEVICE void wgmma_fence_operand(float (&)[kBlocks][4]) {
+  __trap();
+}
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(uint32 (&)[kBlocks][4]) {
   __trap();
 }
 ATTNCC_DEVICE void fence_proxy_async() { __trap(); }
@@ -433,6 +447,8 @@ ATTNCC_DEVICE void wgmma_wait() {
 }
 template <int kBlocks>
 ATTNCC_DEVICE void wgmma_fence_operand(float (&)[kBlocks][4]) {}
+template <int kBlocks>
+ATTNCC_DEVICE void wgmma_fence_operand(uint32 (&)[kBlocks][4]) {}
 ATTNCC_DEVICE void fence_proxy_async() { emulation::fence_proxy_async(); }
 
 template <typename Element, int kN>

@@ -28,6 +28,8 @@ expect_exit 0 -- "$attncc" compile "$spec" --arch sm_80,sm_90a --wgmma --fail-on
 expect_contains "$out" "$hash sm_90a (wgmma forward): CUBIN in" "wgmma compile line"
 expect_contains "$out" "$hash sm_80: CUBIN in" "sm_80 without wgmma"
 [[ $out != *"ptxas: ("* ]] || fail "ptxas notes on the wgmma forward: $out"
+expect_exit 0 -- env ATTNCC_CUDA_WGMMA=serial "$attncc" compile "$spec" --arch sm_90a --wgmma
+expect_contains "$out" "$hash sm_90a (wgmma forward, serial): CUBIN in" "serial wgmma compile line"
 
 expect_exit 1 -- "$attncc" compile "$spec" --arch sm_75
 expect_contains "$err" "--arch: error: unknown CUDA architecture 'sm_75'; use sm_80" "old arch"

@@ -25,6 +25,10 @@ expect_exit 1 -- "$attncc" emit "$spec" --target cpuu
 expect_contains "$err" "unknown target 'cpuu'; did you mean 'cpu'?" "typo in target"
 expect_exit 0 -- "$attncc" emit "$spec" --target cuda --wgmma
 expect_contains "$out" "static constexpr bool kForwardWgmma = true;" "--wgmma lowering"
+expect_contains "$out" "static constexpr int kForwardKeyStages = 2;" "--wgmma: overlapped, two stages"
+expect_exit 0 -- env ATTNCC_CUDA_WGMMA=serial "$attncc" emit "$spec" --target cuda --wgmma
+expect_contains "$out" "static constexpr bool kForwardWgmma = true;" "serial wgmma lowering"
+expect_contains "$out" "static constexpr int kForwardKeyStages = 1;" "serial wgmma: one stage"
 expect_exit 1 -- "$attncc" emit "$spec" --wgmma
 expect_contains "$err" "--wgmma: error: applies to --target cuda only; add --target cuda" "--wgmma on cpu"
 expect_exit 1 -- "$attncc" emit "$work/missing.json"

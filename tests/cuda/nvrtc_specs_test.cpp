@@ -2,9 +2,10 @@
 // (one program with all entry points, as the runtime compiles it) and ptxas reports 0 spill
 // bytes for every entry point; registers, stack and compile time are printed per kernel (CI
 // logs are the record). One ctest test per (spec, dtype, head dim, arch). The sm_90a wgmma
-// forward (RuntimeOptions::cuda_warpgroup_mma) is compiled too, in bf16 (its fp16 instructions
-// differ in the type suffix only), and must also draw no ptxas note (serialised or fenced
-// warpgroup MMAs). No GPU needed.
+// forwards (RuntimeOptions::cuda_warpgroup_mma: the overlapped schedule, and the serial one of
+// $ATTNCC_CUDA_WGMMA=serial) are compiled too, in bf16 (their fp16 instructions differ in the
+// type suffix only), and must also draw no ptxas note (serialised or fenced warpgroup MMAs).
+// No GPU needed.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -30,14 +31,22 @@ struct Variant {
   DType dtype;
   int head_dim;
   std::string arch;
-  bool wgmma = false;
+  WarpgroupForward warpgroup = WarpgroupForward::kOff;
 };
+
+const char* warpgroup_suffix(WarpgroupForward warpgroup) {
+  switch (warpgroup) {
+    case WarpgroupForward::kOverlapped: return "_wgmma";
+    case WarpgroupForward::kSerial: return "_wgmma_serial";
+    default: return "";
+  }
+}
 
 // gtest prints this in test names and failures (instead of the object's bytes).
 void PrintTo(const Variant& variant, std::ostream* out) {
   *out << std::filesystem::path(variant.spec_path).filename().string() << " "
        << dtype_name(variant.dtype) << " d" << variant.head_dim << " " << variant.arch
-       << (variant.wgmma ? " wgmma" : "");
+       << warpgroup_suffix(variant.warpgroup);
 }
 
 std::vector<Variant> all_variants() {
@@ -46,7 +55,10 @@ std::vector<Variant> all_variants() {
     for (DType dtype : {DType::kBFloat16, DType::kFloat16}) {
       for (int head_dim : {64, 128}) {
         for (const char* arch : {"sm_80", "sm_90a"}) variants.push_back({path, dtype, head_dim, arch});
-        if (dtype == DType::kBFloat16) variants.push_back({path, dtype, head_dim, "sm_90a", true});
+        if (dtype != DType::kBFloat16) continue;
+        for (WarpgroupForward warpgroup : {WarpgroupForward::kOverlapped, WarpgroupForward::kSerial}) {
+          variants.push_back({path, dtype, head_dim, "sm_90a", warpgroup});
+        }
       }
     }
   }
@@ -57,7 +69,7 @@ std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
   std::string name = std::filesystem::path(info.param.spec_path).stem().string() + "_" +
                      std::string(dtype_name(info.param.dtype)) + "_d" +
                      std::to_string(info.param.head_dim) + "_" + info.param.arch +
-                     (info.param.wgmma ? "_wgmma" : "");
+                     warpgroup_suffix(info.param.warpgroup);
   for (char& character : name) {
     if (!std::isalnum(static_cast<unsigned char>(character))) character = '_';
   }
@@ -72,8 +84,10 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
   const Variant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
-  const CudaLoweringOptions lowering = cuda_lowering_options(spec, variant.wgmma, true);
-  ASSERT_EQ(lowering.warpgroup_mma_forward, variant.wgmma);
+  const bool wgmma = variant.warpgroup != WarpgroupForward::kOff;
+  const CudaLoweringOptions lowering = cuda_lowering_options(spec, variant.warpgroup, true);
+  ASSERT_EQ(lowering.warpgroup_mma_forward, wgmma);
+  ASSERT_EQ(lowering.warpgroup_overlap, variant.warpgroup == WarpgroupForward::kOverlapped);
   CudaCompileTime time;
   CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &time, lowering);
   EXPECT_TRUE(binary.is_cubin);
@@ -85,7 +99,7 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
   const std::string prefix = cuda_entry_prefix(spec) + "_";
   for (const PtxasKernelReport& report : binary.reports) {
     std::printf("  %s\n",
-                describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec)).c_str());
+                describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec, lowering)).c_str());
     EXPECT_EQ(report.function.rfind(prefix, 0), 0u) << report.function;
     EXPECT_EQ(report.arch, variant.arch);
     EXPECT_EQ(report.spill_store_bytes, 0) << report.function << " spills";
@@ -94,7 +108,7 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
     EXPECT_TRUE(report.notes.empty()) << report.function << ": ptxas notes (above)";
     // wgmma's swizzle uses absolute shared addresses: static shared memory would move the
     // dynamic window (and its 1024-byte atoms) off the alignment the descriptors assume.
-    if (variant.wgmma) {
+    if (wgmma) {
       EXPECT_EQ(report.static_shared_bytes, 0) << report.function;
     }
   }

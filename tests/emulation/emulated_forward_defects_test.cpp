@@ -23,11 +23,17 @@ const std::vector<testing::NamedPatch> kPatches = {
     {"removed barrier",
      {"cuda/attention_forward.cuh", "sync_threads();  // K (and Q) landed for everyone",
       "/* removed */  // K (and Q) landed for everyone"}},
-    {"missing cp.async wait", {"cuda/attention_forward.cuh", "cp_async_wait<0>();", "/* removed */"}},
+    // The mma.sync loop's first wait (the overlapped wgmma loop, earlier in the file, has its own).
+    {"missing cp.async wait",
+     {"cuda/attention_forward.cuh",
+      "cp_async_wait<0>();\n        if constexpr (kWgmma) fence_proxy_async();  // the tensor cores "
+      "read K and Q",
+      "/* removed */\n        if constexpr (kWgmma) fence_proxy_async();  // the tensor cores "
+      "read K and Q"}},
     {"wrong fragment index",
      {"cuda/attention_forward.cuh",
-      "const uint32 b_low[2] = {b[0], b[1]};\n            const uint32 b_high[2] = {b[2], b[3]};",
-      "const uint32 b_low[2] = {b[2], b[3]};\n            const uint32 b_high[2] = {b[0], b[1]};"}},
+      "const uint32 b_low[2] = {b[0], b[1]};\n              const uint32 b_high[2] = {b[2], b[3]};",
+      "const uint32 b_low[2] = {b[2], b[3]};\n              const uint32 b_high[2] = {b[0], b[1]};"}},
 };
 
 class EmulatedForwardDefects : public ::testing::Test {

@@ -48,7 +48,8 @@ TEST_P(CudaWgmmaForward, MatchesTheReferenceOnEdgeCases) {
                                                variant.head_dim);
   spec.backward = false;
   Kernel kernel = wgmma_runtime().get(spec);
-  testing::emulate_cuda_kernels_of(spec, cuda_lowering_options(spec, true, true));  // fake only
+  testing::emulate_cuda_kernels_of(  // fake only
+      spec, cuda_lowering_options(spec, WarpgroupForward::kOverlapped, true));
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
   testing::TestRandom random(seed);

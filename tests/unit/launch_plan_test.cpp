@@ -6,9 +6,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "attncc/error.h"
+#include "compiler/emit/forward_tile_choice.h"
+#include "runtime/cuda/cuda_binary.h"
 
 namespace attncc {
 namespace {
@@ -96,6 +99,26 @@ TEST(LaunchPlan, VarlenForwardParamsAndGrids) {
                 cuda::forward_shared_bytes(128, 128));
   EXPECT_EQ(plan.workspace.delta_bytes, 0u);
   EXPECT_EQ(plan.workspace.dq_accumulator_bytes, 0u);
+}
+
+// The wgmma forward: 8 warps over 128 x 64 tiles. The overlapped schedule keeps two K and two V
+// tiles, bf16 at d128: Q 128 x 128 x 2 B = 32 KiB, plus 2 x (64 x 128 x 2 B) for each of K and
+// V = 64 KiB; the serial one a single K and V tile (32 KiB). The kernel's opt-in size
+// (dynamic_shared_bytes) must agree with the launch.
+TEST(LaunchPlan, WarpgroupForwardSharedMemoryFollowsItsStages) {
+  Spec spec = make_spec("varlen", "prefix($p[doc])", 128);
+  VarlenCall call(8, 8, 128);
+  const std::pair<WarpgroupForward, unsigned> expected[] = {
+      {WarpgroupForward::kOverlapped, 96u * 1024u}, {WarpgroupForward::kSerial, 64u * 1024u}};
+  for (const auto& [request, bytes] : expected) {
+    const CudaLoweringOptions lowering = cuda_lowering_options(spec, request, true);
+    ASSERT_TRUE(lowering.warpgroup_mma_forward);
+    CudaLaunchPlan plan =
+        plan_cuda_forward(spec, cuda_forward_tile_shape(spec, lowering), call.arguments);
+    ASSERT_EQ(plan.launches.size(), 2u);
+    expect_launch(plan.launches[1], cuda::kKernelForward, {3, 3, 8}, 256u, bytes);
+    EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelForward, spec, lowering), bytes);
+  }
 }
 
 // max_seqlen_q/k size the per-document grids (the documents here: Lq 100, 0, 200; Lk 50, 10,

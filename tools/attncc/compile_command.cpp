@@ -8,6 +8,7 @@
 #include "compiler/emit/lower_to_cuda.h"
 #include "runtime/cuda/cuda_bundle.h"
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/environment.h"
 #include "tools/attncc/commands.h"
 
 namespace attncc::cli {
@@ -31,8 +32,9 @@ const CommandInfo kCompileCommand = {
     "A Runtime on a compute capability 9.0 GPU looks for sm_90a.\n\n"
     "--wgmma compiles the forward of sm_90a kernels with warpgroup MMAs (wgmma) where the head\n"
     "dims are 64 or 128: the experimental forward of RuntimeOptions::cuda_warpgroup_mma and\n"
-    "ATTNCC_CUDA_WGMMA=1, not yet run on a GPU (docs/PERFORMANCE.md). Other architectures and\n"
-    "head dims compile as without it.\n\n"
+    "ATTNCC_CUDA_WGMMA=1, not yet run on a GPU (docs/PERFORMANCE.md); ATTNCC_CUDA_WGMMA=serial\n"
+    "gives its schedule without the softmax/product overlap. Other architectures and head dims\n"
+    "compile as without it.\n\n"
     "Exit code 1 with --fail-on-spills when any entry point spills registers.\n\n"
     "examples:\n"
     "  attncc compile specs/causal.json\n"
@@ -79,16 +81,19 @@ int run_compile(const ParsedArguments& arguments) {
     const Spec& spec = specs[index];
     for (const CudaTarget& target : targets) {
       const CudaLoweringOptions lowering =
-          cuda_lowering_options(spec, arguments.has("wgmma"), target.name == "sm_90a");
+          cuda_lowering_options(spec, requested_warpgroup_forward(arguments.has("wgmma")),
+                                target.name == "sm_90a");
       const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
       CudaCompileTime time;
       CudaBinary binary = compile_cuda_binary(spec, target, &time, lowering);
       std::printf("%s %s %s%s: %s in %.2f s (%.2f s CPU)\n", arguments.positionals[index].c_str(),
                   spec_hash(spec).c_str(), target.name.c_str(),
-                  lowering.warpgroup_mma_forward ? " (wgmma forward)" : "",
+                  !lowering.warpgroup_mma_forward ? ""
+                  : lowering.warpgroup_overlap    ? " (wgmma forward)"
+                                                  : " (wgmma forward, serial)",
                   binary.is_cubin ? "CUBIN" : "PTX", time.seconds, time.cpu_seconds);
       for (const PtxasKernelReport& report : binary.reports) {
-        std::printf("  %s\n", describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec)).c_str());
+        std::printf("  %s\n", describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec, lowering)).c_str());
         if (report.spills()) ++spilling;
       }
       entries.push_back({spec, source, std::move(binary), time.seconds});

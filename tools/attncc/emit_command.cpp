@@ -9,6 +9,7 @@
 #include "compiler/emit/lower_to_cpu.h"
 #include "compiler/emit/lower_to_cuda.h"
 #include "compiler/spec/json_location.h"
+#include "runtime/environment.h"
 #include "tools/attncc/commands.h"
 
 namespace attncc::cli {
@@ -26,7 +27,8 @@ const CommandInfo kEmitCommand = {
     "function marked ATTNCC_HOST_DEVICE, and ATTNCC_CUDA_ENTRY_POINTS naming one kernel per\n"
     "pass after the spec hash, instantiating templates/cuda/. fp32 specs are not supported there.\n"
     "With --wgmma the CUDA source is the one for sm_90a with the experimental warpgroup-MMA\n"
-    "forward (Config::kForwardWgmma, 8 warps; head dims 64 and 128 only, else unchanged).\n\n"
+    "forward (Config::kForwardWgmma, 8 warps, two K/V stages: kForwardKeyStages; head dims 64\n"
+    "and 128 only, else unchanged); ATTNCC_CUDA_WGMMA=serial gives its one-stage schedule.\n\n"
     "examples:\n"
     "  attncc emit specs/causal.json\n"
     "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n"
@@ -56,7 +58,9 @@ int run_emit(const ParsedArguments& arguments) {
   }
   std::string source =
       target == "cuda"
-          ? lower_to_cuda(spec, form, cuda_lowering_options(spec, arguments.has("wgmma"), true))
+          ? lower_to_cuda(spec, form,
+                          cuda_lowering_options(
+                              spec, requested_warpgroup_forward(arguments.has("wgmma")), true))
           : lower_to_cpu(spec, form);
   if (!arguments.has("out")) {
     std::fputs(source.c_str(), stdout);
