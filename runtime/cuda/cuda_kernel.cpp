@@ -193,7 +193,8 @@ class CudaKernel final : public KernelImplementation {
       const std::string name = prefix_ + "_" + cuda::kernel_suffix(static_cast<cuda::KernelKind>(kind));
       driver::check(api.module_get_function(&module->functions[kind], module->module, name.c_str()),
                     ("cuModuleGetFunction " + name).c_str());
-      const unsigned shared = dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec_, lowering_);
+      const unsigned shared =
+          dynamic_shared_bytes(static_cast<cuda::KernelKind>(kind), spec_, lowering_);
       if (shared > static_cast<unsigned>(optin)) {
         throw user_error(ErrorCode::kUnsupported, "cuda:" + std::to_string(ordinal),
                          name + " needs " + std::to_string(shared) +

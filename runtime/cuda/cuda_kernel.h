@@ -15,8 +15,9 @@ namespace attncc {
 
 /// Builds the CUDA kernel of `spec` for device 0's architecture (the binary from `bundle`, else
 /// `disk`, else NVRTC); `warpgroup_forward`: the wgmma forward asked for, which it gets where
-/// the device is sm_90a and the head dims fit (cuda_lowering_options). Throws Error(kUnsupported) without a driver or device,
-/// or without NVRTC when no bundle or cache entry has the kernel.
+/// the device is sm_90a and the head dims fit (cuda_lowering_options). Throws
+/// Error(kUnsupported) without a driver or device, or without NVRTC when no bundle or cache
+/// entry has the kernel.
 std::shared_ptr<const KernelImplementation> build_cuda_kernel(
     const Spec& spec, const CudaBundle* bundle, DiskCache* disk, RuntimeCounters& counters,
     WarpgroupForward warpgroup_forward = WarpgroupForward::kOff);

@@ -14,9 +14,9 @@
 namespace attncc {
 
 /// Builds (or loads from `disk`) the emulated CUDA kernels of `spec`; `warpgroup_forward`: the
-/// sm_90a wgmma forward asked for, which it gets where the head dims fit (cuda_lowering_options). Throws Error
-/// (kUnsupported for specs the CUDA backend cannot run); with ATTNCC_ASSERT_NO_COMPILE=1 a
-/// needed compile throws instead of running.
+/// sm_90a wgmma forward asked for, which it gets where the head dims fit
+/// (cuda_lowering_options). Throws Error (kUnsupported for specs the CUDA backend cannot run);
+/// with ATTNCC_ASSERT_NO_COMPILE=1 a needed compile throws instead of running.
 std::shared_ptr<const KernelImplementation> build_emulated_cuda_kernel(
     const Spec& spec, DiskCache* disk, ThreadPool& pool, RuntimeCounters& counters,
     WarpgroupForward warpgroup_forward = WarpgroupForward::kOff);

@@ -204,7 +204,8 @@ constexpr unsigned tile_bytes(int rows, int width) { return unsigned(rows) * uns
 /// (every forward shape of the head dims has the same tiles: forward_tiles_independent_of_mask).
 constexpr unsigned forward_shared_bytes(int head_dim, int head_dim_v, int key_stages = 1) {
   TileShape shape = forward_tile_shape(head_dim, head_dim_v, /*light_mask=*/true);
-  const unsigned key_and_value = tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v);
+  const unsigned key_and_value =
+      tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v);
   return tile_bytes(shape.tile_q, head_dim) + unsigned(key_stages) * key_and_value;
 }
 

@@ -56,8 +56,9 @@ std::vector<Variant> all_variants() {
       for (int head_dim : {64, 128}) {
         for (const char* arch : {"sm_80", "sm_90a"}) variants.push_back({path, dtype, head_dim, arch});
         if (dtype != DType::kBFloat16) continue;
-        for (WarpgroupForward warpgroup : {WarpgroupForward::kOverlapped, WarpgroupForward::kSerial}) {
-          variants.push_back({path, dtype, head_dim, "sm_90a", warpgroup});
+        for (WarpgroupForward schedule :
+             {WarpgroupForward::kOverlapped, WarpgroupForward::kSerial}) {
+          variants.push_back({path, dtype, head_dim, "sm_90a", schedule});
         }
       }
     }
@@ -98,8 +99,8 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
               static_cast<int>(cuda::kKernelCount));
   const std::string prefix = cuda_entry_prefix(spec) + "_";
   for (const PtxasKernelReport& report : binary.reports) {
-    std::printf("  %s\n",
-                describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec, lowering)).c_str());
+    const unsigned shared = dynamic_shared_bytes(report.function, spec, lowering);
+    std::printf("  %s\n", describe_ptxas_report(report, shared).c_str());
     EXPECT_EQ(report.function.rfind(prefix, 0), 0u) << report.function;
     EXPECT_EQ(report.arch, variant.arch);
     EXPECT_EQ(report.spill_store_bytes, 0) << report.function << " spills";
