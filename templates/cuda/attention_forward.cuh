@@ -231,6 +231,15 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
     }
   };
 
+  // O's row `half` of m16 tile `mt` (this lane's columns) times a softmax factor alpha.
+  auto rescale_o_row = [&](int mt, int half, float alpha) {
+#pragma unroll
+    for (int ot = 0; ot < kOTiles; ++ot) {
+      acc_o[mt][ot][2 * half] *= alpha;
+      acc_o[mt][ot][2 * half + 1] *= alpha;
+    }
+  };
+
   // Online softmax (KERNELS.md §5.3, §5.6) of an S tile of logits: the quad holds a row, so
   // xor 1 and 2 reduce it. Turns the logits into P in place, updates row_max and row_sum, and
   // gives per row the factor alpha by which O must be scaled before this tile's P V is added;
@@ -268,13 +277,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
           }
         }
         row_sum[mt][half] = row_sum[mt][half] * alpha[mt][half] + sum;
-        if (rescale_now) {
-#pragma unroll
-          for (int ot = 0; ot < kOTiles; ++ot) {
-            acc_o[mt][ot][2 * half] *= alpha[mt][half];
-            acc_o[mt][ot][2 * half + 1] *= alpha[mt][half];
-          }
-        }
+        if (rescale_now) rescale_o_row(mt, half, alpha[mt][half]);
       }
     }
   };
@@ -282,13 +285,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
 #pragma unroll
     for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-#pragma unroll
-        for (int ot = 0; ot < kOTiles; ++ot) {
-          acc_o[mt][ot][2 * half] *= alpha[mt][half];
-          acc_o[mt][ot][2 * half + 1] *= alpha[mt][half];
-        }
-      }
+      for (int half = 0; half < 2; ++half) rescale_o_row(mt, half, alpha[mt][half]);
     }
   };
 
