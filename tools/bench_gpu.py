@@ -30,8 +30,9 @@ which tile shape is faster (above 1: the 4-warp shape). It also runs attncc with
 ATTNCC_DETERMINISTIC=1 (row attncc_deterministic): the backward's dQ by its own pass over the
 key tiles instead of fp32 atomics, whose forward+backward time shows what determinism costs.
 Every case also runs attncc with ATTNCC_CUDA_WGMMA=1 (row attncc_wgmma): on sm_90a the
-experimental forward through warpgroup MMAs (wgmma) instead of mma.sync, checked against the
-reference like every row; its forward ratio says what wgmma gives (above 1: mma.sync faster).
+experimental forward and backward key/value kernel through warpgroup MMAs (wgmma) instead of
+mma.sync, checked against the reference like every row; its forward and backward ratios say
+what wgmma gives (above 1: mma.sync faster).
 That forward overlaps a key tile's softmax with the previous tile's P V product (FA3's
 intra-warpgroup overlap, two K/V stages); the causal and doc_packed cases also run it with
 ATTNCC_CUDA_WGMMA=serial (row attncc_wgmma_serial), each product waited for at once: its
@@ -380,9 +381,10 @@ def run_case(case, arguments, torch, work):
             record(name, entry)
 
     record_attncc("attncc", run_attncc(case, arguments, inputs, reference, work, torch))
-    # The experimental sm_90a forward through warpgroup MMAs (wgmma; RuntimeOptions::
-    # cuda_warpgroup_mma): on an H100/H200 its forward ratio against attncc says what wgmma
-    # gives; elsewhere it runs the mma.sync kernels (the emulation runs the wgmma ones).
+    # The experimental sm_90a forward and backward key/value kernel through warpgroup MMAs
+    # (wgmma; RuntimeOptions::cuda_warpgroup_mma): on an H100/H200 their ratios against attncc
+    # say what wgmma gives; elsewhere it runs the mma.sync kernels (the emulation runs the
+    # wgmma ones).
     record_attncc("attncc_wgmma", run_attncc(case, arguments, inputs, reference, work, torch,
                                              {"ATTNCC_CUDA_WGMMA": "1"}))
     if case["name"] in ("causal", "doc_packed"):
@@ -475,10 +477,10 @@ def target_lines(all_results):
              ("document masks >= 1.3x FlexAttention, fwd+bwd", ["doc_packed"], [64, 128], "flex_attention",
               "forward_backward", 1.3),
              ("backward >= FlexAttention, every mask", MASKS, [64, 128], "flex_attention", "backward", 1.0)]
-    # The same forward targets for the experimental wgmma forward (row attncc_wgmma).
+    # The same targets for the experimental wgmma kernels (row attncc_wgmma).
     goals = [goal + ("attncc",) for goal in goals] + [
         (title + " [wgmma]", case_names, head_dims, other, part, goal, "attncc_wgmma")
-        for title, case_names, head_dims, other, part, goal in goals if part == "forward"]
+        for title, case_names, head_dims, other, part, goal in goals]
     lines = []
     for title, case_names, head_dims, other, part, goal, mine_name in goals:
         found = ratios(case_names, head_dims, other, part, mine_name)

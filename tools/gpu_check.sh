@@ -10,9 +10,9 @@
 #   tests       the GPU tests (ctest label gpu) and the CUDA backend/NVRTC/argument tests
 #   memcheck    compute-sanitizer memcheck on a doc-packed call with sentinel documents
 #               (forward + backward, checked against the float64 reference, ATTNCC_VALIDATE=1),
-#               then its forward again with the experimental wgmma forward (ATTNCC_CUDA_WGMMA=1,
-#               step memcheck_wgmma); skipped with the reason where the sanitizer cannot use
-#               the device
+#               then the same with the experimental wgmma forward and backward key/value kernel
+#               (ATTNCC_CUDA_WGMMA=1, step memcheck_wgmma); skipped with the reason where the
+#               sanitizer cannot use the device
 #   bench       tools/bench_gpu.py: attncc vs PyTorch SDPA and FlexAttention (needs CUDA PyTorch)
 #   ptxas       (not in the default list: CI's NVRTC matrix checks the same without a GPU) the
 #               ptxas report of every bf16/fp16 spec for sm_80 and sm_90a, 0 spills required
@@ -129,11 +129,11 @@ if wanted memcheck; then
       # Seen on gVisor machines (KINDS.md): the tool itself cannot run there; not attncc's fault.
       status[memcheck]="skipped (compute-sanitizer cannot use this device: $(grep -m1 -o 'Device not supported\|error 999\|LibraryNotLoaded' "$out/memcheck.txt"))"
     elif [[ ${status[memcheck]} != skipped* ]]; then
-      # The experimental wgmma forward (sm_90a; elsewhere the same kernels as above), forward only.
+      # The experimental wgmma kernels (sm_90a; elsewhere the same kernels as above).
       step memcheck_wgmma env ATTNCC_VALIDATE=1 ATTNCC_CUDA_WGMMA=1 "$sanitizer" --tool memcheck \
         --leak-check full --error-exitcode 3 "$build/attncc" run \
         "$root/specs/doc_packed_sentinels.json" --inputs "$out/memcheck_case/case_0001.safetensors" \
-        --out "$out/memcheck_wgmma_out.safetensors" --backend cuda --check || true
+        --out "$out/memcheck_wgmma_out.safetensors" --backend cuda --backward --check || true
     fi
   else
     status[memcheck]="skipped (no compute-sanitizer)"

@@ -132,7 +132,7 @@ def main():
     parser.add_argument("--head-dim", type=int, help="override the spec's head_dim")
     parser.add_argument("--head-dim-v", type=int, help="override the spec's head_dim_v")
     parser.add_argument("--wgmma", action="store_true",
-                        help="sm_90a: the warpgroup-MMA forward (attncc compile --wgmma)")
+                        help="sm_90a: the warpgroup-MMA kernels (attncc compile --wgmma)")
     parser.add_argument("--blocks", type=int, metavar="N",
                         help="also list the basic blocks of loop #N")
     parser.add_argument("--attncc", default=os.path.join(os.path.dirname(__file__), "..",

@@ -21,11 +21,15 @@ struct CudaLoweringOptions {
   /// With warpgroup_mma_forward: the overlapped schedule (kWarpgroupForwardShape, two K/V
   /// stages), else the serial one (kWarpgroupSerialForwardShape).
   bool warpgroup_overlap = false;
+  /// The backward key/value kernel through warpgroup MMAs (launch_shape.h's
+  /// kWarpgroupBackwardKeyValueShape): asked for with the wgmma forward, either schedule.
+  bool warpgroup_mma_backward = false;
 };
 
-/// The options for `spec` on a target: the wgmma forward when asked for (`request`), the target
-/// has it (sm_90a, or the emulation: `target_has_wgmma`) and the head dims fit (launch_shape.h's
-/// forward_warpgroup_mma_fits: 64 and 128); otherwise none.
+/// The options for `spec` on a target: the wgmma forward and backward when asked for
+/// (`request`), the target has them (sm_90a, or the emulation: `target_has_wgmma`) and the head
+/// dims fit (launch_shape.h's forward_warpgroup_mma_fits, backward_warpgroup_mma_fits: 64 and
+/// 128, the backward with softcap at 64 only); otherwise none.
 CudaLoweringOptions cuda_lowering_options(const Spec& spec, WarpgroupForward request,
                                           bool target_has_wgmma);
 

@@ -49,7 +49,26 @@ CudaLoweringOptions cuda_lowering_options(const Spec& spec, WarpgroupForward req
                                   cuda::forward_warpgroup_mma_fits(spec.head_dim, spec.head_dim_v);
   options.warpgroup_overlap =
       options.warpgroup_mma_forward && request == WarpgroupForward::kOverlapped;
+  options.warpgroup_mma_backward =
+      request != WarpgroupForward::kOff && target_has_wgmma &&
+      cuda::backward_warpgroup_mma_fits(spec.head_dim, spec.head_dim_v, spec.softcap > 0);
   return options;
+}
+
+cuda::TileShape cuda_backward_key_value_tile_shape(const Spec& spec,
+                                                   const CudaLoweringOptions& options) {
+  if (options.warpgroup_mma_backward) return cuda::kWarpgroupBackwardKeyValueShape;
+  return cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v,
+                                             spec.has_score_mods());
+}
+
+unsigned cuda_backward_key_value_shared_bytes(const Spec& spec,
+                                              const CudaLoweringOptions& options) {
+  if (options.warpgroup_mma_backward) {
+    return cuda::warpgroup_backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v);
+  }
+  return cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v,
+                                               spec.has_score_mods());
 }
 
 cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,

@@ -25,4 +25,12 @@ cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const CudaLoweringOpti
 cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,
                                         const CudaLoweringOptions& options);
 
+/// launch_shape.h's backward key/value tiles and dynamic shared memory for the spec: the wgmma
+/// kernel's (kWarpgroupBackwardKeyValueShape) when `options` asks for it, else the mma.sync
+/// kernel's (backward_key_value_tile_shape).
+cuda::TileShape cuda_backward_key_value_tile_shape(const Spec& spec,
+                                                   const CudaLoweringOptions& options = {});
+unsigned cuda_backward_key_value_shared_bytes(const Spec& spec,
+                                              const CudaLoweringOptions& options = {});
+
 }  // namespace attncc

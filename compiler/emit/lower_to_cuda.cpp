@@ -61,8 +61,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
                                                   spec.has_score_mods(), spec.head_dim_v,
                                                   forward.key_stages)
           : 1;
-  const cuda::TileShape key_value =
-      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, spec.has_score_mods());
+  const cuda::TileShape key_value = cuda_backward_key_value_tile_shape(spec, options);
   const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
   std::string text;
   text += generated_banner(spec, form, "CUDA");
@@ -81,6 +80,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
   text += constant("int", "kForwardBlocksPerSm", forward_blocks_per_sm);
   text += constant("int", "kBackwardKeyValueTileQ", key_value.tile_q);
   text += constant("int", "kBackwardKeyValueTileK", key_value.tile_k);
+  text += constant("kBackwardWgmma", options.warpgroup_mma_backward);
   text += constant("int", "kBackwardQueryTileQ", query.tile_q);
   text += constant("int", "kBackwardQueryTileK", query.tile_k);
   text += constant("int", "kBackwardWarps", key_value.warps);  // both kernels (launch_shape.h)

@@ -29,8 +29,7 @@ unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec,
       return cuda::forward_shared_bytes(spec.head_dim, spec.head_dim_v,
                                         cuda_forward_tile_shape(spec, lowering).key_stages);
     case cuda::kKernelBackwardKeyValue:
-      return cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v,
-                                                   spec.has_score_mods());
+      return cuda_backward_key_value_shared_bytes(spec, lowering);
     case cuda::kKernelBackwardQuery:
       return cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
     default: return 0;

@@ -98,10 +98,10 @@ class CudaKernel final : public KernelImplementation {
                        DeviceKind::kCuda);
     check_cuda_alignment(spec_, arguments, backward);
     const int ordinal = arguments.q.device_index;
-    CudaLaunchPlan plan =
-        backward ? plan_cuda_backward(spec_, arguments,
-                                      spec_.deterministic || environment_flag("ATTNCC_DETERMINISTIC"))
-                 : plan_cuda_forward(spec_, forward_shape_, arguments);
+    const bool deterministic = spec_.deterministic || environment_flag("ATTNCC_DETERMINISTIC");
+    CudaLaunchPlan plan = backward
+                              ? plan_cuda_backward(spec_, arguments, deterministic, lowering_)
+                              : plan_cuda_forward(spec_, forward_shape_, arguments);
 
     driver::ContextScope scope(ordinal);  // the pointer queries too run in the device's context
     check_cuda_pointers(arguments, backward, ordinal);

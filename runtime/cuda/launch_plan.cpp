@@ -192,7 +192,7 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& shape,
 }
 
 CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& arguments,
-                                  bool deterministic) {
+                                  bool deterministic, const CudaLoweringOptions& lowering) {
   if (!spec.backward) {
     throw user_error(ErrorCode::kInvalidArgument, "Kernel::backward",
                      "the spec was compiled without a backward", "set \"backward\": true in the spec");
@@ -218,13 +218,10 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
   }
   add(plan, document_launch(cuda::kKernelBackwardPreprocess, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));
-  const bool score_mods = spec.has_score_mods();
-  const cuda::TileShape key_value =
-      cuda::backward_key_value_tile_shape(spec.head_dim, spec.head_dim_v, score_mods);
-  add(plan, document_launch(
-                cuda::kKernelBackwardKeyValue, params, /*key_side=*/true, key_value.tile_k,
-                params.attention.heads_kv, 32 * key_value.warps,
-                cuda::backward_key_value_shared_bytes(spec.head_dim, spec.head_dim_v, score_mods)));
+  const cuda::TileShape key_value = cuda_backward_key_value_tile_shape(spec, lowering);
+  add(plan, document_launch(cuda::kKernelBackwardKeyValue, params, /*key_side=*/true,
+                            key_value.tile_k, params.attention.heads_kv, 32 * key_value.warps,
+                            cuda_backward_key_value_shared_bytes(spec, lowering)));
   if (deterministic) {
     const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
     add(plan, document_launch(cuda::kKernelBackwardQuery, params, /*key_side=*/false,

@@ -13,6 +13,7 @@
 
 #include "attncc/runtime.h"
 #include "attncc/spec.h"
+#include "compiler/emit/cuda_lowering_options.h"
 #include "templates/cuda/cuda_params.h"
 #include "templates/cuda/launch_shape.h"
 
@@ -62,10 +63,11 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& forwar
 
 /// Backward: fill_padding of dQ, dK, dV outside every document (skipped with accumulate),
 /// backward_preprocess (delta, zeroed dQ accumulator), backward_key_value, backward_query
-/// (deterministic only: dQ without atomics), backward_convert_query. Throws like the forward,
-/// and Error(kInvalidArgument) for a spec compiled without a backward.
+/// (deterministic only: dQ without atomics), backward_convert_query. `lowering` must be the one
+/// the kernels were compiled with (the wgmma key/value kernel has its own tiles). Throws like
+/// the forward, and Error(kInvalidArgument) for a spec compiled without a backward.
 CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& arguments,
-                                  bool deterministic);
+                                  bool deterministic, const CudaLoweringOptions& lowering = {});
 
 /// Stores the workspace pointers (sizes per plan.workspace) into the parameter block.
 void bind_workspace(CudaLaunchPlan& plan, float* delta, float* dq_accumulator,

@@ -60,6 +60,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
         module_(std::move(module)),
         pool_(pool),
         prefix_(cuda_entry_prefix(spec_)),
+        lowering_(lowering),
         forward_shape_(cuda_forward_tile_shape(spec_, lowering)) {
     for (int kind = 0; kind < cuda::kKernelCount; ++kind) {
       entries_[kind] = module_->lookup_function<void(const void*)>(
@@ -79,7 +80,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
   void backward(const AttentionArguments& arguments, void*) const override {
     validate_arguments(spec_, arguments, Pass::kBackward, DeviceKind::kCpu);
     check_cuda_alignment(spec_, arguments, /*backward=*/true);
-    run(plan_cuda_backward(spec_, arguments, deterministic_backward(spec_)));
+    run(plan_cuda_backward(spec_, arguments, deterministic_backward(spec_), lowering_));
     counters_.backward_launches.fetch_add(1);
   }
 
@@ -107,6 +108,7 @@ class EmulatedCudaKernel final : public KernelImplementation {
   std::unique_ptr<JitModule> module_;
   ThreadPool& pool_;
   std::string prefix_;
+  CudaLoweringOptions lowering_;  // the backward's key/value tiles follow it
   cuda::TileShape forward_shape_;
   emulation::EntryPoint entries_[cuda::kKernelCount] = {};
 };

@@ -115,6 +115,7 @@ struct WgmmaOperation {
   int n = 0;  // columns of B and D
   bool bfloat16 = false;
   bool a_in_registers = false;
+  bool transpose_a = false;  // A M-major in shared memory
   bool transpose_b = false;
   // The input accumulators are the result of an earlier MMA still in flight (a chain of k
   // steps into one accumulator): read when this one retires, after that one.
@@ -815,6 +816,10 @@ void BlockExecutor::complete_wgmma(WarpState& warp, int base) {
   operation.bfloat16 = (flags >> 9 & 1) != 0;
   operation.transpose_b = (flags >> 10 & 1) != 0;
   operation.a_in_registers = (flags >> 11 & 1) != 0;
+  operation.transpose_a = (flags >> 13 & 1) != 0;
+  if (operation.a_in_registers && operation.transpose_a) {
+    fail(first, "wgmma with A in registers cannot transpose A (the PTX ISA has no such form)");
+  }
   const bool accumulate = (flags >> 12 & 1) != 0;
   operation.descriptor_a = first.descriptor_a;
   operation.descriptor_b = first.descriptor_b;
@@ -868,8 +873,9 @@ void BlockExecutor::retire_wgmma(const WgmmaOperation& operation, int warp_index
         a[row][k] = half_to_float(operation.a[4 * g + t][r] >> (16 * h) & 0xffffu,
                                   operation.bfloat16);
       } else {
-        a[row][k] = half_to_float(wgmma_element(operation.descriptor_a, row0 + row, k, false),
-                                  operation.bfloat16);
+        a[row][k] = half_to_float(
+            wgmma_element(operation.descriptor_a, row0 + row, k, operation.transpose_a),
+            operation.bfloat16);
       }
     }
   }
@@ -1163,7 +1169,8 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
 
 void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
                             unsigned long long descriptor_a, unsigned long long descriptor_b,
-                            int transpose_b, int bfloat16, int accumulate) noexcept {
+                            int transpose_a, int transpose_b, int bfloat16,
+                            int accumulate) noexcept {
   auto& runner = active_executor();
   auto& thread = runner.current();
   if (n != 64 && n != 128) runner.fail(thread, "wgmma m64n%dk16: the emulation has n 64 and 128", n);
@@ -1172,7 +1179,8 @@ void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
   thread.descriptor_a = descriptor_a;
   thread.descriptor_b = descriptor_b;
   const int flags = n | (bfloat16 ? 1 << 9 : 0) | (transpose_b ? 1 << 10 : 0) |
-                    (a != nullptr ? 1 << 11 : 0) | (accumulate ? 1 << 12 : 0);
+                    (a != nullptr ? 1 << 11 : 0) | (accumulate ? 1 << 12 : 0) |
+                    (transpose_a ? 1 << 13 : 0);
   // .sync.aligned, per warpgroup: every lane of each of its warps issues it.
   runner.arrive(Collective{CollectiveKind::kWgmma, flags, 0, 0xffffffffu});
 }

@@ -4,7 +4,8 @@
 //                           dQ accumulator rows (atomic mode)
 //   backward_key_value      grid (ceil(max_key_length / tile_k), documents, heads_kv): dK, dV of
 //                           one key tile over every query tile and GQA query head reaching it;
-//                           dQ += dS K by fp32 atomics into the accumulator (atomic mode)
+//                           dQ += dS K by fp32 atomics into the accumulator (atomic mode);
+//                           on mma.sync here, on wgmma in attention_backward_wgmma.cuh
 //   backward_query          grid (ceil(max_query_length / tile_q), documents, heads_q),
 //                           deterministic mode only: dQ of one query tile, no atomics
 //   backward_convert_query  grid as preprocess, atomic mode only: dq = accumulator * scale
@@ -199,6 +200,34 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
   }
 }
 
+/// One element of a backward tile: the raw score Q K^T becomes P = exp(score - LSE) with the
+/// forward's score mods, and dP = dO V^T becomes dS = P * (dP - delta) (times 1 - tanh^2 with
+/// softcap). P = 0 exactly where `masked` or LSE = -inf (empty or padding rows), and dS = 0
+/// wherever P = 0, even if dP is NaN (as the CPU kernels). `alibi_offset` is ALiBi's
+/// j - i - (Lk - Lq).
+template <typename Config>
+ATTNCC_DEVICE void score_to_gradient(float& score, float& gradient, bool masked, float lse_log2,
+                                     float delta, const AttentionParams& attention,
+                                     float scale_log2, float slope, kernel_int alibi_offset) {
+  float exponent;  // score * log2(e)
+  [[maybe_unused]] float tanh_value = 0.0f;
+  if constexpr (Config::kSoftcap) {
+    // logit_log2's steps, keeping tanh for the chain rule.
+    tanh_value = softcap_tanh(score * attention.scale / attention.softcap);
+    float mod = attention.softcap * tanh_value;
+    if constexpr (Config::kAlibi) mod += slope * float(alibi_offset);
+    exponent = mod * kLog2E;
+  } else {
+    exponent = logit_log2<Config>(score, attention, scale_log2, slope, alibi_offset);
+  }
+  const float p =
+      (masked || lse_log2 == negative_infinity()) ? 0.0f : fast_exp2(exponent - lse_log2);
+  float ds = p == 0.0f ? 0.0f : p * (gradient - delta);
+  if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
+  score = p;
+  gradient = ds;
+}
+
 /// For the (query tile in query-side buffer `buffer`, key tile) pair in shared memory, this
 /// warp's part of
 /// dS = P * (dO V^T - delta) (times 1 - tanh^2 with softcap), P = exp(score - LSE) recomputed
@@ -236,7 +265,6 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
 
   const int g = lane >> 2;
   const int t = lane & 3;
-  const float minus_infinity = negative_infinity();
   float lse_log2[2];
   float delta[2];
 #pragma unroll
@@ -246,9 +274,7 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
     delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
   const kernel_int i_low = i0 + row0 + g;
-  const float scale = params.attention.scale;
-  const float scale_log2 = scale * kLog2E;
-  [[maybe_unused]] const float softcap = params.attention.softcap;
+  const float scale_log2 = params.attention.scale * kLog2E;
   [[maybe_unused]] const float slope =
       Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
   // ALiBi's j - i - (Lk - Lq) at this lane's first element.
@@ -269,29 +295,12 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
       for (int e = 0; e < 4; ++e) {
         const int half = e >> 1;
         const int c = key0 + 8 * n + 2 * t + (e & 1);
-        float exponent;  // score * log2(e)
-        [[maybe_unused]] float tanh_value = 0.0f;
-        const kernel_int alibi_offset = alibi_base + 8 * n + (e & 1) - 8 * half;
-        if constexpr (Config::kSoftcap) {
-          // logit_log2's steps, keeping tanh for the chain rule.
-          tanh_value = softcap_tanh(scores[n][e] * scale / softcap);
-          float score = softcap * tanh_value;
-          if constexpr (Config::kAlibi) score += slope * float(alibi_offset);
-          exponent = score * kLog2E;
-        } else {
-          exponent = logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
-                                        alibi_offset);
-        }
         const bool masked = kMaskedTile && !tile_attends<Mask>(ranges[half], document,
                                                                i_low + 8 * half, j0, c, columns,
                                                                full);
-        const float p = (masked || lse_log2[half] == minus_infinity)
-                            ? 0.0f
-                            : fast_exp2(exponent - lse_log2[half]);
-        float ds = p == 0.0f ? 0.0f : p * (gradients[n][e] - delta[half]);
-        if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
-        scores[n][e] = p;
-        gradients[n][e] = ds;
+        score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, lse_log2[half],
+                                  delta[half], params.attention, scale_log2, slope,
+                                  alibi_base + 8 * n + (e & 1) - 8 * half);
       }
     }
   };
@@ -448,10 +457,53 @@ ATTNCC_DEVICE bool backward_preprocess(const CudaAttentionParams& params, kernel
   return true;
 }
 
+/// The query tiles of `tile_q` rows whose pairs with key tile [j0, j1] the forward visited, in
+/// order (the reaching range is a superset); none when the document's offsets were inconsistent
+/// (read no Q, dO: dK = dV = 0).
+template <typename Mask>
+struct VisitingQueryTiles {
+  const DocumentView& document;
+  kernel_int j0;
+  kernel_int j1;
+  int tile_q;
+  kernel_int first;
+  kernel_int last;
+
+  ATTNCC_DEVICE VisitingQueryTiles(const DocumentBlock& block, const DocumentView& view,
+                                   kernel_int key_first, kernel_int key_last, int tile_rows)
+      : document(view), j0(key_first), j1(key_last), tile_q(tile_rows) {
+    query_tiles_reaching<Mask>(document, j0, j1, tile_q, first, last);
+    if (!block.consistent) last = first - 1;
+  }
+  /// The first visiting tile from `tile` on, or last + 1.
+  ATTNCC_DEVICE kernel_int next(kernel_int tile) const {
+    for (; tile <= last; ++tile) {
+      const kernel_int i0 = tile * tile_q;
+      const kernel_int i1 = min_int(i0 + tile_q, document.query_length) - 1;
+      if (visits_key_tile<Mask>(document, i0, i1, j0, j1)) return tile;
+    }
+    return tile;
+  }
+  ATTNCC_DEVICE kernel_int rows(kernel_int tile) const {
+    return min_int(kernel_int(tile_q), document.query_length - tile * tile_q);
+  }
+  /// The work item after (tile, member of the GQA group of `group` query heads): the next
+  /// member on the same tile, else member 0 of the next visiting tile.
+  ATTNCC_DEVICE void next_item(kernel_int tile, int member, int group, kernel_int& next_tile,
+                               int& next_member) const {
+    next_tile = tile;
+    next_member = member + 1;
+    if (next_member == group) {
+      next_member = 0;
+      next_tile = next(tile + 1);
+    }
+  }
+};
+
 /// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
 /// (unscaled), each warp holding its keys x columns share in fp32 fragments.
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int x) {
+ATTNCC_DEVICE bool backward_key_value_mma_sync(const CudaAttentionParams& params, kernel_int x) {
   using Shape = BackwardShape<Config, /*kKeyValueKernel=*/true>;
   using Element = typename Config::Element;
   const GridTile at = grid_tile(params, x, Shape::kTileK, /*key_side=*/true);
@@ -464,28 +516,14 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
   const kernel_int j1 = j0 + columns - 1;
   const int kv_head = int(blockIdx.z);
   const int group = params.attention.heads_q / params.attention.heads_kv;
-  kernel_int first_tile;
-  kernel_int last_tile;
-  query_tiles_reaching<Mask>(document, j0, j1, Shape::kTileQ, first_tile, last_tile);
-  if (!block_document.consistent) last_tile = first_tile - 1;  // read no Q, dO: dK = dV = 0
-  // The next query tile from `tile` on that visits this key tile (the pairs the forward
-  // visited; the reaching range is a superset), or last_tile + 1.
-  auto next_visiting_tile = [&](kernel_int tile) {
-    for (; tile <= last_tile; ++tile) {
-      const kernel_int i0 = tile * Shape::kTileQ;
-      const kernel_int i1 = min_int(i0 + Shape::kTileQ, document.query_length) - 1;
-      if (visits_key_tile<Mask>(document, i0, i1, j0, j1)) return tile;
-    }
-    return tile;
-  };
-  auto tile_rows = [&](kernel_int tile) {
-    return min_int(Shape::kTileQ, document.query_length - tile * Shape::kTileQ);
-  };
+  const VisitingQueryTiles<Mask> visiting(block_document, document, j0, j1, Shape::kTileQ);
+  const kernel_int last_tile = visiting.last;
+  auto tile_rows = [&](kernel_int tile) { return visiting.rows(tile); };
 
   // Work items are (query tile, query head of the group). With two query-side buffers each
   // item's Q, dO, LSE and delta load into one while the item before computes on the other;
   // with one they load once the item before is done with them, during its dQ product.
-  kernel_int query_tile = next_visiting_tile(first_tile);
+  kernel_int query_tile = visiting.next(visiting.first);
   int member = 0;
   int buffer = 0;
   load_key_tile<Config, Shape>(params, block_document, kv_head, j0, columns);
@@ -508,12 +546,9 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
     const kernel_int rows = tile_rows(query_tile);
     const bool full = tile_is_full<Mask>(document, i0, i0 + rows - 1, j0, j1);
     const int head = kv_head * group + member;
-    kernel_int next_tile = query_tile;
-    int next_member = member + 1;
-    if (next_member == group) {
-      next_member = 0;
-      next_tile = next_visiting_tile(query_tile + 1);
-    }
+    kernel_int next_tile;
+    int next_member;
+    visiting.next_item(query_tile, member, group, next_tile, next_member);
     cp_async_wait<0>();
     // This item's tiles have landed, and every warp is done with the other buffer, P and dS.
     sync_threads();
@@ -562,6 +597,21 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
                            key_row0, split * Shape::kValueColumns, columns, dv, 1.0f,
                            accumulate);
   return true;
+}
+
+// The sm_90a key/value kernel (attention_backward_wgmma.cuh).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, kernel_int x);
+
+/// The key/value kernel of the Config's instruction: warpgroup MMAs when the lowering chose them
+/// (Config::kBackwardWgmma, sm_90a), else mma.sync.
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_int x) {
+  if constexpr (Config::kBackwardWgmma) {
+    return backward_key_value_wgmma<Config, Mask>(params, x);
+  } else {
+    return backward_key_value_mma_sync<Config, Mask>(params, x);
+  }
 }
 
 /// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).

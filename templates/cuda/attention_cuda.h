@@ -21,6 +21,7 @@
 #include "cuda/launch_shape.h"
 #include "cuda/attention_forward.cuh"
 #include "cuda/attention_backward.cuh"
+#include "cuda/attention_backward_wgmma.cuh"
 
 #if defined(__CUDA_ARCH__)
 #define ATTNCC_CUDA_KERNEL(prefix, suffix, threads, blocks, function, Config, Mask)              \

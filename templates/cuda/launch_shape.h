@@ -159,6 +159,22 @@ constexpr TileShape backward_key_value_tile_shape(int head_dim, int head_dim_v, 
                                                               : TileShape{64, 64, 8};
 }
 
+/// The sm_90a backward key/value kernel through warpgroup MMAs (FA3's dK/dV loop; attention_
+/// backward_wgmma.cuh): 128-key tiles, 64 per warpgroup, over 64-row query tiles. Each step
+/// computes S^T = K Q^T and dP^T = V dO^T with the keys as the MMA's M, so that P^T and dS^T
+/// feed dV += P^T dO and dK += dS^T Q straight from registers, and dQ = dS K from dS^T in
+/// shared memory. Head dims 64 and 128 (whole 64-column swizzle pages, and the rs form's N).
+/// A warpgroup holds dK and dV (64 keys x head dims) and S^T, dP^T (64 x 64) in registers: at
+/// d128 that is 192 fp32 registers per thread, and every spec in specs/ compiles to 255 without
+/// spills except softcap's, which spilled 16 B (44 B with ALiBi; NVRTC 13.0): softcap at head
+/// dims above 64 keeps the mma.sync kernel. The deterministic query kernel stays on mma.sync
+/// (backward_query_tile_shape).
+constexpr bool backward_warpgroup_mma_fits(int head_dim, int head_dim_v, bool softcap) {
+  return forward_warpgroup_mma_fits(head_dim, head_dim_v) &&
+         !(softcap && (head_dim > 64 || head_dim_v > 64));
+}
+constexpr TileShape kWarpgroupBackwardKeyValueShape{64, 128, 8};
+
 /// Deterministic backward query kernel tiles: a query tile's dQ over the key tiles it visits,
 /// loading each key tile's K and V at every step; 64 x 64 (32 rows x 128 keys would double the
 /// K, V bytes per MMA).
@@ -244,6 +260,18 @@ constexpr unsigned backward_key_value_shared_bytes(int head_dim, int head_dim_v,
 constexpr unsigned backward_query_shared_bytes(int head_dim, int head_dim_v) {
   return backward_shared_bytes(backward_query_tile_shape(head_dim, head_dim_v), head_dim,
                                head_dim_v, /*key_value_kernel=*/false);
+}
+
+/// Dynamic shared memory of the wgmma key/value kernel: two query-side buffers (Q, dO tiles,
+/// LSE and delta), K, V and dS^T ([key][query]): 81 KB at d64, 145 KB at d128 (sm_90a gives
+/// a block up to 227 KB).
+constexpr unsigned warpgroup_backward_key_value_shared_bytes(int head_dim, int head_dim_v) {
+  const TileShape shape = kWarpgroupBackwardKeyValueShape;
+  const unsigned query_side = tile_bytes(shape.tile_q, head_dim) +
+                              tile_bytes(shape.tile_q, head_dim_v) +
+                              2u * 4u * unsigned(shape.tile_q);
+  return 2u * query_side + tile_bytes(shape.tile_k, head_dim) +
+         tile_bytes(shape.tile_k, head_dim_v) + tile_bytes(shape.tile_k, shape.tile_q);
 }
 
 /// Every backward kernel fits the 99 KB a block may have on sm_86/89.

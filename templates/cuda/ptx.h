@@ -187,75 +187,91 @@ ATTNCC_DEVICE void wgmma_m64k16_ss(float (&d)[kN / 8][4], uint64 a, uint64 b, bo
 /// D[64 x N] += A[64 x 16] B[16 x N], A from registers, B N-major (transposed) in shared memory.
 template <typename Element, int kN>
 ATTNCC_DEVICE void wgmma_m64k16_rs(float (&d)[kN / 8][4], const uint32 (&a)[4], uint64 b);
+/// D[64 x N] (+)= A[64 x 16] B[16 x N], A M-major and B N-major in shared memory (both
+/// transposed: the backward's dQ = dS K reads dS stored as [key][query] and K as [key][dim]).
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss_mn_major(float (&d)[kN / 8][4], uint64 a, uint64 b,
+                                            bool accumulate);
 
-// The ss form at N = 64 (S = Q K^T) and the rs form at N = 64 and 128 (O += P V), for one
-// element type: PTX_TYPE is its PTX name ("bf16", "f16").
+// The accumulator operands of an m64nNk16 product: N / 2 fp32 registers per thread, and their
+// names in the instruction's text.
+#define ATTNCC_WGMMA_N64_ACCUMULATORS                                                              \
+      "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),    \
+      "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),    \
+      "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),    \
+      "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),    \
+      "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),    \
+      "+f"(d[7][2]), "+f"(d[7][3])
+#define ATTNCC_WGMMA_N128_ACCUMULATORS                                                             \
+      "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]),    \
+      "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),    \
+      "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]),    \
+      "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),    \
+      "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),    \
+      "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),    \
+      "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), "+f"(d[10][0]), "+f"(d[10][1]),  \
+      "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]),              \
+      "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),              \
+      "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), "+f"(d[14][0]),              \
+      "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]),              \
+      "+f"(d[15][2]), "+f"(d[15][3])
+#define ATTNCC_WGMMA_N64_NAMES                                                                     \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                         \
+  " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"
+#define ATTNCC_WGMMA_N128_NAMES                                                                    \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                         \
+  " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"               \
+  " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"               \
+  " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63},\n"
+
+// The ss form at N = 64, K-major (S = Q K^T; the backward's S^T = K Q^T, dP^T = V dO^T) and both
+// operands transposed (the backward's dQ = dS K), and the rs form at N = 64 and 128 (O += P V;
+// dV += P^T dO, dK += dS^T Q), for one element type: PTX_TYPE is its PTX name ("bf16", "f16").
+// The trailing immediates are scale-a, scale-b, then transpose-a and transpose-b (ss only).
 #define ATTNCC_WGMMA_FORMS(ELEMENT, PTX_TYPE)                                                      \
 template <>                                                                                        \
 ATTNCC_DEVICE void wgmma_m64k16_ss<ELEMENT, 64>(float (&d)[8][4], uint64 a, uint64 b,              \
                                            bool accumulate) {                                      \
-  asm volatile(                                                                                    \
-      "{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"                     \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
-      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"        \
-      "%32, %33, p, 1, 1, 0, 0; }\n"                                                               \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
-        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
-        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
-        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
-        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
-        "+f"(d[7][2]), "+f"(d[7][3])                                                               \
-      : "l"(a), "l"(b), "r"(int(accumulate)));                                                     \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"            \
+               ATTNCC_WGMMA_N64_NAMES "%32, %33, p, 1, 1, 0, 0; }\n"                               \
+               : ATTNCC_WGMMA_N64_ACCUMULATORS                                                     \
+               : "l"(a), "l"(b), "r"(int(accumulate)));                                            \
+}                                                                                                  \
+template <>                                                                                        \
+ATTNCC_DEVICE void wgmma_m64k16_ss_mn_major<ELEMENT, 64>(float (&d)[8][4], uint64 a, uint64 b,     \
+                                                    bool accumulate) {                             \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"            \
+               ATTNCC_WGMMA_N64_NAMES "%32, %33, p, 1, 1, 1, 1; }\n"                               \
+               : ATTNCC_WGMMA_N64_ACCUMULATORS                                                     \
+               : "l"(a), "l"(b), "r"(int(accumulate)));                                            \
 }                                                                                                  \
 template <>                                                                                        \
 ATTNCC_DEVICE void wgmma_m64k16_rs<ELEMENT, 64>(float (&d)[8][4], const uint32 (&a)[4],            \
                                            uint64 b) {                                             \
-  asm volatile(                                                                                    \
-      "{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"                     \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
-      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"        \
-      "{%32, %33, %34, %35}, %36, p, 1, 1, 1; }\n"                                                 \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
-        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
-        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
-        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
-        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
-        "+f"(d[7][2]), "+f"(d[7][3])                                                               \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                               \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_TYPE "." PTX_TYPE "\n"            \
+               ATTNCC_WGMMA_N64_NAMES "{%32, %33, %34, %35}, %36, p, 1, 1, 1; }\n"                 \
+               : ATTNCC_WGMMA_N64_ACCUMULATORS                                                     \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                      \
 }                                                                                                  \
 template <>                                                                                        \
 ATTNCC_DEVICE void wgmma_m64k16_rs<ELEMENT, 128>(float (&d)[16][4], const uint32 (&a)[4],          \
                                            uint64 b) {                                             \
-  asm volatile(                                                                                    \
-      "{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX_TYPE "." PTX_TYPE "\n"                    \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"                     \
-      " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"           \
-      " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"           \
-      " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63},\n"        \
-      "{%64, %65, %66, %67}, %68, p, 1, 1, 1; }\n"                                                 \
-      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]),                 \
-        "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]),                 \
-        "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]),                 \
-        "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),                 \
-        "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]),                 \
-        "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]),                 \
-        "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]),                 \
-        "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),                 \
-        "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]),            \
-        "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]),            \
-        "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]),            \
-        "+f"(d[13][3]), "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),            \
-        "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])                             \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                               \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"                                          \
+               "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX_TYPE "." PTX_TYPE "\n"           \
+               ATTNCC_WGMMA_N128_NAMES "{%64, %65, %66, %67}, %68, p, 1, 1, 1; }\n"                \
+               : ATTNCC_WGMMA_N128_ACCUMULATORS                                                    \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                      \
 }
 ATTNCC_WGMMA_FORMS(bfloat16, "bf16")
 ATTNCC_WGMMA_FORMS(float16, "f16")
 #undef ATTNCC_WGMMA_FORMS
+#undef ATTNCC_WGMMA_N64_ACCUMULATORS
+#undef ATTNCC_WGMMA_N128_ACCUMULATORS
+#undef ATTNCC_WGMMA_N64_NAMES
+#undef ATTNCC_WGMMA_N128_NAMES
 
 #else
 // Other targets: stubs that trap, so that kernels whose wgmma branch is discarded (`if
@@ -283,6 +299,10 @@ ATTNCC_DEVICE void wgmma_m64k16_ss(float (&)[kN / 8][4], uint64, uint64, bool) {
 }
 template <typename Element, int kN>
 ATTNCC_DEVICE void wgmma_m64k16_rs(float (&)[kN / 8][4], const uint32 (&)[4], uint64) {
+  __trap();
+}
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss_mn_major(float (&)[kN / 8][4], uint64, uint64, bool) {
   __trap();
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
@@ -453,12 +473,18 @@ ATTNCC_DEVICE void fence_proxy_async() { emulation::fence_proxy_async(); }
 
 template <typename Element, int kN>
 ATTNCC_DEVICE void wgmma_m64k16_ss(float (&d)[kN / 8][4], uint64 a, uint64 b, bool accumulate) {
-  emulation::wgmma(&d[0][0], kN, nullptr, a, b, false, emulation::is_bfloat16<Element>,
+  emulation::wgmma(&d[0][0], kN, nullptr, a, b, false, false, emulation::is_bfloat16<Element>,
+                   accumulate);
+}
+template <typename Element, int kN>
+ATTNCC_DEVICE void wgmma_m64k16_ss_mn_major(float (&d)[kN / 8][4], uint64 a, uint64 b,
+                                            bool accumulate) {
+  emulation::wgmma(&d[0][0], kN, nullptr, a, b, true, true, emulation::is_bfloat16<Element>,
                    accumulate);
 }
 template <typename Element, int kN>
 ATTNCC_DEVICE void wgmma_m64k16_rs(float (&d)[kN / 8][4], const uint32 (&a)[4], uint64 b) {
-  emulation::wgmma(&d[0][0], kN, a, 0, b, true, emulation::is_bfloat16<Element>, true);
+  emulation::wgmma(&d[0][0], kN, a, 0, b, false, true, emulation::is_bfloat16<Element>, true);
 }
 
 ATTNCC_DEVICE float fast_exp2(float x) { return __builtin_exp2f(x); }

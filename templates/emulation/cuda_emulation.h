@@ -232,12 +232,13 @@ inline void mma_m16n8k16(float (&accumulator)[4], const unsigned (&a)[4], const 
 }
 
 /// wgmma (templates/cuda/ptx.h): `a` null for A in shared memory (descriptor_a), else this
-/// lane's four A registers; transpose_b: B is N-major.
+/// lane's four A registers; transpose_a: A (in shared memory) is M-major; transpose_b: B is
+/// N-major.
 inline void wgmma(float* accumulator, int n, const unsigned* a, unsigned long long descriptor_a,
-                  unsigned long long descriptor_b, bool transpose_b, bool bfloat16,
-                  bool accumulate) {
-  attncc_emulation_wgmma(accumulator, n, a, descriptor_a, descriptor_b, transpose_b ? 1 : 0,
-                         bfloat16 ? 1 : 0, accumulate ? 1 : 0);
+                  unsigned long long descriptor_b, bool transpose_a, bool transpose_b,
+                  bool bfloat16, bool accumulate) {
+  attncc_emulation_wgmma(accumulator, n, a, descriptor_a, descriptor_b, transpose_a ? 1 : 0,
+                         transpose_b ? 1 : 0, bfloat16 ? 1 : 0, accumulate ? 1 : 0);
 }
 inline void wgmma_fence() { attncc_emulation_wgmma_fence(); }
 inline void fence_proxy_async() { attncc_emulation_fence_proxy_async(); }

@@ -57,13 +57,15 @@ void attncc_emulation_mma_m16n8k16(float* accumulator, const unsigned* a, const 
 
 /// wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{bf16|f16} (n 64 or 128): every lane of the warp
 /// (one quarter of the warpgroup) issues it with the same descriptors and flags. A is the
-/// 64 x 16 matrix of `descriptor_a` (K-major, 128-byte swizzle) when `a` is null, else the
-/// lanes' registers (the warp's 16 rows); B is n x 16 K-major or, with transpose_b, 16 x n
-/// N-major. The product lands at the warp's wgmma_wait that retires its group: shared memory is
-/// read then, and the accumulators hold NaN until then. accumulate 0: D = A B, else D += A B.
+/// 64 x 16 matrix of `descriptor_a` (K-major, 128-byte swizzle; M-major with transpose_a) when
+/// `a` is null, else the lanes' registers (the warp's 16 rows); B is n x 16 K-major or, with
+/// transpose_b, 16 x n N-major. The product lands at the warp's wgmma_wait that retires its
+/// group: shared memory is read then, and the accumulators hold NaN until then. accumulate 0:
+/// D = A B, else D += A B.
 void attncc_emulation_wgmma(float* accumulator, int n, const unsigned* a,
                             unsigned long long descriptor_a, unsigned long long descriptor_b,
-                            int transpose_b, int bfloat16, int accumulate) noexcept;
+                            int transpose_a, int transpose_b, int bfloat16,
+                            int accumulate) noexcept;
 /// wgmma.fence, commit_group and wait_group (at most `pending` groups left in flight).
 void attncc_emulation_wgmma_fence() noexcept;
 /// fence.proxy.async.shared::cta: the calling thread's shared writes so far become visible to

@@ -23,13 +23,14 @@ assert len(kernel["reports"]) == 6, kernel["reports"]
 assert all(r["spill_store_bytes"] == 0 and r["spill_load_bytes"] == 0 for r in kernel["reports"])
 PY
 
-# --wgmma changes the sm_90a forward only: sm_80 in the same call compiles as without it.
+# --wgmma changes the sm_90a kernels only: sm_80 in the same call compiles as without it.
 expect_exit 0 -- "$attncc" compile "$spec" --arch sm_80,sm_90a --wgmma --fail-on-spills
-expect_contains "$out" "$hash sm_90a (wgmma forward): CUBIN in" "wgmma compile line"
+expect_contains "$out" "$hash sm_90a (wgmma forward, backward): CUBIN in" "wgmma compile line"
 expect_contains "$out" "$hash sm_80: CUBIN in" "sm_80 without wgmma"
 [[ $out != *"ptxas: ("* ]] || fail "ptxas notes on the wgmma forward: $out"
 expect_exit 0 -- env ATTNCC_CUDA_WGMMA=serial "$attncc" compile "$spec" --arch sm_90a --wgmma
-expect_contains "$out" "$hash sm_90a (wgmma forward, serial): CUBIN in" "serial wgmma compile line"
+expect_contains "$out" "$hash sm_90a (wgmma forward, serial, backward): CUBIN in" \
+  "serial wgmma compile line"
 
 expect_exit 1 -- "$attncc" compile "$spec" --arch sm_75
 expect_contains "$err" "--arch: error: unknown CUDA architecture 'sm_75'; use sm_80" "old arch"

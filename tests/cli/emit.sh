@@ -26,6 +26,10 @@ expect_contains "$err" "unknown target 'cpuu'; did you mean 'cpu'?" "typo in tar
 expect_exit 0 -- "$attncc" emit "$spec" --target cuda --wgmma
 expect_contains "$out" "static constexpr bool kForwardWgmma = true;" "--wgmma lowering"
 expect_contains "$out" "static constexpr int kForwardKeyStages = 2;" "--wgmma: overlapped, two stages"
+expect_contains "$out" "static constexpr bool kBackwardWgmma = true;" "--wgmma: wgmma backward"
+expect_exit 0 -- "$attncc" emit "$source_dir/specs/softcap.json" --target cuda --wgmma
+expect_contains "$out" "static constexpr bool kBackwardWgmma = false;" \
+  "softcap d128: mma.sync backward"
 expect_exit 0 -- env ATTNCC_CUDA_WGMMA=serial "$attncc" emit "$spec" --target cuda --wgmma
 expect_contains "$out" "static constexpr bool kForwardWgmma = true;" "serial wgmma lowering"
 expect_contains "$out" "static constexpr int kForwardKeyStages = 1;" "serial wgmma: one stage"

@@ -2,9 +2,10 @@
 // (one program with all entry points, as the runtime compiles it) and ptxas reports 0 spill
 // bytes for every entry point; registers, stack and compile time are printed per kernel (CI
 // logs are the record). One ctest test per (spec, dtype, head dim, arch). The sm_90a wgmma
-// forwards (RuntimeOptions::cuda_warpgroup_mma: the overlapped schedule, and the serial one of
-// $ATTNCC_CUDA_WGMMA=serial) are compiled too, in bf16 (their fp16 instructions differ in the
-// type suffix only), and must also draw no ptxas note (serialised or fenced warpgroup MMAs).
+// kernels (RuntimeOptions::cuda_warpgroup_mma: the forward's overlapped schedule, and the serial
+// one of $ATTNCC_CUDA_WGMMA=serial, each with the wgmma backward key/value kernel where it
+// applies) are compiled too, in bf16 (their fp16 instructions differ in the type suffix only),
+// and must also draw no ptxas note (serialised or fenced warpgroup MMAs).
 // No GPU needed.
 #include <gtest/gtest.h>
 
@@ -89,6 +90,9 @@ TEST_P(NvrtcSpecs, CompilesEveryEntryPointWithoutSpills) {
   const CudaLoweringOptions lowering = cuda_lowering_options(spec, variant.warpgroup, true);
   ASSERT_EQ(lowering.warpgroup_mma_forward, wgmma);
   ASSERT_EQ(lowering.warpgroup_overlap, variant.warpgroup == WarpgroupForward::kOverlapped);
+  ASSERT_EQ(lowering.warpgroup_mma_backward,
+            wgmma && cuda::backward_warpgroup_mma_fits(spec.head_dim, spec.head_dim_v,
+                                                       spec.softcap > 0));
   CudaCompileTime time;
   CudaBinary binary = compile_cuda_binary(spec, parse_cuda_target(variant.arch), &time, lowering);
   EXPECT_TRUE(binary.is_cubin);

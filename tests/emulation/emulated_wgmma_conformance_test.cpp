@@ -1,10 +1,11 @@
-// The sm_90a forward through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma), run on the
+// The sm_90a kernels through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma), run on the
 // SIMT emulator against the float64 reference on the edge cases of the conformance suite: every
-// spec in specs/ in bf16 at head dims 64 and 128, and the mixed head dims 128/64 and 64/128
-// (the P V product's other instruction width), with the overlapped schedule; the serial one
-// ($ATTNCC_CUDA_WGMMA=serial) on the specs whose visit lists differ most. Forward only: the
-// backward kernels do not change with the option (emulated_conformance_test runs them). The
-// products' emulation itself is checked against matrix products in emulated_wgmma_test.
+// spec in specs/ in bf16 at head dims 64 and 128, forward and backward (the wgmma key/value
+// kernel, atomic dQ; softcap at d128 keeps the mma.sync backward), and the mixed head dims
+// 128/64 and 64/128 (the other instruction widths), with the overlapped forward schedule; the
+// serial one ($ATTNCC_CUDA_WGMMA=serial) on the specs whose visit lists differ most, forward
+// only; and the wgmma key/value kernel with the deterministic dQ pass. The products' emulation
+// itself is checked against matrix products in emulated_wgmma_test.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -24,13 +25,21 @@ namespace {
 
 Runtime& wgmma_runtime() { return testing::emulated_test_runtime("emulated-wgmma", true); }
 
-void check_forward(const Spec& loaded, int head_dim, int head_dim_v,
-                   Runtime& runtime = wgmma_runtime()) {
+// With `backward`, the spec's backward too (deterministic as `deterministic`), which must then
+// take the wgmma key/value kernel unless softcap at a head dim above 64 keeps mma.sync.
+void check_kernels(const Spec& loaded, int head_dim, int head_dim_v, bool backward,
+                   Runtime& runtime = wgmma_runtime(), bool deterministic = false) {
   Spec spec = testing::with_dtype_and_head_dim(loaded, DType::kBFloat16, head_dim, head_dim_v);
-  spec.backward = false;
+  spec.backward = backward;
+  spec.deterministic = deterministic;
   const WarpgroupForward request = requested_warpgroup_forward(true);
-  ASSERT_TRUE(cuda_lowering_options(spec, request, true).warpgroup_mma_forward)
+  const CudaLoweringOptions lowering = cuda_lowering_options(spec, request, true);
+  ASSERT_TRUE(lowering.warpgroup_mma_forward)
       << "the wgmma forward must apply to d" << head_dim << "/" << head_dim_v;
+  const bool softcap_keeps_mma_sync = spec.softcap > 0 && (head_dim > 64 || head_dim_v > 64);
+  ASSERT_EQ(lowering.warpgroup_mma_backward, !softcap_keeps_mma_sync)
+      << "the wgmma backward applies to d" << head_dim << "/" << head_dim_v
+      << " unless softcap is on above d64";
   Kernel kernel = runtime.get(spec);
   const uint64_t seed = testing::test_seed();
   SCOPED_TRACE(testing::seed_trace(seed));
@@ -40,28 +49,39 @@ void check_forward(const Spec& loaded, int head_dim, int head_dim_v,
   }
 }
 
-class EmulatedWgmmaForward : public ::testing::TestWithParam<testing::SpecVariant> {};
+class EmulatedWgmmaKernels : public ::testing::TestWithParam<testing::SpecVariant> {};
 
-TEST_P(EmulatedWgmmaForward, MatchesTheReferenceOnEdgeCases) {
+TEST_P(EmulatedWgmmaKernels, MatchesTheReferenceOnEdgeCases) {
   const testing::SpecVariant& variant = GetParam();
-  check_forward(Spec::load(variant.spec_path), variant.head_dim, variant.head_dim);
+  check_kernels(Spec::load(variant.spec_path), variant.head_dim, variant.head_dim,
+                /*backward=*/true);
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, EmulatedWgmmaForward,
+INSTANTIATE_TEST_SUITE_P(Specs, EmulatedWgmmaKernels,
                          ::testing::ValuesIn(testing::spec_variants({DType::kBFloat16}, {64, 128})),
                          testing::spec_variant_name);
 
-TEST(EmulatedWgmmaForward, MixedHeadDimsMatchTheReference) {
+TEST(EmulatedWgmmaKernels, MixedHeadDimsMatchTheReference) {
   for (const char* name : {"causal.json", "doc_packed_sentinels.json", "prefix_lm_docs.json"}) {
     SCOPED_TRACE(name);
     const Spec spec = Spec::load(testing::source_path("specs") + "/" + name);
-    check_forward(spec, 128, 64);
-    check_forward(spec, 64, 128);
+    check_kernels(spec, 128, 64, /*backward=*/true);
+    check_kernels(spec, 64, 128, /*backward=*/true);
+  }
+}
+
+// The wgmma key/value kernel without atomics: dQ comes from the mma.sync query kernel.
+TEST(EmulatedWgmmaKernels, DeterministicBackwardMatchesTheReference) {
+  for (const char* name : {"causal.json", "doc_packed_sentinels.json", "gqa_8to1.json"}) {
+    SCOPED_TRACE(name);
+    const Spec spec = Spec::load(testing::source_path("specs") + "/" + name);
+    check_kernels(spec, 64, 64, /*backward=*/true, wgmma_runtime(), /*deterministic=*/true);
+    check_kernels(spec, 128, 128, /*backward=*/true, wgmma_runtime(), /*deterministic=*/true);
   }
 }
 
 // The serial schedule: one K and one V stage, each product waited for at once.
-TEST(EmulatedWgmmaForward, SerialScheduleMatchesTheReference) {
+TEST(EmulatedWgmmaKernels, SerialScheduleMatchesTheReference) {
   setenv("ATTNCC_CUDA_WGMMA", "serial", 1);
   struct Unset {
     ~Unset() { unsetenv("ATTNCC_CUDA_WGMMA"); }
@@ -79,8 +99,8 @@ TEST(EmulatedWgmmaForward, SerialScheduleMatchesTheReference) {
                            "window.json"}) {
     SCOPED_TRACE(name);
     const Spec spec = Spec::load(testing::source_path("specs") + "/" + name);
-    check_forward(spec, 64, 64, runtime);
-    check_forward(spec, 128, 128, runtime);
+    check_kernels(spec, 64, 64, /*backward=*/false, runtime);
+    check_kernels(spec, 128, 128, /*backward=*/false, runtime);
   }
 }
 

@@ -1,7 +1,9 @@
 // The emulator's warpgroup MMA (wgmma) against plain matrix products: operands are written into
 // shared memory in the layout the kernels use (SharedTile of tile_copy.cuh, the 128-byte
 // swizzle), described the way the forward describes them (wgmma_descriptor), and multiplied by
-// ptx.h's wgmma functions; the expected D comes from the matrices themselves. A descriptor
+// ptx.h's wgmma functions (the ss form K-major and with both operands transposed, as the
+// backward's dQ = dS K reads them; the rs form); the expected D comes from the matrices
+// themselves. A descriptor
 // pointing at the wrong bytes, a wrong page or k step, a wrong accumulator or A-register lane map
 // all show as wrong elements. Also: accumulators read NaN until the wait that retires their
 // group, and a missing wgmma.fence, a missing fence.proxy.async after writing the operands, or a
@@ -51,6 +53,7 @@ struct WgmmaParams {
   const uint16_t* p;  // [kRows][kKeys]: the rs product's A, from registers
   float* s;           // [kRows][kColumns] out
   float* o;           // [kRows][kWidth] in (C) and out
+  float* x;           // [kRows][64] out: warpgroup w's V[:, page w]^T V[:, page 1 - w]
   float* early;       // [threads]: an accumulator read between issue and wait
   int variant;  // 0 correct; 1 no wgmma.fence; 2 exit with MMAs in flight; 3 no proxy fence
 };
@@ -124,6 +127,22 @@ void wgmma_kernel(const void* raw) {
       params.o[(row0 + g + 8 * (c >> 1)) * kWidth + 8 * block + 2 * t + (c & 1)] = o[block][c];
     }
   }
+
+  // X = A B with A M-major (V's page w as [k][m]) and B N-major (V's other page as [k][n]).
+  float x[8][4];
+  const uint32 page = uint32(warp / 4);
+  cuda::wgmma_fence();
+  cuda::wgmma_m64k16_ss_mn_major<Element, 64>(
+      x, cuda::wgmma_descriptor(kVBase + page * kKeys * 128u, kKeys * 128u, 1024u),
+      cuda::wgmma_descriptor(kVBase + (1u - page) * kKeys * 128u, kKeys * 128u, 1024u), false);
+  cuda::wgmma_commit();
+  cuda::wgmma_wait<0>();
+  cuda::wgmma_fence_operand(x);
+  for (int block = 0; block < 8; ++block) {
+    for (int c = 0; c < 4; ++c) {
+      params.x[(row0 + g + 8 * (c >> 1)) * 64 + 8 * block + 2 * t + (c & 1)] = x[block][c];
+    }
+  }
 }
 
 uint16_t bits_of(float value, bool bfloat16_input) {
@@ -153,12 +172,16 @@ Matrices random_matrices(bool bfloat16_input, uint32_t seed) {
 }
 
 std::string run(const Matrices& matrices, bool bfloat16_input, int variant,
-                std::vector<float>& s, std::vector<float>& o, std::vector<float>& early) {
+                std::vector<float>& s, std::vector<float>& o, std::vector<float>& early,
+                std::vector<float>* x = nullptr) {
+  std::vector<float> x_storage;
+  if (x == nullptr) x = &x_storage;
   s.assign(kRows * kColumns, std::nanf(""));
   o = matrices.c;
+  x->assign(kRows * 64, std::nanf(""));
   early.assign(kRows * 2, 0.0f);
   WgmmaParams params{matrices.a.data(), matrices.b.data(), matrices.v.data(), matrices.p.data(),
-                     s.data(), o.data(), early.data(), variant};
+                     s.data(), o.data(), x->data(), early.data(), variant};
   emulation::LaunchConfiguration configuration;
   configuration.kernel_name = "wgmma_kernel";
   configuration.entry = bfloat16_input ? &wgmma_kernel<bfloat16> : &wgmma_kernel<float16>;
@@ -177,10 +200,26 @@ std::string run(const Matrices& matrices, bool bfloat16_input, int variant,
 
 void check_products(bool bfloat16_input, uint32_t seed) {
   const Matrices matrices = random_matrices(bfloat16_input, seed);
-  std::vector<float> s, o, early;
-  ASSERT_EQ(run(matrices, bfloat16_input, 0, s, o, early), "");
+  std::vector<float> s, o, early, x;
+  ASSERT_EQ(run(matrices, bfloat16_input, 0, s, o, early, &x), "");
   int wrong = 0;
   for (int row = 0; row < kRows; ++row) {
+    const int page = row / 64;
+    for (int column = 0; column < 64; ++column) {
+      double expected = 0, magnitude = 0;
+      for (int k = 0; k < kKeys; ++k) {
+        const double product =
+            value_of(matrices.v[k * kWidth + 64 * page + row % 64], bfloat16_input) *
+            value_of(matrices.v[k * kWidth + 64 * (1 - page) + column], bfloat16_input);
+        expected += product;
+        magnitude += std::fabs(product);
+      }
+      const float actual = x[row * 64 + column];
+      if (!(std::fabs(actual - expected) <= 1e-5 * magnitude + 1e-6) && ++wrong <= 5) {
+        ADD_FAILURE() << "X[" << row << "][" << column << "] = " << actual << ", expected "
+                      << expected;
+      }
+    }
     for (int column = 0; column < kColumns; ++column) {
       double expected = 0, magnitude = 0;
       for (int k = 0; k < kDepth; ++k) {

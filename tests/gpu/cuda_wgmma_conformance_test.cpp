@@ -1,11 +1,12 @@
-// The experimental sm_90a forward through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma) on
-// a real H100/H200 against the float64 reference: the edge-case suite of cuda_conformance_test
-// for every spec in specs/ in bf16 at head dims 64 and 128, forward only (the backward does not
-// change with the option). Label gpu; without a usable device, or on a device that is not
-// compute capability 9.0, each test reports GTEST_SKIP with the reason. CI runs the same kernels
-// on the emulator (tests/emulation/emulated_wgmma_conformance_test.cpp), and a few variants of
-// this suite through the CUDA host path on the fake driver (fake_driver.cuda_wgmma_conformance:
-// the sm_90a CUBIN from NVRTC, its 8-warp launches run on the emulator).
+// The experimental sm_90a kernels through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma:
+// the forward and the backward key/value kernel) on a real H100/H200 against the float64
+// reference: the edge-case suite of cuda_conformance_test for every spec in specs/ in bf16 at
+// head dims 64 and 128, forward and backward (atomic dQ). Label gpu; without a usable device,
+// or on a device that is not compute capability 9.0, each test reports GTEST_SKIP with the
+// reason. CI runs the same kernels on the emulator
+// (tests/emulation/emulated_wgmma_conformance_test.cpp), and a few variants of this suite
+// through the CUDA host path on the fake driver (fake_driver.cuda_wgmma_conformance: the sm_90a
+// CUBIN from NVRTC, its 8-warp launches run on the emulator).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -32,21 +33,21 @@ Runtime& wgmma_runtime() {
   return runtime;
 }
 
-class CudaWgmmaForward : public ::testing::TestWithParam<testing::SpecVariant> {};
+class CudaWgmmaKernels : public ::testing::TestWithParam<testing::SpecVariant> {};
 
-TEST_P(CudaWgmmaForward, MatchesTheReferenceOnEdgeCases) {
+TEST_P(CudaWgmmaKernels, MatchesTheReferenceOnEdgeCases) {
   const std::string unavailable = testing::cuda_unavailable_reason();
   if (!unavailable.empty()) GTEST_SKIP() << "no usable CUDA device: " << unavailable;
   const std::string target = cuda_device_target(0).name;
   if (target != "sm_90a") {
-    GTEST_SKIP() << "the wgmma forward needs an sm_90a device (H100, H200); device 0 is "
+    GTEST_SKIP() << "the wgmma kernels need an sm_90a device (H100, H200); device 0 is "
                  << target;
   }
   setenv("ATTNCC_VALIDATE", "1", 1);
   const testing::SpecVariant& variant = GetParam();
   Spec spec = testing::with_dtype_and_head_dim(Spec::load(variant.spec_path), variant.dtype,
                                                variant.head_dim);
-  spec.backward = false;
+  spec.backward = true;
   Kernel kernel = wgmma_runtime().get(spec);
   testing::emulate_cuda_kernels_of(  // fake only
       spec, cuda_lowering_options(spec, WarpgroupForward::kOverlapped, true));
@@ -58,7 +59,7 @@ TEST_P(CudaWgmmaForward, MatchesTheReferenceOnEdgeCases) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, CudaWgmmaForward,
+INSTANTIATE_TEST_SUITE_P(Specs, CudaWgmmaKernels,
                          ::testing::ValuesIn(testing::spec_variants({DType::kBFloat16}, {64, 128})),
                          testing::spec_variant_name);
 

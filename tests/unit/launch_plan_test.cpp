@@ -121,6 +121,36 @@ TEST(LaunchPlan, WarpgroupForwardSharedMemoryFollowsItsStages) {
   }
 }
 
+// The wgmma backward key/value kernel: 8 warps over 128-key tiles (the documents' longest K/V
+// side is 440 keys: 4 tiles), two query-side buffers. bf16 at d128: 2 x (Q and dO 64 x 128 x
+// 2 B = 16 KiB each, LSE and delta 2 x 64 x 4 B) + K, V 128 x 128 x 2 B = 32 KiB each + dS^T
+// 128 x 64 x 2 B = 16 KiB = 145 KiB; at d64 2 x 16.5 + 3 x 16 = 81 KiB. Softcap at d128 keeps
+// the mma.sync kernel and its shared memory.
+TEST(LaunchPlan, WarpgroupBackwardKeyValueTilesAndSharedMemory) {
+  const std::pair<int, unsigned> expected[] = {{128, 145u * 1024u}, {64, 81u * 1024u}};
+  for (const auto& [head_dim, bytes] : expected) {
+    SCOPED_TRACE(head_dim);
+    Spec spec = make_spec("varlen", "prefix($p[doc])", head_dim);
+    VarlenCall call(8, 2, head_dim);
+    const CudaLoweringOptions lowering =
+        cuda_lowering_options(spec, WarpgroupForward::kOverlapped, true);
+    ASSERT_TRUE(lowering.warpgroup_mma_backward);
+    CudaLaunchPlan plan = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false,
+                                             lowering);
+    ASSERT_EQ(plan.launches.size(), 4u);
+    expect_launch(plan.launches[2], cuda::kKernelBackwardKeyValue, {4, 3, 2}, 256u, bytes);
+    EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardKeyValue, spec, lowering), bytes);
+  }
+  Spec softcap = make_spec("varlen", "prefix($p[doc])", 128);
+  softcap.softcap = 30.0;
+  const CudaLoweringOptions lowering =
+      cuda_lowering_options(softcap, WarpgroupForward::kOverlapped, true);
+  EXPECT_TRUE(lowering.warpgroup_mma_forward);
+  EXPECT_FALSE(lowering.warpgroup_mma_backward);
+  EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardKeyValue, softcap, lowering),
+            cuda::backward_key_value_shared_bytes(128, 128, /*score_mods=*/true));
+}
+
 // max_seqlen_q/k size the per-document grids (the documents here: Lq 100, 0, 200; Lk 50, 10,
 // 440); a bound above the token count is clamped to it; the element-wise fill keeps the rows.
 TEST(LaunchPlan, GridBoundsSizeThePerDocumentGrids) {

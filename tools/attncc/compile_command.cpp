@@ -30,11 +30,12 @@ const CommandInfo kCompileCommand = {
     "Architectures: sm_80, sm_86, sm_89, sm_90, sm_90a give CUBIN; compute_NN (NN >= 80) gives\n"
     "PTX that the driver compiles when it loads it (for GPUs newer than these), without a report.\n"
     "A Runtime on a compute capability 9.0 GPU looks for sm_90a.\n\n"
-    "--wgmma compiles the forward of sm_90a kernels with warpgroup MMAs (wgmma) where the head\n"
-    "dims are 64 or 128: the experimental forward of RuntimeOptions::cuda_warpgroup_mma and\n"
+    "--wgmma compiles the forward and the backward key/value kernel of sm_90a kernels with\n"
+    "warpgroup MMAs (wgmma) where the head dims are 64 or 128 (the backward with softcap at 64\n"
+    "only): the experimental kernels of RuntimeOptions::cuda_warpgroup_mma and\n"
     "ATTNCC_CUDA_WGMMA=1, not yet run on a GPU (docs/PERFORMANCE.md); ATTNCC_CUDA_WGMMA=serial\n"
-    "gives its schedule without the softmax/product overlap. Other architectures and head dims\n"
-    "compile as without it.\n\n"
+    "gives the forward's schedule without the softmax/product overlap. Other architectures and\n"
+    "head dims compile as without it.\n\n"
     "Exit code 1 with --fail-on-spills when any entry point spills registers.\n\n"
     "examples:\n"
     "  attncc compile specs/causal.json\n"
@@ -43,7 +44,7 @@ const CommandInfo kCompileCommand = {
     {{"arch", "LIST", "comma-separated architectures (default sm_80,sm_90a)"},
      {"out", "DIR", "write the bundle to DIR (created if missing)"},
      {"fail-on-spills", "", "exit with code 1 when an entry point spills"},
-     {"wgmma", "", "sm_90a: the forward through warpgroup MMAs (experimental)"}},
+     {"wgmma", "", "sm_90a: forward and backward through warpgroup MMAs (experimental)"}},
     1,
     -1,
 };
@@ -86,11 +87,15 @@ int run_compile(const ParsedArguments& arguments) {
       const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
       CudaCompileTime time;
       CudaBinary binary = compile_cuda_binary(spec, target, &time, lowering);
-      std::printf("%s %s %s%s: %s in %.2f s (%.2f s CPU)\n", arguments.positionals[index].c_str(),
-                  spec_hash(spec).c_str(), target.name.c_str(),
+      const char* backward = lowering.warpgroup_mma_backward && spec.backward ? ", backward" : "";
+      std::printf("%s %s %s%s%s%s: %s in %.2f s (%.2f s CPU)\n",
+                  arguments.positionals[index].c_str(), spec_hash(spec).c_str(),
+                  target.name.c_str(),
                   !lowering.warpgroup_mma_forward ? ""
-                  : lowering.warpgroup_overlap    ? " (wgmma forward)"
-                                                  : " (wgmma forward, serial)",
+                  : lowering.warpgroup_overlap    ? " (wgmma forward"
+                                                  : " (wgmma forward, serial",
+                  lowering.warpgroup_mma_forward ? backward : "",
+                  lowering.warpgroup_mma_forward ? ")" : "",
                   binary.is_cubin ? "CUBIN" : "PTX", time.seconds, time.cpu_seconds);
       for (const PtxasKernelReport& report : binary.reports) {
         std::printf("  %s\n", describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec, lowering)).c_str());

@@ -27,15 +27,17 @@ const CommandInfo kEmitCommand = {
     "function marked ATTNCC_HOST_DEVICE, and ATTNCC_CUDA_ENTRY_POINTS naming one kernel per\n"
     "pass after the spec hash, instantiating templates/cuda/. fp32 specs are not supported there.\n"
     "With --wgmma the CUDA source is the one for sm_90a with the experimental warpgroup-MMA\n"
-    "forward (Config::kForwardWgmma, 8 warps, two K/V stages: kForwardKeyStages; head dims 64\n"
-    "and 128 only, else unchanged); ATTNCC_CUDA_WGMMA=serial gives its one-stage schedule.\n\n"
+    "forward (Config::kForwardWgmma, 8 warps, two K/V stages: kForwardKeyStages) and backward\n"
+    "key/value kernel (Config::kBackwardWgmma, 64 x 128 tiles); head dims 64 and 128 only (the\n"
+    "backward with softcap at 64 only), else unchanged. ATTNCC_CUDA_WGMMA=serial gives the\n"
+    "forward's one-stage schedule.\n\n"
     "examples:\n"
     "  attncc emit specs/causal.json\n"
     "  attncc emit specs/prefix_lm_docs.json --target cpu --out prefix_lm_docs.cpp\n"
     "  attncc emit specs/doc_packed_causal.json --target cuda --out doc_packed_causal.cu\n",
     {{"target", "TARGET", "cpu (default) or cuda"},
      {"out", "FILE", "write the source to FILE instead of standard output"},
-     {"wgmma", "", "cuda: the sm_90a source with the warpgroup-MMA forward (experimental)"}},
+     {"wgmma", "", "cuda: the sm_90a source with the warpgroup-MMA kernels (experimental)"}},
     1,
     1,
 };

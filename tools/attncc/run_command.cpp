@@ -87,7 +87,8 @@ const CommandInfo kRunCommand = {
     "shared access the kernels make over the timed calls and prints them per kernel and\n"
     "template line, with the ratio to the conflict-free ideal (docs/EMULATION.md).\n\n"
     "--wgmma (cuda on an sm_90a device, H100/H200, and cuda-emulated; head dims 64 and 128)\n"
-    "runs the experimental forward through warpgroup MMAs (wgmma) instead of mma.sync:\n"
+    "runs the experimental forward and backward key/value kernel through warpgroup MMAs\n"
+    "(wgmma) instead of mma.sync (the backward with softcap at head dim 64 only):\n"
     "RuntimeOptions::cuda_warpgroup_mma, or ATTNCC_CUDA_WGMMA=1. A key tile's softmax runs\n"
     "while the previous tile's P V product does (FA3's overlap); ATTNCC_CUDA_WGMMA=serial waits\n"
     "for each product instead, for comparison. It is checked on the emulator and by NVRTC but\n"
@@ -113,7 +114,7 @@ const CommandInfo kRunCommand = {
      {"repeat", "N", "timed forward (and backward) calls, each timed alone (default 1)"},
      {"timing-json", "PATH", "write every call's time (ms, kernel only) as JSON"},
      {"bank-report", "", "cuda-emulated: print the shared-memory bank conflicts per site"},
-     {"wgmma", "", "sm_90a and cuda-emulated: the warpgroup-MMA forward (experimental)"}},
+     {"wgmma", "", "sm_90a and cuda-emulated: the warpgroup-MMA kernels (experimental)"}},
     1,
     1,
 };

@@ -1,0 +1,317 @@
+// The backward key/value kernel on sm_90a warpgroup MMAs (wgmma, ptx.h): FlashAttention-3's dK/dV
+// loop, run instead of backward_key_value_mma_sync when Config::kBackwardWgmma (launch_shape.h's
+// kWarpgroupBackwardKeyValueShape). Same grid, same contract: dK, dV of one 128-key tile over
+// every query tile and GQA query head reaching it; dQ += dS K by fp32 atomics into the
+// accumulator (atomic mode; the deterministic mode's query kernel stays on mma.sync).
+//
+// Warpgroup w (warps 4w..4w+3) owns keys [64w, 64w + 64) of the tile. The keys are the MMAs' M
+// side, so each step computes the transposed products
+//   S^T = K Q^T, dP^T = V dO^T      (ss: K, V, Q, dO all K-major in shared memory)
+// and the element-wise P^T, dS^T land in the accumulator layout of rows = keys, which is the A
+// fragment layout of the next products, taken from registers:
+//   dV += P^T dO, dK += dS^T Q      (rs: dO and Q N-major)
+// dS^T also goes to shared memory as [key][query], from where dQ = dS K reads it M-major (ss,
+// both operands transposed): at d128 warpgroup w takes dQ's columns [64w, 64w + 64) over all 128
+// keys, at d64 (one 64-column page) its own 64 keys over every column, both warpgroups adding
+// to the accumulator.
+#pragma once
+
+#include "cuda/attention_backward.cuh"
+
+namespace attncc::cuda {
+
+/// Tiles and shared-memory map of the wgmma key/value kernel (byte offsets, every tile a
+/// multiple of 1024 bytes): two query-side buffers (Q and dO tiles; buffer b at b *
+/// kQueryBufferBytes), K, V, dS^T as a [key][query] 16-bit tile, then per buffer the query
+/// rows' LSE and delta (b * kStatisticsBufferBytes further). The names are those
+/// load_query_tile and load_key_tile read.
+template <typename Config>
+struct WarpgroupBackwardShape {
+  static constexpr int kHeadDim = Config::kHeadDim;
+  static constexpr int kHeadDimV = Config::kHeadDimV;
+  static constexpr TileShape kTile = kWarpgroupBackwardKeyValueShape;
+  static constexpr int kTileQ = kTile.tile_q;
+  static constexpr int kTileK = kTile.tile_k;
+  static constexpr int kThreads = 32 * kTile.warps;
+  static_assert(Config::kBackwardKeyValueTileQ == kTileQ &&
+                    Config::kBackwardKeyValueTileK == kTileK &&
+                    Config::kBackwardThreads == kThreads,
+                "the generated Config must use launch_shape.h's wgmma backward tiles");
+  static_assert(kTileQ == 64 && kTileK == 128 && kThreads == 256,
+                "two warpgroups of 64 keys over 64-row query tiles");
+  static_assert(backward_warpgroup_mma_fits(kHeadDim, kHeadDimV, Config::kSoftcap),
+                "head dims 64 and 128, softcap at 64 only (launch_shape.h)");
+
+  using QueryTile = SharedTile<kTileQ, kHeadDim>;
+  using OutputGradientTile = SharedTile<kTileQ, kHeadDimV>;
+  using KeyTile = SharedTile<kTileK, kHeadDim>;
+  using ValueTile = SharedTile<kTileK, kHeadDimV>;
+  using ScoreGradientTile = SharedTile<kTileK, kTileQ>;  // dS^T, [key][query]
+
+  static constexpr int kQueryBuffers = 2;
+  static constexpr uint32 kQuery = 0;
+  static constexpr uint32 kOutputGradient = kQuery + QueryTile::kBytes;
+  static constexpr uint32 kQueryBufferBytes = QueryTile::kBytes + OutputGradientTile::kBytes;
+  static constexpr uint32 kKey = uint32(kQueryBuffers) * kQueryBufferBytes;
+  static constexpr uint32 kValue = kKey + KeyTile::kBytes;
+  static constexpr uint32 kScoreGradients = kValue + ValueTile::kBytes;
+  static constexpr uint32 kLse = kScoreGradients + ScoreGradientTile::kBytes;
+  static constexpr uint32 kDelta = kLse + 4u * kTileQ;
+  static constexpr uint32 kStatisticsBufferBytes = 8u * kTileQ;
+  static_assert(kLse + uint32(kQueryBuffers) * kStatisticsBufferBytes ==
+                    warpgroup_backward_key_value_shared_bytes(kHeadDim, kHeadDimV),
+                "launch_shape.h's warpgroup_backward_key_value_shared_bytes must match this map");
+  static_assert(kOutputGradient % 1024 == 0 && kKey % 1024 == 0 && kValue % 1024 == 0 &&
+                    kScoreGradients % 1024 == 0,
+                "swizzled tiles need 1024-byte bases");
+
+  // dQ = dS K per warpgroup: at d128 a 64-column page over every key, at d64 every column over
+  // the warpgroup's own keys.
+  static constexpr bool kQueryGradientByColumns = kHeadDim == 128;
+  static constexpr int kQueryGradientKeys = kQueryGradientByColumns ? kTileK : kTileK / 2;
+};
+
+/// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
+/// (unscaled), warpgroup w holding keys [64w, 64w + 64) x every column in fp32 wgmma
+/// accumulators (warp 4w + q: keys 64w + 16q + [0, 16)).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, kernel_int x) {
+  static_assert(kWgmmaAvailable, "Config::kBackwardWgmma needs an sm_90a target");
+  using Shape = WarpgroupBackwardShape<Config>;
+  using Element = typename Config::Element;
+  constexpr int kHeadDim = Shape::kHeadDim;
+  constexpr int kHeadDimV = Shape::kHeadDimV;
+  constexpr int kTileQ = Shape::kTileQ;
+  constexpr int kTileK = Shape::kTileK;
+  constexpr int kQueryBlocks = kTileQ / 8;  // n8 blocks of S^T, dP^T and dQ
+  constexpr int kQuerySteps = kTileQ / 16;  // k16 steps of dV, dK
+  const GridTile at = grid_tile(params, x, kTileK, /*key_side=*/true);
+  const DocumentBlock block_document = locate_document(params, at.document);
+  const DocumentView document = block_document.view();
+  const kernel_int j0 = at.tile * kTileK;
+  if (j0 >= document.key_length) return false;
+  const kernel_int columns = min_int(kTileK, document.key_length - j0);
+  const kernel_int j1 = j0 + columns - 1;
+  const int kv_head = int(blockIdx.z);
+  const int group = params.attention.heads_q / params.attention.heads_kv;
+  const VisitingQueryTiles<Mask> visiting(block_document, document, j0, j1, kTileQ);
+
+  // Work items are (query tile, query head of the group); each item's Q, dO, LSE and delta
+  // load into one buffer while the item before computes on the other.
+  kernel_int query_tile = visiting.next(visiting.first);
+  int member = 0;
+  int buffer = 0;
+  load_key_tile<Config, Shape>(params, block_document, kv_head, j0, columns);
+  if (query_tile <= visiting.last) {
+    load_query_tile<Config, Shape>(params, block_document, kv_head * group, query_tile * kTileQ,
+                                   visiting.rows(query_tile), buffer);
+  }
+  cp_async_commit();
+
+  const int warp = warp_index();
+  const int lane = lane_index();
+  const int g = lane >> 2;
+  const int t = lane & 3;
+  const int warpgroup = warp / 4;
+  const int key_row0 = 64 * warpgroup + 16 * (warp % 4);  // the warp's 16 keys in the tile
+  // The warpgroup's 64 key rows start 64 x 128 bytes into each page of K and V.
+  const uint32 warpgroup_rows = uint32(warpgroup) * 64u * 128u;
+  const float scale_log2 = params.attention.scale * kLog2E;
+  float dk[kHeadDim / 8][4];
+  float dv[kHeadDimV / 8][4];
+  zero_fragments(dk);
+  zero_fragments(dv);
+
+  while (query_tile <= visiting.last) {
+    const kernel_int i0 = query_tile * kTileQ;
+    const kernel_int rows = visiting.rows(query_tile);
+    const bool full = tile_is_full<Mask>(document, i0, i0 + rows - 1, j0, j1);
+    const int head = kv_head * group + member;
+    kernel_int next_tile;
+    int next_member;
+    visiting.next_item(query_tile, member, group, next_tile, next_member);
+    cp_async_wait<0>();
+    fence_proxy_async();  // the tensor cores read Q, dO (and K, V) directly
+    // This item's tiles have landed, and every warpgroup's products of the item before, which
+    // read the other buffer and dS^T, have retired (each waited for them).
+    sync_threads();
+    if (next_tile <= visiting.last) {
+      load_query_tile<Config, Shape>(params, block_document, kv_head * group + next_member,
+                                     next_tile * kTileQ, visiting.rows(next_tile), buffer ^ 1);
+      cp_async_commit();
+    }
+    const uint32 tiles = uint32(buffer) * Shape::kQueryBufferBytes;
+    const uint32 statistics = uint32(buffer) * Shape::kStatisticsBufferBytes;
+
+    // S^T = K Q^T and dP^T = V dO^T: K-major operands, a k16 step 32 bytes into a 64-column
+    // page (as the forward's S = Q K^T).
+    float scores[kQueryBlocks][4];
+    float gradients[kQueryBlocks][4];
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+      const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
+      wgmma_m64k16_ss<Element, kTileQ>(
+          scores,
+          wgmma_descriptor(Shape::kKey + page * kTileK * 128u + warpgroup_rows + step, 16u, 1024u),
+          wgmma_descriptor(tiles + Shape::kQuery + page * kTileQ * 128u + step, 16u, 1024u),
+          kk > 0);
+    }
+#pragma unroll
+    for (int kk = 0; kk < kHeadDimV / 16; ++kk) {
+      const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
+      wgmma_m64k16_ss<Element, kTileQ>(
+          gradients,
+          wgmma_descriptor(Shape::kValue + page * kTileK * 128u + warpgroup_rows + step, 16u,
+                           1024u),
+          wgmma_descriptor(tiles + Shape::kOutputGradient + page * kTileQ * 128u + step, 16u,
+                           1024u),
+          kk > 0);
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operand(scores);
+    wgmma_fence_operand(gradients);
+
+    // P^T and dS^T in place. The lane's elements: keys key_row0 + g (+ 8 for e >= 2), queries
+    // 8n + 2t + (e & 1); LSE and delta come per query, the mask per query row as in the
+    // forward (a FULL tile of kTileK keys skips it).
+    [[maybe_unused]] const float slope =
+        Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
+    // ALiBi's j - i - (Lk - Lq) at this lane's first key and query 0 of the tile.
+    [[maybe_unused]] const kernel_int alibi_base =
+        j0 + key_row0 + g - i0 - (document.key_length - document.query_length);
+    const auto probabilities_and_gradients = [&]<bool kMaskedTile>() {
+#pragma unroll
+      for (int n = 0; n < kQueryBlocks; ++n) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int query = 8 * n + 2 * t + h;
+          const float lse_log2 =
+              shared_load_f32(statistics + Shape::kLse + 4u * uint32(query)) * kLog2E;
+          const float delta = shared_load_f32(statistics + Shape::kDelta + 4u * uint32(query));
+          TileRowRanges<Mask> ranges{};
+          if constexpr (kMaskedTile) ranges.set(document, i0 + query, j0, columns);
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            const int e = 2 * half + h;
+            const bool masked =
+                kMaskedTile && !tile_attends<Mask>(ranges, document, i0 + query, j0,
+                                                   key_row0 + g + 8 * half, columns, full);
+            score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, lse_log2, delta,
+                                      params.attention, scale_log2, slope,
+                                      alibi_base + 8 * half - query);
+          }
+        }
+      }
+    };
+    if (!full || columns < kTileK) {
+      probabilities_and_gradients.template operator()<true>();
+    } else {
+      probabilities_and_gradients.template operator()<false>();
+    }
+
+    // dV += P^T dO and dK += dS^T Q, A from registers (the accumulators packed, as the
+    // forward's P), dO and Q N-major: 16 queries are 2048 bytes into each page, the leading
+    // offset steps from one 64-column page to the next.
+    uint32 probabilities[kQuerySteps][4];
+    uint32 score_gradients[kQuerySteps][4];
+#pragma unroll
+    for (int q = 0; q < kQuerySteps; ++q) {
+      pack_p_fragment<Element>(scores, q, probabilities[q]);
+      pack_p_fragment<Element>(gradients, q, score_gradients[q]);
+    }
+    wgmma_fence();
+#pragma unroll
+    for (int q = 0; q < kQuerySteps; ++q) {
+      wgmma_m64k16_rs<Element, kHeadDimV>(
+          dv, probabilities[q],
+          wgmma_descriptor(tiles + Shape::kOutputGradient + uint32(q) * 16u * 128u,
+                           uint32(kTileQ) * 128u, 1024u));
+    }
+#pragma unroll
+    for (int q = 0; q < kQuerySteps; ++q) {
+      wgmma_m64k16_rs<Element, kHeadDim>(
+          dk, score_gradients[q],
+          wgmma_descriptor(tiles + Shape::kQuery + uint32(q) * 16u * 128u, uint32(kTileQ) * 128u,
+                           1024u));
+    }
+    wgmma_commit();
+
+    if (!params.deterministic) {
+      // dS^T to shared memory while those run: A fragment register r of step q holds key row g
+      // (+ 8 for odd r), queries 16q + 8 (r >> 1) + 2t and the next.
+#pragma unroll
+      for (int q = 0; q < kQuerySteps; ++q) {
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const uint32 offset =
+              Shape::ScoreGradientTile::chunk_offset(key_row0 + g + 8 * (r & 1),
+                                                     16 * q + 8 * (r >> 1)) +
+              4u * uint32(t);
+          shared_store_u32(Shape::kScoreGradients + offset, score_gradients[q][r]);
+        }
+      }
+      fence_proxy_async();
+      sync_threads();  // dS^T of both warpgroups is in shared memory
+
+      // dQ = dS K: A = dS^T read M-major, B = K read N-major (16 keys are 2048 bytes into a
+      // page of either).
+      constexpr int kKeys = Shape::kQueryGradientKeys;
+      const int first_key = Shape::kQueryGradientByColumns ? 0 : 64 * warpgroup;
+      const int column0 = Shape::kQueryGradientByColumns ? 64 * warpgroup : 0;
+      float dq[kQueryBlocks][4];
+      wgmma_fence();
+#pragma unroll
+      for (int s = 0; s < kKeys / 16; ++s) {
+        const uint32 key_rows = uint32(first_key + 16 * s) * 128u;
+        wgmma_m64k16_ss_mn_major<Element, 64>(
+            dq,
+            wgmma_descriptor(Shape::kScoreGradients + key_rows, uint32(kTileK) * 128u, 1024u),
+            wgmma_descriptor(Shape::kKey + uint32(column0 / 64) * kTileK * 128u + key_rows,
+                             uint32(kTileK) * 128u, 1024u),
+            s > 0);
+      }
+      wgmma_commit();
+      wgmma_wait<0>();  // retires dV and dK too
+      wgmma_fence_operand(dq);
+      // Rows: the warp's 16 queries of the tile (warp % 4), as any m64 accumulator.
+      const int query_row0 = 16 * (warp % 4);
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int r = query_row0 + g + 8 * half;
+        if (r >= rows) continue;
+        float* row = query_gradient_accumulator<Config>(params, block_document.batch,
+                                                         block_document.query_start + i0 + r,
+                                                         head) +
+                     column0 + 2 * t;
+#pragma unroll
+        for (int n = 0; n < kQueryBlocks; ++n) {
+          atomic_add(row + 8 * n, dq[n][2 * half]);
+          atomic_add(row + 8 * n + 1, dq[n][2 * half + 1]);
+        }
+      }
+    } else {
+      wgmma_wait<0>();  // deterministic: backward_query computes dQ, nothing reads dS^T
+    }
+    wgmma_fence_operand(dk);
+    wgmma_fence_operand(dv);
+    wgmma_fence_operand(probabilities);  // read by the dV, dK products until the wait
+    wgmma_fence_operand(score_gradients);
+    query_tile = next_tile;
+    member = next_member;
+    buffer ^= 1;
+  }
+  cp_async_wait<0>();  // the K, V copies when no query tile reached the key tile
+
+  // Keys nobody attends hold exact zeros here (every P and dS for them was 0).
+  const kernel_int first_key = block_document.key_start + j0;
+  const bool accumulate = params.attention.accumulate != 0;
+  store_fragments<Element>(params.attention.dk, block_document.batch, first_key, kv_head,
+                           key_row0, 0, columns, dk, params.attention.scale, accumulate);
+  store_fragments<Element>(params.attention.dv, block_document.batch, first_key, kv_head,
+                           key_row0, 0, columns, dv, 1.0f, accumulate);
+  return true;
+}
+
+}  // namespace attncc::cuda
