@@ -200,6 +200,15 @@ ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
   }
 }
 
+/// P from a logit in log2 units: 0 exactly where `masked` or LSE = -inf (empty or padding rows).
+ATTNCC_DEVICE float probability_from_logit(float exponent, bool masked, float lse_log2) {
+  return (masked || lse_log2 == negative_infinity()) ? 0.0f : fast_exp2(exponent - lse_log2);
+}
+/// dS = P * (dP - delta) before softcap's chain rule, 0 wherever P = 0 even if dP is NaN.
+ATTNCC_DEVICE float gradient_from_probability(float p, float dp, float delta) {
+  return p == 0.0f ? 0.0f : p * (dp - delta);
+}
+
 /// One element of a backward tile: the raw score Q K^T becomes P = exp(score - LSE) with the
 /// forward's score mods, and dP = dO V^T becomes dS = P * (dP - delta) (times 1 - tanh^2 with
 /// softcap). P = 0 exactly where `masked` or LSE = -inf (empty or padding rows), and dS = 0
@@ -220,9 +229,8 @@ ATTNCC_DEVICE void score_to_gradient(float& score, float& gradient, bool masked,
   } else {
     exponent = logit_log2<Config>(score, attention, scale_log2, slope, alibi_offset);
   }
-  const float p =
-      (masked || lse_log2 == negative_infinity()) ? 0.0f : fast_exp2(exponent - lse_log2);
-  float ds = p == 0.0f ? 0.0f : p * (gradient - delta);
+  const float p = probability_from_logit(exponent, masked, lse_log2);
+  float ds = gradient_from_probability(p, gradient, delta);
   if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
   score = p;
   gradient = ds;

@@ -157,6 +157,7 @@ ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, k
           wgmma_descriptor(tiles + Shape::kQuery + page * kTileQ * 128u + step, 16u, 1024u),
           kk > 0);
     }
+    wgmma_commit();
 #pragma unroll
     for (int kk = 0; kk < kHeadDimV / 16; ++kk) {
       const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
@@ -169,74 +170,129 @@ ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, k
           kk > 0);
     }
     wgmma_commit();
-    wgmma_wait<0>();
-    wgmma_fence_operand(scores);
-    wgmma_fence_operand(gradients);
 
-    // P^T and dS^T in place. The lane's elements: keys key_row0 + g (+ 8 for e >= 2), queries
-    // 8n + 2t + (e & 1); LSE and delta come per query, the mask per query row as in the
-    // forward (a FULL tile of kTileK keys skips it).
+    // The lane's elements: keys key_row0 + g (+ 8 for e >= 2), queries 8n + 2t + (e & 1).
+    // `row(query)` reads what the element needs of its query row (LSE, delta) once per row.
     [[maybe_unused]] const float slope =
         Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
     // ALiBi's j - i - (Lk - Lq) at this lane's first key and query 0 of the tile.
     [[maybe_unused]] const kernel_int alibi_base =
         j0 + key_row0 + g - i0 - (document.key_length - document.query_length);
-    const auto probabilities_and_gradients = [&]<bool kMaskedTile>() {
+    // On a PARTIAL tile (a FULL one of kTileK keys needs no test, as in the forward) the mask of
+    // the lane's 32 elements becomes bits first, element (n, h, half) at bit 4n + 2h + half: a
+    // rolled loop over the 16 query rows holds one row's ranges at a time, where the unrolled
+    // element loop held them all (at 255 registers, window_br at d128 spilled 28 B).
+    const bool masked_tile = !full || columns < kTileK;
+    uint32 attended = ~0u;
+    if (masked_tile) {
+      attended = 0u;
+#pragma unroll 1
+      for (int r = 0; r < 2 * kQueryBlocks; ++r) {
+        const kernel_int i = i0 + 8 * (r >> 1) + 2 * t + (r & 1);
+        TileRowRanges<Mask> ranges{};
+        ranges.set(document, i, j0, columns);
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          if (tile_attends<Mask>(ranges, document, i, j0, key_row0 + g + 8 * half, columns,
+                                 full)) {
+            attended |= 1u << (2 * r + half);
+          }
+        }
+      }
+    }
+    const auto lane_elements = [&](auto row, auto element) {
 #pragma unroll
       for (int n = 0; n < kQueryBlocks; ++n) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int query = 8 * n + 2 * t + h;
-          const float lse_log2 =
-              shared_load_f32(statistics + Shape::kLse + 4u * uint32(query)) * kLog2E;
-          const float delta = shared_load_f32(statistics + Shape::kDelta + 4u * uint32(query));
-          TileRowRanges<Mask> ranges{};
-          if constexpr (kMaskedTile) ranges.set(document, i0 + query, j0, columns);
+          const auto statistics_of_row = row(uint32(query));
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
-            const int e = 2 * half + h;
-            const bool masked =
-                kMaskedTile && !tile_attends<Mask>(ranges, document, i0 + query, j0,
-                                                   key_row0 + g + 8 * half, columns, full);
-            score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, lse_log2, delta,
-                                      params.attention, scale_log2, slope,
-                                      alibi_base + 8 * half - query);
+            const bool masked = ((attended >> (4 * n + 2 * h + half)) & 1u) == 0u;
+            element(n, 2 * half + h, masked, alibi_base + 8 * half - query, statistics_of_row);
           }
         }
       }
     };
-    if (!full || columns < kTileK) {
-      probabilities_and_gradients.template operator()<true>();
-    } else {
-      probabilities_and_gradients.template operator()<false>();
-    }
+    const auto lse_log2_of = [&](uint32 query) {
+      return shared_load_f32(statistics + Shape::kLse + 4u * query) * kLog2E;
+    };
+    const auto delta_of = [&](uint32 query) {
+      return shared_load_f32(statistics + Shape::kDelta + 4u * query);
+    };
 
     // dV += P^T dO and dK += dS^T Q, A from registers (the accumulators packed, as the
     // forward's P), dO and Q N-major: 16 queries are 2048 bytes into each page, the leading
     // offset steps from one 64-column page to the next.
     uint32 probabilities[kQuerySteps][4];
     uint32 score_gradients[kQuerySteps][4];
+    const auto issue_value_gradient = [&] {
 #pragma unroll
-    for (int q = 0; q < kQuerySteps; ++q) {
-      pack_p_fragment<Element>(scores, q, probabilities[q]);
-      pack_p_fragment<Element>(gradients, q, score_gradients[q]);
-    }
-    wgmma_fence();
+      for (int q = 0; q < kQuerySteps; ++q) pack_p_fragment<Element>(scores, q, probabilities[q]);
+      wgmma_fence();
 #pragma unroll
-    for (int q = 0; q < kQuerySteps; ++q) {
-      wgmma_m64k16_rs<Element, kHeadDimV>(
-          dv, probabilities[q],
-          wgmma_descriptor(tiles + Shape::kOutputGradient + uint32(q) * 16u * 128u,
-                           uint32(kTileQ) * 128u, 1024u));
-    }
+      for (int q = 0; q < kQuerySteps; ++q) {
+        wgmma_m64k16_rs<Element, kHeadDimV>(
+            dv, probabilities[q],
+            wgmma_descriptor(tiles + Shape::kOutputGradient + uint32(q) * 16u * 128u,
+                             uint32(kTileQ) * 128u, 1024u));
+      }
+      wgmma_commit();
+    };
+    const auto issue_key_gradient = [&] {
 #pragma unroll
-    for (int q = 0; q < kQuerySteps; ++q) {
-      wgmma_m64k16_rs<Element, kHeadDim>(
-          dk, score_gradients[q],
-          wgmma_descriptor(tiles + Shape::kQuery + uint32(q) * 16u * 128u, uint32(kTileQ) * 128u,
-                           1024u));
+      for (int q = 0; q < kQuerySteps; ++q) {
+        pack_p_fragment<Element>(gradients, q, score_gradients[q]);
+      }
+      wgmma_fence();
+#pragma unroll
+      for (int q = 0; q < kQuerySteps; ++q) {
+        wgmma_m64k16_rs<Element, kHeadDim>(
+            dk, score_gradients[q],
+            wgmma_descriptor(tiles + Shape::kQuery + uint32(q) * 16u * 128u,
+                             uint32(kTileQ) * 128u, 1024u));
+      }
+      wgmma_commit();
+    };
+
+    if constexpr (!Config::kSoftcap) {
+      // FA3's overlap inside the step: P^T from S^T while dP^T is still running, then dV's
+      // product while dS^T is computed. The fp32 P stays in `scores` for dS.
+      wgmma_wait<1>();
+      wgmma_fence_operand(scores);
+      lane_elements(lse_log2_of, [&](int n, int e, bool masked, kernel_int alibi_offset,
+                                     float lse_log2) {
+        scores[n][e] = probability_from_logit(
+            logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope, alibi_offset),
+            masked, lse_log2);
+      });
+      issue_value_gradient();
+      wgmma_wait<1>();  // dP^T; dV may still run
+      wgmma_fence_operand(gradients);
+      lane_elements(delta_of, [&](int n, int e, bool, kernel_int, float delta) {
+        gradients[n][e] = gradient_from_probability(scores[n][e], gradients[n][e], delta);
+      });
+      issue_key_gradient();
+    } else {
+      // Softcap's chain rule needs each element's tanh next to its dP: one pass after both.
+      wgmma_wait<0>();
+      wgmma_fence_operand(scores);
+      wgmma_fence_operand(gradients);
+      struct RowStatistics {
+        float lse_log2;
+        float delta;
+      };
+      lane_elements(
+          [&](uint32 query) { return RowStatistics{lse_log2_of(query), delta_of(query)}; },
+          [&](int n, int e, bool masked, kernel_int alibi_offset, RowStatistics row) {
+            score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, row.lse_log2,
+                                      row.delta, params.attention, scale_log2, slope,
+                                      alibi_offset);
+          });
+      issue_value_gradient();
+      issue_key_gradient();
     }
-    wgmma_commit();
 
     if (!params.deterministic) {
       // dS^T to shared memory while those run: A fragment register r of step q holds key row g
