@@ -71,6 +71,27 @@ struct WarpgroupBackwardShape {
   static constexpr int kQueryGradientKeys = kQueryGradientByColumns ? kTileK : kTileK / 2;
 };
 
+/// accumulator (64 keys x 8 kBlocks columns) += A B over a tile of 16 kSteps queries: A the
+/// fp32 `source` (the S^T-layout accumulators of P^T or dS^T) packed into `fragments`, which
+/// must stay unchanged until the wait that retires the product; B the N-major [query][column]
+/// tile at `b_tile` (dO or Q). Issued and committed, not waited for.
+template <typename Element, int kBlocks, int kQueryBlocks, int kSteps>
+ATTNCC_DEVICE void issue_gradient_product(float (&accumulator)[kBlocks][4],
+                                          const float (&source)[kQueryBlocks][4],
+                                          uint32 (&fragments)[kSteps][4], uint32 b_tile) {
+  static_assert(kQueryBlocks == 2 * kSteps, "two n8 blocks per k16 step");
+#pragma unroll
+  for (int q = 0; q < kSteps; ++q) pack_p_fragment<Element>(source, q, fragments[q]);
+  wgmma_fence();
+#pragma unroll
+  for (int q = 0; q < kSteps; ++q) {
+    wgmma_m64k16_rs<Element, 8 * kBlocks>(
+        accumulator, fragments[q],
+        wgmma_descriptor(b_tile + uint32(q) * 16u * 128u, uint32(16 * kSteps) * 128u, 1024u));
+  }
+  wgmma_commit();
+}
+
 /// Invariants over the query tiles and heads processed so far: dv = sum P^T dO, dk = sum dS^T Q
 /// (unscaled), warpgroup w holding keys [64w, 64w + 64) x every column in fp32 wgmma
 /// accumulators (warp 4w + q: keys 64w + 16q + [0, 16)).
@@ -228,32 +249,10 @@ ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, k
     uint32 probabilities[kQuerySteps][4];
     uint32 score_gradients[kQuerySteps][4];
     const auto issue_value_gradient = [&] {
-#pragma unroll
-      for (int q = 0; q < kQuerySteps; ++q) pack_p_fragment<Element>(scores, q, probabilities[q]);
-      wgmma_fence();
-#pragma unroll
-      for (int q = 0; q < kQuerySteps; ++q) {
-        wgmma_m64k16_rs<Element, kHeadDimV>(
-            dv, probabilities[q],
-            wgmma_descriptor(tiles + Shape::kOutputGradient + uint32(q) * 16u * 128u,
-                             uint32(kTileQ) * 128u, 1024u));
-      }
-      wgmma_commit();
+      issue_gradient_product<Element>(dv, scores, probabilities, tiles + Shape::kOutputGradient);
     };
     const auto issue_key_gradient = [&] {
-#pragma unroll
-      for (int q = 0; q < kQuerySteps; ++q) {
-        pack_p_fragment<Element>(gradients, q, score_gradients[q]);
-      }
-      wgmma_fence();
-#pragma unroll
-      for (int q = 0; q < kQuerySteps; ++q) {
-        wgmma_m64k16_rs<Element, kHeadDim>(
-            dk, score_gradients[q],
-            wgmma_descriptor(tiles + Shape::kQuery + uint32(q) * 16u * 128u,
-                             uint32(kTileQ) * 128u, 1024u));
-      }
-      wgmma_commit();
+      issue_gradient_product<Element>(dk, gradients, score_gradients, tiles + Shape::kQuery);
     };
 
     if constexpr (!Config::kSoftcap) {
