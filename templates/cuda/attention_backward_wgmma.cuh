@@ -74,7 +74,8 @@ struct WarpgroupBackwardShape {
 /// accumulator (64 keys x 8 kBlocks columns) += A B over a tile of 16 kSteps queries: A the
 /// fp32 `source` (the S^T-layout accumulators of P^T or dS^T) packed into `fragments`, which
 /// must stay unchanged until the wait that retires the product; B the N-major [query][column]
-/// tile at `b_tile` (dO or Q). Issued and committed, not waited for.
+/// tile at `b_tile` (dO or Q). Issued and committed, not waited for. (A function, not a lambda
+/// in the kernel: a lambda templated on the accumulator's extent crashed NVRTC 13.0.)
 template <typename Element, int kBlocks, int kQueryBlocks, int kSteps>
 ATTNCC_DEVICE void issue_gradient_product(float (&accumulator)[kBlocks][4],
                                           const float (&source)[kQueryBlocks][4],
