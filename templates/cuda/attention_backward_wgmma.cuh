@@ -84,12 +84,7 @@ ATTNCC_DEVICE void issue_gradient_product(float (&accumulator)[kBlocks][4],
 #pragma unroll
   for (int q = 0; q < kSteps; ++q) pack_p_fragment<Element>(source, q, fragments[q]);
   wgmma_fence();
-#pragma unroll
-  for (int q = 0; q < kSteps; ++q) {
-    wgmma_m64k16_rs<Element, 8 * kBlocks>(
-        accumulator, fragments[q],
-        wgmma_descriptor(b_tile + uint32(q) * 16u * 128u, uint32(16 * kSteps) * 128u, 1024u));
-  }
+  wgmma_n_major_product<Element>(accumulator, fragments, b_tile, uint32(16 * kSteps) * 128u);
   wgmma_commit();
 }
 
@@ -170,27 +165,13 @@ ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, k
     float scores[kQueryBlocks][4];
     float gradients[kQueryBlocks][4];
     wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-      const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
-      wgmma_m64k16_ss<Element, kTileQ>(
-          scores,
-          wgmma_descriptor(Shape::kKey + page * kTileK * 128u + warpgroup_rows + step, 16u, 1024u),
-          wgmma_descriptor(tiles + Shape::kQuery + page * kTileQ * 128u + step, 16u, 1024u),
-          kk > 0);
-    }
+    wgmma_k_major_product<Element, kHeadDim>(scores, Shape::kKey + warpgroup_rows,
+                                             kTileK * 128u, tiles + Shape::kQuery,
+                                             kTileQ * 128u);
     wgmma_commit();
-#pragma unroll
-    for (int kk = 0; kk < kHeadDimV / 16; ++kk) {
-      const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
-      wgmma_m64k16_ss<Element, kTileQ>(
-          gradients,
-          wgmma_descriptor(Shape::kValue + page * kTileK * 128u + warpgroup_rows + step, 16u,
-                           1024u),
-          wgmma_descriptor(tiles + Shape::kOutputGradient + page * kTileQ * 128u + step, 16u,
-                           1024u),
-          kk > 0);
-    }
+    wgmma_k_major_product<Element, kHeadDimV>(gradients, Shape::kValue + warpgroup_rows,
+                                              kTileK * 128u, tiles + Shape::kOutputGradient,
+                                              kTileQ * 128u);
     wgmma_commit();
 
     // The lane's elements: keys key_row0 + g (+ 8 for e >= 2), queries 8n + 2t + (e & 1).

@@ -64,6 +64,36 @@ ATTNCC_DEVICE void pack_p_fragment(const float (&s)[kNTiles][4], int q, uint32 (
   a[3] = pack_pair<Element>(s[2 * q + 1][2], s[2 * q + 1][3]);
 }
 
+/// D[64 x 8 kBlocks] (=, then +=) A B^T over kDepth columns, A and B K-major SharedTiles (both
+/// 16-bit, [rows][kDepth]): A's 64 rows start at a_rows, B's at b_rows, each inside the first of
+/// its 64-column pages, which are `a_page_bytes` / `b_page_bytes` apart; a k16 step is 32 bytes
+/// into a page. Issued, neither fenced nor committed (the caller batches).
+template <typename Element, int kDepth, int kBlocks>
+ATTNCC_DEVICE void wgmma_k_major_product(float (&d)[kBlocks][4], uint32 a_rows,
+                                         uint32 a_page_bytes, uint32 b_rows,
+                                         uint32 b_page_bytes) {
+#pragma unroll
+  for (int kk = 0; kk < kDepth / 16; ++kk) {
+    const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
+    wgmma_m64k16_ss<Element, 8 * kBlocks>(
+        d, wgmma_descriptor(a_rows + page * a_page_bytes + step, 16u, 1024u),
+        wgmma_descriptor(b_rows + page * b_page_bytes + step, 16u, 1024u), kk > 0);
+  }
+}
+
+/// D[64 x 8 kBlocks] += A B over 16 kSteps rows of B: A from registers (kSteps A fragments), B
+/// an N-major SharedTile at `b_tile` ([16 kSteps rows][8 kBlocks columns], 16 rows 2048 bytes
+/// into each 64-column page, pages `b_page_bytes` apart). Issued, neither fenced nor committed.
+template <typename Element, int kSteps, int kBlocks>
+ATTNCC_DEVICE void wgmma_n_major_product(float (&d)[kBlocks][4], const uint32 (&a)[kSteps][4],
+                                         uint32 b_tile, uint32 b_page_bytes) {
+#pragma unroll
+  for (int q = 0; q < kSteps; ++q) {
+    wgmma_m64k16_rs<Element, 8 * kBlocks>(
+        d, a[q], wgmma_descriptor(b_tile + uint32(q) * 16u * 128u, b_page_bytes, 1024u));
+  }
+}
+
 ATTNCC_DEVICE float* lse_address(float* base, const AttentionParams& attention, kernel_int batch,
                                  int head, kernel_int row) {
   return base + (batch * attention.heads_q + head) * attention.query_rows + row;
@@ -296,15 +326,9 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
   auto issue_scores_wgmma = [&](float (&acc_s)[kMTiles][kNTiles][4], uint32 k_base) {
     if constexpr (kWgmma) {
       const uint32 q_rows = uint32(warp_index() / 4) * 64u * 128u;
-#pragma unroll
-      for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-        const uint32 page = uint32(kk / 4), step = uint32(kk % 4) * 32u;
-        wgmma_m64k16_ss<Element, kTileK>(
-            acc_s[0], wgmma_descriptor(kQBase + page * QTile::kRowCount * 128u + q_rows + step,
-                                       16u, 1024u),
-            wgmma_descriptor(k_base + page * KTile::kRowCount * 128u + step, 16u, 1024u),
-            kk > 0);
-      }
+      wgmma_k_major_product<Element, kHeadDim>(acc_s[0], kQBase + q_rows,
+                                               QTile::kRowCount * 128u, k_base,
+                                               KTile::kRowCount * 128u);
       wgmma_commit();
     }
   };
@@ -313,12 +337,7 @@ ATTNCC_DEVICE bool forward(const CudaAttentionParams& params, kernel_int x) {
   // accumulators packed: pack_p_fragment). Issued, not waited for.
   auto issue_values_wgmma = [&](const uint32 (&p)[kTileK / 16][4], uint32 v_base) {
     if constexpr (kWgmma) {
-#pragma unroll
-      for (int q = 0; q < kTileK / 16; ++q) {
-        wgmma_m64k16_rs<Element, kHeadDimV>(
-            acc_o[0], p[q],
-            wgmma_descriptor(v_base + uint32(q) * 16u * 128u, VTile::kRowCount * 128u, 1024u));
-      }
+      wgmma_n_major_product<Element>(acc_o[0], p, v_base, VTile::kRowCount * 128u);
       wgmma_commit();
     }
   };

@@ -2,6 +2,7 @@
 // NVRTC into a bundle (one file per spec x architecture plus manifest.json) that a Runtime loads
 // without compiling, and the ptxas report of every entry point (how CI checks for spills).
 #include <cstdio>
+#include <string>
 
 #include "attncc/interval_form.h"
 #include "attncc/spec.h"
@@ -87,15 +88,14 @@ int run_compile(const ParsedArguments& arguments) {
       const std::string source = lower_to_cuda(spec, build_interval_form(spec.mask), lowering);
       CudaCompileTime time;
       CudaBinary binary = compile_cuda_binary(spec, target, &time, lowering);
-      const char* backward = lowering.warpgroup_mma_backward && spec.backward ? ", backward" : "";
-      std::printf("%s %s %s%s%s%s: %s in %.2f s (%.2f s CPU)\n",
-                  arguments.positionals[index].c_str(), spec_hash(spec).c_str(),
-                  target.name.c_str(),
-                  !lowering.warpgroup_mma_forward ? ""
-                  : lowering.warpgroup_overlap    ? " (wgmma forward"
-                                                  : " (wgmma forward, serial",
-                  lowering.warpgroup_mma_forward ? backward : "",
-                  lowering.warpgroup_mma_forward ? ")" : "",
+      // Which kernels use wgmma, e.g. " (wgmma forward, serial, backward)".
+      std::string wgmma;
+      if (lowering.warpgroup_mma_forward) {
+        wgmma = std::string(" (wgmma forward") + (lowering.warpgroup_overlap ? "" : ", serial") +
+                (lowering.warpgroup_mma_backward && spec.backward ? ", backward" : "") + ")";
+      }
+      std::printf("%s %s %s%s: %s in %.2f s (%.2f s CPU)\n", arguments.positionals[index].c_str(),
+                  spec_hash(spec).c_str(), target.name.c_str(), wgmma.c_str(),
                   binary.is_cubin ? "CUBIN" : "PTX", time.seconds, time.cpu_seconds);
       for (const PtxasKernelReport& report : binary.reports) {
         std::printf("  %s\n", describe_ptxas_report(report, dynamic_shared_bytes(report.function, spec, lowering)).c_str());
