@@ -32,7 +32,9 @@ key tiles instead of fp32 atomics, whose forward+backward time shows what determ
 Every case also runs attncc with ATTNCC_CUDA_WGMMA=1 (row attncc_wgmma): on sm_90a the
 experimental forward and backward key/value kernel through warpgroup MMAs (wgmma) instead of
 mma.sync, checked against the reference like every row; its forward and backward ratios say
-what wgmma gives (above 1: mma.sync faster).
+what wgmma gives (above 1: mma.sync faster). The causal case at head dim 128 also runs it
+deterministic (row attncc_wgmma_deterministic: the key/value kernel and the dQ pass both on
+wgmma), to compare with attncc_deterministic.
 That forward overlaps a key tile's softmax with the previous tile's P V product (FA3's
 intra-warpgroup overlap, two K/V stages); the causal and doc_packed cases also run it with
 ATTNCC_CUDA_WGMMA=serial (row attncc_wgmma_serial), each product waited for at once: its
@@ -411,6 +413,11 @@ def run_case(case, arguments, torch, work):
         record_attncc("attncc_deterministic",
                       run_attncc(case, arguments, inputs, reference, work, torch,
                                  {"ATTNCC_DETERMINISTIC": "1"}))
+        # The same on wgmma: the key/value kernel and the dQ pass through warpgroup MMAs; its
+        # forward_backward time against attncc_deterministic's says what wgmma gives there.
+        record_attncc("attncc_wgmma_deterministic",
+                      run_attncc(case, arguments, inputs, reference, work, torch,
+                                 {"ATTNCC_DETERMINISTIC": "1", "ATTNCC_CUDA_WGMMA": "1"}))
     return results
 
 

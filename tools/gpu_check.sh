@@ -10,9 +10,10 @@
 #   tests       the GPU tests (ctest label gpu) and the CUDA backend/NVRTC/argument tests
 #   memcheck    compute-sanitizer memcheck on a doc-packed call with sentinel documents
 #               (forward + backward, checked against the float64 reference, ATTNCC_VALIDATE=1),
-#               then the same with the experimental wgmma forward and backward key/value kernel
-#               (ATTNCC_CUDA_WGMMA=1, step memcheck_wgmma); skipped with the reason where the
-#               sanitizer cannot use the device
+#               then the same with the experimental wgmma forward and backward kernels
+#               (ATTNCC_CUDA_WGMMA=1, step memcheck_wgmma; and deterministic, step
+#               memcheck_wgmma_deterministic); skipped with the reason where the sanitizer
+#               cannot use the device
 #   bench       tools/bench_gpu.py: attncc vs PyTorch SDPA and FlexAttention (needs CUDA PyTorch)
 #   ptxas       (not in the default list: CI's NVRTC matrix checks the same without a GPU) the
 #               ptxas report of every bf16/fp16 spec for sm_80 and sm_90a, 0 spills required
@@ -134,6 +135,12 @@ if wanted memcheck; then
         --leak-check full --error-exitcode 3 "$build/attncc" run \
         "$root/specs/doc_packed_sentinels.json" --inputs "$out/memcheck_case/case_0001.safetensors" \
         --out "$out/memcheck_wgmma_out.safetensors" --backend cuda --backward --check || true
+      step memcheck_wgmma_deterministic env ATTNCC_VALIDATE=1 ATTNCC_CUDA_WGMMA=1 \
+        ATTNCC_DETERMINISTIC=1 "$sanitizer" --tool memcheck --leak-check full --error-exitcode 3 \
+        "$build/attncc" run "$root/specs/doc_packed_sentinels.json" \
+        --inputs "$out/memcheck_case/case_0001.safetensors" \
+        --out "$out/memcheck_wgmma_deterministic_out.safetensors" --backend cuda --backward \
+        --check || true
     fi
   else
     status[memcheck]="skipped (no compute-sanitizer)"
@@ -166,9 +173,10 @@ fi
 
 echo "== summary (outputs in $out)"
 failed=0
-for name in machine build gpu_tests cuda_tests memcheck memcheck_wgmma bench ptxas_report ptxas tests; do
+for name in machine build gpu_tests cuda_tests memcheck memcheck_wgmma \
+    memcheck_wgmma_deterministic bench ptxas_report ptxas tests; do
   [[ -n ${status[$name]:-} ]] || continue
-  printf '  %-13s %s\n' "$name" "${status[$name]}" | tee -a "$out/summary.txt"
+  printf '  %-28s %s\n' "$name" "${status[$name]}" | tee -a "$out/summary.txt"
   [[ ${status[$name]} == FAILED* && $name != bench && $name != machine ]] && failed=1
 done
 exit $failed

@@ -71,6 +71,19 @@ unsigned cuda_backward_key_value_shared_bytes(const Spec& spec,
                                                spec.has_score_mods());
 }
 
+cuda::TileShape cuda_backward_query_tile_shape(const Spec& spec,
+                                               const CudaLoweringOptions& options) {
+  if (options.warpgroup_mma_backward) return cuda::kWarpgroupBackwardQueryShape;
+  return cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
+}
+
+unsigned cuda_backward_query_shared_bytes(const Spec& spec, const CudaLoweringOptions& options) {
+  if (options.warpgroup_mma_backward) {
+    return cuda::warpgroup_backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
+  }
+  return cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
+}
+
 cuda::TileShape cuda_forward_tile_shape(const Spec& spec, const IntervalForm& form,
                                         const CudaLoweringOptions& options) {
   if (options.warpgroup_mma_forward) {

@@ -33,4 +33,11 @@ cuda::TileShape cuda_backward_key_value_tile_shape(const Spec& spec,
 unsigned cuda_backward_key_value_shared_bytes(const Spec& spec,
                                               const CudaLoweringOptions& options = {});
 
+/// The same for the deterministic query kernel: kWarpgroupBackwardQueryShape with the wgmma
+/// backward, else backward_query_tile_shape.
+cuda::TileShape cuda_backward_query_tile_shape(const Spec& spec,
+                                               const CudaLoweringOptions& options = {});
+unsigned cuda_backward_query_shared_bytes(const Spec& spec,
+                                          const CudaLoweringOptions& options = {});
+
 }  // namespace attncc

@@ -62,7 +62,7 @@ std::string lower_to_cuda(const Spec& spec, const IntervalForm& form,
                                                   forward.key_stages)
           : 1;
   const cuda::TileShape key_value = cuda_backward_key_value_tile_shape(spec, options);
-  const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
+  const cuda::TileShape query = cuda_backward_query_tile_shape(spec, options);
   std::string text;
   text += generated_banner(spec, form, "CUDA");
   text += "#include \"cuda/attention_cuda.h\"\n\nnamespace attncc_generated {\n";

@@ -87,11 +87,11 @@ struct RuntimeOptions {
   /// CUDA: directory of an `attncc compile` bundle (kernels compiled ahead of time, read-only);
   /// kernels found there load without NVRTC. Empty = $ATTNCC_BUNDLE_DIR, else none.
   std::string bundle_dir;
-  /// CUDA on sm_90a (H100, H200) and cuda-emulated: the forward and the backward's key/value
-  /// kernel through warpgroup MMAs (wgmma) for head dims 64 and 128 (the backward with softcap
-  /// at 64 only), instead of mma.sync, the forward with a key tile's softmax overlapping the
-  /// previous tile's P V product. Experimental: checked on the emulator and by NVRTC, not yet
-  /// timed or run on a GPU (docs/PERFORMANCE.md). Also on with $ATTNCC_CUDA_WGMMA=1;
+  /// CUDA on sm_90a (H100, H200) and cuda-emulated: the forward and the backward's key/value and
+  /// deterministic query kernels through warpgroup MMAs (wgmma) for head dims 64 and 128 (the
+  /// backward with softcap at 64 only), instead of mma.sync, the forward with a key tile's softmax
+  /// overlapping the previous tile's P V product. Experimental: checked on the emulator and by
+  /// NVRTC, not yet timed or run on a GPU (docs/PERFORMANCE.md). Also on with $ATTNCC_CUDA_WGMMA=1;
   /// $ATTNCC_CUDA_WGMMA=serial gives the wgmma forward without the overlap (for comparison).
   bool cuda_warpgroup_mma = false;
 };

@@ -31,7 +31,7 @@ unsigned dynamic_shared_bytes(cuda::KernelKind kind, const Spec& spec,
     case cuda::kKernelBackwardKeyValue:
       return cuda_backward_key_value_shared_bytes(spec, lowering);
     case cuda::kKernelBackwardQuery:
-      return cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v);
+      return cuda_backward_query_shared_bytes(spec, lowering);
     default: return 0;
   }
 }

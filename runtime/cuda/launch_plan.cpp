@@ -223,10 +223,10 @@ CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& ar
                             key_value.tile_k, params.attention.heads_kv, 32 * key_value.warps,
                             cuda_backward_key_value_shared_bytes(spec, lowering)));
   if (deterministic) {
-    const cuda::TileShape query = cuda::backward_query_tile_shape(spec.head_dim, spec.head_dim_v);
+    const cuda::TileShape query = cuda_backward_query_tile_shape(spec, lowering);
     add(plan, document_launch(cuda::kKernelBackwardQuery, params, /*key_side=*/false,
                               query.tile_q, heads_q, 32 * query.warps,
-                              cuda::backward_query_shared_bytes(spec.head_dim, spec.head_dim_v)));
+                              cuda_backward_query_shared_bytes(spec, lowering)));
   }
   add(plan, document_launch(cuda::kKernelBackwardConvertQuery, params, /*key_side=*/false,
                             cuda::kRowsPerElementwiseBlock, heads_q, cuda::kElementwiseThreads, 0));

@@ -64,8 +64,8 @@ CudaLaunchPlan plan_cuda_forward(const Spec& spec, const cuda::TileShape& forwar
 /// Backward: fill_padding of dQ, dK, dV outside every document (skipped with accumulate),
 /// backward_preprocess (delta, zeroed dQ accumulator), backward_key_value, backward_query
 /// (deterministic only: dQ without atomics), backward_convert_query. `lowering` must be the one
-/// the kernels were compiled with (the wgmma key/value kernel has its own tiles). Throws like
-/// the forward, and Error(kInvalidArgument) for a spec compiled without a backward.
+/// the kernels were compiled with (the wgmma key/value and query kernels have their own tiles).
+/// Throws like the forward, and Error(kInvalidArgument) for a spec compiled without a backward.
 CudaLaunchPlan plan_cuda_backward(const Spec& spec, const AttentionArguments& arguments,
                                   bool deterministic, const CudaLoweringOptions& lowering = {});
 

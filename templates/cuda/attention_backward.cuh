@@ -7,7 +7,8 @@
 //                           dQ += dS K by fp32 atomics into the accumulator (atomic mode);
 //                           on mma.sync here, on wgmma in attention_backward_wgmma.cuh
 //   backward_query          grid (ceil(max_query_length / tile_q), documents, heads_q),
-//                           deterministic mode only: dQ of one query tile, no atomics
+//                           deterministic mode only: dQ of one query tile, no atomics (on
+//                           mma.sync here, on wgmma in attention_backward_wgmma.cuh)
 //   backward_convert_query  grid as preprocess, atomic mode only: dq = accumulator * scale
 // Each kernel returns at once in the mode it is not for, so a launch plan may launch all four.
 // Each takes its grid x index as an argument and returns false when that is past its document
@@ -179,24 +180,26 @@ ATTNCC_DEVICE void load_query_tile(const CudaAttentionParams& params,
   }
 }
 
-/// Starts the copies of one key tile's K (kLoadKeys) and V (kLoadValues); keys past `columns`
-/// zero.
+/// Starts the copies of one key tile's K (kLoadKeys) and V (kLoadValues), `stage` bytes past
+/// the Shape's K and V tiles; keys past `columns` zero.
 template <typename Config, typename Shape, bool kLoadKeys = true, bool kLoadValues = true>
 ATTNCC_DEVICE void load_key_tile(const CudaAttentionParams& params,
                                  const DocumentBlock& document, int kv_head, kernel_int j0,
-                                 kernel_int columns) {
+                                 kernel_int columns, uint32 stage = 0) {
   using Element = typename Config::Element;
   const kernel_int first_row = document.key_start + j0;
   const int thread = int(threadIdx.x);
   if constexpr (kLoadKeys) {
     load_tile_async<Shape::kTileK, Shape::kHeadDim, Shape::kThreads, Element,
                     /*kBranchOnWholeTiles=*/true>(
-        Shape::kKey, params.attention.k, document.batch, first_row, kv_head, columns, thread);
+        Shape::kKey + stage, params.attention.k, document.batch, first_row, kv_head, columns,
+        thread);
   }
   if constexpr (kLoadValues) {
     load_tile_async<Shape::kTileK, Shape::kHeadDimV, Shape::kThreads, Element,
                     /*kBranchOnWholeTiles=*/true>(
-        Shape::kValue, params.attention.v, document.batch, first_row, kv_head, columns, thread);
+        Shape::kValue + stage, params.attention.v, document.batch, first_row, kv_head, columns,
+        thread);
   }
 }
 
@@ -234,6 +237,67 @@ ATTNCC_DEVICE void score_to_gradient(float& score, float& gradient, bool masked,
   if constexpr (Config::kSoftcap) ds *= 1.0f - tanh_value * tanh_value;
   score = p;
   gradient = ds;
+}
+
+/// Visits the elements of a warp's [16 x 8 kTiles] accumulator tile with the queries as rows
+/// (mma.sync m16n8 fragments, or a warp's share of a wgmma m64 accumulator): rows i_low (e < 2)
+/// and i_low + 8 of the document, keys j0 + key0 + 8n + 2t + (e & 1).
+/// `element(n, e, masked, alibi_offset)` gets ALiBi's j - i - (Lk - Lq) and whether the pair is
+/// masked: `masked_tile` (a PARTIAL tile, or one short of its keys) tests each element against
+/// the mask; a FULL tile of every key needs no per-element test (as in the forward), so the
+/// loop comes in two versions and the tile picks one.
+template <typename Mask, int kTiles, typename Element>
+ATTNCC_DEVICE void for_each_fragment_element(const DocumentView& document, kernel_int i_low,
+                                             kernel_int j0, int key0, kernel_int columns,
+                                             bool full, bool masked_tile, Element element) {
+  const int t = lane_index() & 3;
+  // ALiBi's j - i - (Lk - Lq) at this lane's first element.
+  const kernel_int alibi_base =
+      j0 + key0 + 2 * t - i_low - (document.key_length - document.query_length);
+  const auto visit = [&]<bool kMaskedTile>() {
+    TileRowRanges<Mask> ranges[2]{};
+    if constexpr (kMaskedTile) {
+      ranges[0].set(document, i_low, j0, columns);
+      ranges[1].set(document, i_low + 8, j0, columns);
+    }
+#pragma unroll
+    for (int n = 0; n < kTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int half = e >> 1;
+        const int c = key0 + 8 * n + 2 * t + (e & 1);
+        const bool masked = kMaskedTile && !tile_attends<Mask>(ranges[half], document,
+                                                               i_low + 8 * half, j0, c, columns,
+                                                               full);
+        element(n, e, masked, alibi_base + 8 * n + (e & 1) - 8 * half);
+      }
+    }
+  };
+  if (masked_tile) {
+    visit.template operator()<true>();
+  } else {
+    visit.template operator()<false>();
+  }
+}
+
+/// P and dS in place of S and dP for a warp's accumulator tile with the queries as rows
+/// (for_each_fragment_element); `lse_log2`, `delta` of its two rows.
+template <typename Config, typename Mask, int kTiles>
+ATTNCC_DEVICE void fragment_score_gradients(float (&scores)[kTiles][4],
+                                            float (&gradients)[kTiles][4],
+                                            const AttentionParams& attention,
+                                            const DocumentView& document, int head,
+                                            kernel_int i_low, kernel_int j0, int key0,
+                                            kernel_int columns, bool full, bool masked_tile,
+                                            const float (&lse_log2)[2], const float (&delta)[2]) {
+  const float scale_log2 = attention.scale * kLog2E;
+  [[maybe_unused]] const float slope = Config::kAlibi ? attention.alibi_slopes[head] : 0.0f;
+  for_each_fragment_element<Mask, kTiles>(
+      document, i_low, j0, key0, columns, full, masked_tile,
+      [&](int n, int e, bool masked, kernel_int alibi_offset) {
+        score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, lse_log2[e >> 1],
+                                  delta[e >> 1], attention, scale_log2, slope, alibi_offset);
+      });
 }
 
 /// For the (query tile in query-side buffer `buffer`, key tile) pair in shared memory, this
@@ -281,42 +345,9 @@ ATTNCC_DEVICE void score_gradients(const CudaAttentionParams& params,
     lse_log2[half] = shared_load_f32(statistics + Shape::kLse + 4u * r) * kLog2E;
     delta[half] = shared_load_f32(statistics + Shape::kDelta + 4u * r);
   }
-  const kernel_int i_low = i0 + row0 + g;
-  const float scale_log2 = params.attention.scale * kLog2E;
-  [[maybe_unused]] const float slope =
-      Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
-  // ALiBi's j - i - (Lk - Lq) at this lane's first element.
-  [[maybe_unused]] const kernel_int alibi_base =
-      j0 + key0 + 2 * t - i_low - (document.key_length - document.query_length);
-
-  // P and dS of every element; a FULL tile of kTileK keys needs no per-element mask test (as
-  // in the forward), so the loop comes in two versions and the tile picks one.
-  const auto probabilities_and_gradients = [&]<bool kMaskedTile>() {
-    TileRowRanges<Mask> ranges[2]{};
-    if constexpr (kMaskedTile) {
-      ranges[0].set(document, i_low, j0, columns);
-      ranges[1].set(document, i_low + 8, j0, columns);
-    }
-#pragma unroll
-    for (int n = 0; n < kTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int half = e >> 1;
-        const int c = key0 + 8 * n + 2 * t + (e & 1);
-        const bool masked = kMaskedTile && !tile_attends<Mask>(ranges[half], document,
-                                                               i_low + 8 * half, j0, c, columns,
-                                                               full);
-        score_to_gradient<Config>(scores[n][e], gradients[n][e], masked, lse_log2[half],
-                                  delta[half], params.attention, scale_log2, slope,
-                                  alibi_base + 8 * n + (e & 1) - 8 * half);
-      }
-    }
-  };
-  if (!full || columns < Shape::kTileK) {
-    probabilities_and_gradients.template operator()<true>();
-  } else {
-    probabilities_and_gradients.template operator()<false>();
-  }
+  fragment_score_gradients<Config, Mask>(scores, gradients, params.attention, document, head,
+                                         i0 + row0 + g, j0, key0, columns, full,
+                                         !full || columns < Shape::kTileK, lse_log2, delta);
 
   // Pairs lie inside one 16-byte chunk, so the swizzle moves them whole. The warp's keys
   // [key0, key0 + 8 kTiles) are one aligned run of chunks inside a page (key0 is a multiple of
@@ -622,9 +653,10 @@ ATTNCC_DEVICE bool backward_key_value(const CudaAttentionParams& params, kernel_
   }
 }
 
-/// Deterministic mode. Invariant: dq = sum over visited key tiles of dS K (unscaled).
+/// Deterministic mode on mma.sync. Invariant: dq = sum over visited key tiles of dS K
+/// (unscaled).
 template <typename Config, typename Mask>
-ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int x) {
+ATTNCC_DEVICE bool backward_query_mma_sync(const CudaAttentionParams& params, kernel_int x) {
   using Shape = BackwardShape<Config, /*kKeyValueKernel=*/false>;
   using Element = typename Config::Element;
   if (!params.deterministic) return false;
@@ -711,6 +743,20 @@ ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int 
                            block_document.query_start + i0, head, row0, col0, rows, dq,
                            params.attention.scale, params.attention.accumulate != 0);
   return true;
+}
+
+// The sm_90a query kernel (attention_backward_wgmma.cuh).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_query_wgmma(const CudaAttentionParams& params, kernel_int x);
+
+/// The deterministic mode's query kernel of the Config's instruction, as backward_key_value.
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_query(const CudaAttentionParams& params, kernel_int x) {
+  if constexpr (Config::kBackwardWgmma) {
+    return backward_query_wgmma<Config, Mask>(params, x);
+  } else {
+    return backward_query_mma_sync<Config, Mask>(params, x);
+  }
 }
 
 template <typename Config, typename Mask>

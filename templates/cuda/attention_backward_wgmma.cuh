@@ -2,7 +2,7 @@
 // loop, run instead of backward_key_value_mma_sync when Config::kBackwardWgmma (launch_shape.h's
 // kWarpgroupBackwardKeyValueShape). Same grid, same contract: dK, dV of one 128-key tile over
 // every query tile and GQA query head reaching it; dQ += dS K by fp32 atomics into the
-// accumulator (atomic mode; the deterministic mode's query kernel stays on mma.sync).
+// accumulator (atomic mode).
 //
 // Warpgroup w (warps 4w..4w+3) owns keys [64w, 64w + 64) of the tile. The keys are the MMAs' M
 // side, so each step computes the transposed products
@@ -14,6 +14,11 @@
 // both operands transposed): at d128 warpgroup w takes dQ's columns [64w, 64w + 64) over all 128
 // keys, at d64 (one 64-column page) its own 64 keys over every column, both warpgroups adding
 // to the accumulator.
+//
+// The deterministic mode's query kernel, backward_query_wgmma (kWarpgroupBackwardQueryShape),
+// runs the forward's orientation instead: warpgroup w owns query rows [64w, 64w + 64) of a
+// 128-row tile and, per 64-key tile, computes S = Q K^T and dP = dO V^T (ss, K-major), P and dS
+// in the accumulators, and dQ += dS K with dS from registers (rs, K N-major).
 #pragma once
 
 #include "cuda/attention_backward.cuh"
@@ -71,11 +76,12 @@ struct WarpgroupBackwardShape {
   static constexpr int kQueryGradientKeys = kQueryGradientByColumns ? kTileK : kTileK / 2;
 };
 
-/// accumulator (64 keys x 8 kBlocks columns) += A B over a tile of 16 kSteps queries: A the
-/// fp32 `source` (the S^T-layout accumulators of P^T or dS^T) packed into `fragments`, which
-/// must stay unchanged until the wait that retires the product; B the N-major [query][column]
-/// tile at `b_tile` (dO or Q). Issued and committed, not waited for. (A function, not a lambda
-/// in the kernel: a lambda templated on the accumulator's extent crashed NVRTC 13.0.)
+/// accumulator (64 rows x 8 kBlocks columns) += A B over 16 kSteps rows of B: A the fp32
+/// `source` (accumulators: P^T or dS^T in the key/value kernel, dS in the query kernel) packed
+/// into `fragments`, which must stay unchanged until the wait that retires the product; B the
+/// N-major [16 kSteps][column] tile at `b_tile` (dO, Q or K). Issued and committed, not waited
+/// for. (A function, not a lambda in the kernel: a lambda templated on the accumulator's extent
+/// crashed NVRTC 13.0.)
 template <typename Element, int kBlocks, int kQueryBlocks, int kSteps>
 ATTNCC_DEVICE void issue_gradient_product(float (&accumulator)[kBlocks][4],
                                           const float (&source)[kQueryBlocks][4],
@@ -348,6 +354,187 @@ ATTNCC_DEVICE bool backward_key_value_wgmma(const CudaAttentionParams& params, k
                            key_row0, 0, columns, dk, params.attention.scale, accumulate);
   store_fragments<Element>(params.attention.dv, block_document.batch, first_key, kv_head,
                            key_row0, 0, columns, dv, 1.0f, accumulate);
+  return true;
+}
+
+/// Shared-memory map of the wgmma query kernel (byte offsets, every tile a multiple of 1024
+/// bytes): the Q and dO tiles, two stages of K and V (stage s kKeyStageBytes further), the query
+/// rows' LSE and delta. The names are those load_query_tile and load_key_tile read.
+template <typename Config>
+struct WarpgroupBackwardQueryShape {
+  static constexpr int kHeadDim = Config::kHeadDim;
+  static constexpr int kHeadDimV = Config::kHeadDimV;
+  static constexpr TileShape kTile = kWarpgroupBackwardQueryShape;
+  static constexpr int kTileQ = kTile.tile_q;
+  static constexpr int kTileK = kTile.tile_k;
+  static constexpr int kThreads = 32 * kTile.warps;
+  static_assert(Config::kBackwardQueryTileQ == kTileQ && Config::kBackwardQueryTileK == kTileK &&
+                    Config::kBackwardThreads == kThreads,
+                "the generated Config must use launch_shape.h's wgmma query tiles");
+  static_assert(kTileQ == 128 && kTileK == 64 && kThreads == 256,
+                "two warpgroups of 64 query rows over 64-key tiles");
+
+  using QueryTile = SharedTile<kTileQ, kHeadDim>;
+  using OutputGradientTile = SharedTile<kTileQ, kHeadDimV>;
+  using KeyTile = SharedTile<kTileK, kHeadDim>;
+  using ValueTile = SharedTile<kTileK, kHeadDimV>;
+
+  static constexpr uint32 kQuery = 0;
+  static constexpr uint32 kOutputGradient = kQuery + QueryTile::kBytes;
+  static constexpr uint32 kQueryBufferBytes = QueryTile::kBytes + OutputGradientTile::kBytes;
+  static constexpr uint32 kKey = kQueryBufferBytes;
+  static constexpr uint32 kValue = kKey + KeyTile::kBytes;
+  static constexpr uint32 kKeyStageBytes = KeyTile::kBytes + ValueTile::kBytes;
+  static constexpr uint32 kLse = kKey + 2u * kKeyStageBytes;
+  static constexpr uint32 kDelta = kLse + 4u * kTileQ;
+  static constexpr uint32 kStatisticsBufferBytes = 8u * kTileQ;
+  static_assert(kLse + kStatisticsBufferBytes ==
+                    warpgroup_backward_query_shared_bytes(kHeadDim, kHeadDimV),
+                "launch_shape.h's warpgroup_backward_query_shared_bytes must match this map");
+  static_assert(kOutputGradient % 1024 == 0 && kKey % 1024 == 0 && kValue % 1024 == 0 &&
+                    kKeyStageBytes % 1024 == 0,
+                "swizzled tiles need 1024-byte bases");
+};
+
+/// Deterministic mode on warpgroup MMAs. Invariant: dq = sum over visited key tiles of dS K
+/// (unscaled), warpgroup w holding query rows [64w, 64w + 64) x every column in fp32 wgmma
+/// accumulators (warp 4w + q: rows 64w + 16q + [0, 16)).
+template <typename Config, typename Mask>
+ATTNCC_DEVICE bool backward_query_wgmma(const CudaAttentionParams& params, kernel_int x) {
+  static_assert(kWgmmaAvailable, "Config::kBackwardWgmma needs an sm_90a target");
+  using Shape = WarpgroupBackwardQueryShape<Config>;
+  using Element = typename Config::Element;
+  constexpr int kHeadDim = Shape::kHeadDim;
+  constexpr int kHeadDimV = Shape::kHeadDimV;
+  constexpr int kTileQ = Shape::kTileQ;
+  constexpr int kTileK = Shape::kTileK;
+  constexpr int kKeyBlocks = kTileK / 8;  // n8 blocks of S and dP
+  constexpr int kKeySteps = kTileK / 16;  // k16 steps of dQ
+  if (!params.deterministic) return false;
+  const GridTile at = grid_tile(params, x, kTileQ, /*key_side=*/false);
+  const DocumentBlock block_document = locate_document(params, at.document);
+  const DocumentView document = block_document.view();
+  const kernel_int i0 = at.tile * kTileQ;
+  if (i0 >= document.query_length) return false;
+  const kernel_int rows = min_int(kTileQ, document.query_length - i0);
+  const kernel_int i1 = i0 + rows - 1;
+  const int head = int(blockIdx.z);
+  const int kv_head = head / (params.attention.heads_q / params.attention.heads_kv);
+
+  const int warp = warp_index();
+  const int g = lane_index() >> 2;
+  const int warpgroup = warp / 4;
+  const int row0 = 64 * warpgroup + 16 * (warp % 4);  // the warp's 16 query rows in the tile
+  // The warpgroup's 64 query rows start 64 x 128 bytes into each page of Q and dO.
+  const uint32 warpgroup_rows = uint32(warpgroup) * 64u * 128u;
+  float dq[kHeadDim / 8][4];
+  zero_fragments(dq);
+
+  TileRanges<Mask::kIntervalCount> visits =
+      key_tiles_to_visit<Mask>(document, i0, i1, kTileK);
+  if (!block_document.consistent) visits.count = 0;  // read no K, V: dQ = 0
+  int range = 0;
+  kernel_int key_tile = visits.count > 0 ? visits.first[0] : 0;
+  bool has_tile = visits.count > 0;
+  const auto load_keys_and_values = [&](kernel_int tile, uint32 stage) {
+    const kernel_int j0 = tile * kTileK;
+    load_key_tile<Config, Shape>(params, block_document, kv_head, j0,
+                                 min_int(kTileK, document.key_length - j0),
+                                 stage * Shape::kKeyStageBytes);
+  };
+  load_query_tile<Config, Shape>(params, block_document, head, i0, rows, 0);
+  if (has_tile) load_keys_and_values(key_tile, 0);
+  cp_async_commit();
+
+  // Key tile t lives in stage t % 2; tile t + 1 loads while t computes. A stage is reloaded
+  // only after the barrier that follows every warpgroup's wait for the products of the step
+  // that read it.
+  uint32 stage = 0;
+  while (has_tile) {
+    const kernel_int j0 = key_tile * kTileK;
+    const kernel_int columns = min_int(kTileK, document.key_length - j0);
+    const bool full = tile_is_full<Mask>(document, i0, i1, j0, j0 + columns - 1);
+    kernel_int next_tile = key_tile;
+    has_tile = advance_key_tile(visits, range, next_tile);
+    cp_async_wait<0>();
+    fence_proxy_async();  // the tensor cores read Q, dO, K and V directly
+    sync_threads();       // they landed for everyone; every warpgroup is done with step t - 1
+    if (has_tile) {
+      load_keys_and_values(next_tile, stage ^ 1u);
+      cp_async_commit();
+    }
+    const uint32 keys = Shape::kKey + stage * Shape::kKeyStageBytes;
+    const uint32 values = Shape::kValue + stage * Shape::kKeyStageBytes;
+
+    // S = Q K^T and dP = dO V^T: K-major operands (as the forward's S), two groups.
+    float scores[kKeyBlocks][4];
+    float gradients[kKeyBlocks][4];
+    wgmma_fence_operand(dq);
+    wgmma_fence();
+    wgmma_k_major_product<Element, kHeadDim>(scores, Shape::kQuery + warpgroup_rows,
+                                             kTileQ * 128u, keys, kTileK * 128u);
+    wgmma_commit();
+    wgmma_k_major_product<Element, kHeadDimV>(gradients, Shape::kOutputGradient + warpgroup_rows,
+                                              kTileQ * 128u, values, kTileK * 128u);
+    wgmma_commit();
+    float lse_log2[2];
+    float delta[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const uint32 r = uint32(row0 + g + 8 * half);
+      lse_log2[half] = shared_load_f32(Shape::kLse + 4u * r) * kLog2E;
+      delta[half] = shared_load_f32(Shape::kDelta + 4u * r);
+    }
+    const kernel_int i_low = i0 + row0 + g;
+    const bool masked_tile = !full || columns < kTileK;  // PARTIAL, or keys short of a tile
+    if constexpr (!Config::kSoftcap) {
+      // FA3's overlap inside the step, as in the key/value kernel: P from S while dP runs.
+      const float scale_log2 = params.attention.scale * kLog2E;
+      [[maybe_unused]] const float slope =
+          Config::kAlibi ? params.attention.alibi_slopes[head] : 0.0f;
+      wgmma_wait<1>();  // S is done; dP may still run
+      wgmma_fence_operand(scores);
+      for_each_fragment_element<Mask, kKeyBlocks>(
+          document, i_low, j0, 0, columns, full, masked_tile,
+          [&](int n, int e, bool masked, kernel_int alibi_offset) {
+            scores[n][e] = probability_from_logit(
+                logit_log2<Config>(scores[n][e], params.attention, scale_log2, slope,
+                                   alibi_offset),
+                masked, lse_log2[e >> 1]);
+          });
+      wgmma_wait<0>();
+      wgmma_fence_operand(gradients);
+#pragma unroll
+      for (int n = 0; n < kKeyBlocks; ++n) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          gradients[n][e] = gradient_from_probability(scores[n][e], gradients[n][e], delta[e >> 1]);
+        }
+      }
+    } else {
+      // Softcap's chain rule needs each element's tanh next to its dP: one pass after both.
+      wgmma_wait<0>();
+      wgmma_fence_operand(scores);
+      wgmma_fence_operand(gradients);
+      fragment_score_gradients<Config, Mask>(scores, gradients, params.attention, document, head,
+                                             i_low, j0, 0, columns, full, masked_tile, lse_log2,
+                                             delta);
+    }
+
+    // dQ += dS K: dS packed into A fragments, K the N-major B (16 keys 2048 bytes into a page).
+    uint32 score_gradients[kKeySteps][4];
+    issue_gradient_product<Element>(dq, gradients, score_gradients, keys);
+    wgmma_wait<0>();  // before the barrier after which this stage is reloaded
+    wgmma_fence_operand(dq);
+    wgmma_fence_operand(score_gradients);
+    key_tile = next_tile;
+    stage ^= 1u;
+  }
+  cp_async_wait<0>();  // the Q, dO copies when no key tile is visited
+
+  store_fragments<Element>(params.attention.dq, block_document.batch,
+                           block_document.query_start + i0, head, row0, 0, rows, dq,
+                           params.attention.scale, params.attention.accumulate != 0);
   return true;
 }
 

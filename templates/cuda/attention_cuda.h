@@ -51,7 +51,7 @@
   ATTNCC_CUDA_KERNEL(prefix, backward_query, Config::kBackwardThreads,                            \
                      attncc::cuda::backward_query_blocks_per_sm(                                  \
                          Config::kHeadDim, Config::kHeadDimV,                                     \
-                         Config::kSoftcap || Config::kAlibi),                                     \
+                         Config::kSoftcap || Config::kAlibi, Config::kBackwardWgmma),             \
                      attncc::cuda::backward_query, Config, Mask)                                  \
   ATTNCC_CUDA_KERNEL(prefix, backward_convert_query, attncc::cuda::kElementwiseThreads, 1,        \
                      attncc::cuda::backward_convert_query, Config, Mask)

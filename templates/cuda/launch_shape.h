@@ -167,13 +167,20 @@ constexpr TileShape backward_key_value_tile_shape(int head_dim, int head_dim_v, 
 /// A warpgroup holds dK and dV (64 keys x head dims) and S^T, dP^T (64 x 64) in registers: at
 /// d128 that is 192 fp32 registers per thread, and every spec in specs/ compiles to 255 without
 /// spills except softcap's, which spilled 16 B (44 B with ALiBi; NVRTC 13.0): softcap at head
-/// dims above 64 keeps the mma.sync kernel. The deterministic query kernel stays on mma.sync
-/// (backward_query_tile_shape).
+/// dims above 64 keeps the mma.sync kernel. The same choice takes the deterministic query
+/// kernel to wgmma (kWarpgroupBackwardQueryShape).
 constexpr bool backward_warpgroup_mma_fits(int head_dim, int head_dim_v, bool softcap) {
   return forward_warpgroup_mma_fits(head_dim, head_dim_v) &&
          !(softcap && (head_dim > 64 || head_dim_v > 64));
 }
 constexpr TileShape kWarpgroupBackwardKeyValueShape{64, 128, 8};
+
+/// The sm_90a deterministic query kernel through warpgroup MMAs (attention_backward_wgmma.cuh),
+/// with the wgmma key/value kernel: two warpgroups of 64 query rows over 64-key tiles, as the
+/// wgmma forward. Each step computes S = Q K^T and dP = dO V^T (ss, all four K-major), and
+/// dQ += dS K with dS from registers (rs, K N-major), so dS never goes through shared memory;
+/// K and V have two stages, the next tile's loading while this one computes.
+constexpr TileShape kWarpgroupBackwardQueryShape{128, 64, 8};
 
 /// Deterministic backward query kernel tiles: a query tile's dQ over the key tiles it visits,
 /// loading each key tile's K and V at every step; 64 x 64 (32 rows x 128 keys would double the
@@ -201,10 +208,13 @@ constexpr bool backward_kernels_share_threads() {
 static_assert(backward_kernels_share_threads(), "the backward kernels must share a block size");
 
 /// Blocks per SM that the deterministic backward query kernel is compiled for (its
-/// __launch_bounds__; every other kernel asks for one): two at head dims <= 64 without softcap
-/// or ALiBi, where it fits the 128 registers per thread that two 256-thread blocks on an SM
-/// leave without spilling (softcap with ALiBi at d32 spilled 12 bytes).
-constexpr int backward_query_blocks_per_sm(int head_dim, int head_dim_v, bool score_mods) {
+/// __launch_bounds__; every other kernel asks for one): on mma.sync two at head dims <= 64
+/// without softcap or ALiBi, where it fits the 128 registers per thread that two 256-thread
+/// blocks on an SM leave without spilling (softcap with ALiBi at d32 spilled 12 bytes); on
+/// wgmma (`warpgroup_mma`) one.
+constexpr int backward_query_blocks_per_sm(int head_dim, int head_dim_v, bool score_mods,
+                                           bool warpgroup_mma) {
+  if (warpgroup_mma) return 1;
   return head_dim <= 64 && head_dim_v <= 64 && !score_mods ? 2 : 1;
 }
 
@@ -272,6 +282,15 @@ constexpr unsigned warpgroup_backward_key_value_shared_bytes(int head_dim, int h
                               2u * 4u * unsigned(shape.tile_q);
   return 2u * query_side + tile_bytes(shape.tile_k, head_dim) +
          tile_bytes(shape.tile_k, head_dim_v) + tile_bytes(shape.tile_k, shape.tile_q);
+}
+
+/// Dynamic shared memory of the wgmma query kernel: Q and dO tiles, two stages of K and V, the
+/// query rows' LSE and delta: 129 KB at d128, 65 KB at d64.
+constexpr unsigned warpgroup_backward_query_shared_bytes(int head_dim, int head_dim_v) {
+  const TileShape shape = kWarpgroupBackwardQueryShape;
+  return tile_bytes(shape.tile_q, head_dim) + tile_bytes(shape.tile_q, head_dim_v) +
+         2u * (tile_bytes(shape.tile_k, head_dim) + tile_bytes(shape.tile_k, head_dim_v)) +
+         2u * 4u * unsigned(shape.tile_q);
 }
 
 /// Every backward kernel fits the 99 KB a block may have on sm_86/89.

@@ -13,6 +13,17 @@
 //   reads dS other warps have not written;
 // - the wait for the next V: dP reads the previous V;
 // - the barrier before the next K: it overwrites K under a slower warp's dQ.
+// The same spec lowered for sm_90a's warpgroup MMAs (attention_backward_wgmma.cuh: 64 x 128
+// key/value tiles, 128 x 64 query tiles, so two of each), with one defect in the key/value
+// kernel:
+// - dS^T computed before dP^T retired (one wgmma group too few waited for);
+// - dQ reading dS^T before the other warpgroup stored it (its barrier removed);
+// and in the deterministic query kernel:
+// - S computed before every thread's K, V copies landed (the step's barrier removed);
+// - P computed from S before its product retired (one wgmma group too few waited for);
+// - the next K, V copied over a stage a warpgroup's dQ product still reads (its wait removed);
+// - dQ += dS K reading K from the first stage on every step;
+// - every tile taken as FULL (no per-element mask test).
 // The intact kernels match the float64 reference in both modes; each defect must make dQ, dK
 // or dV wrong (or raise an emulator error), on several seeds.
 #include <gtest/gtest.h>
@@ -24,6 +35,8 @@
 
 #include "attncc/error.h"
 #include "attncc/reference.h"
+#include "compiler/emit/cuda_lowering_options.h"
+#include "compiler/emit/forward_tile_choice.h"
 #include "runtime/cuda/launch_plan.h"
 #include "runtime/thread_pool.h"
 #include "support/attention_call.h"
@@ -62,6 +75,36 @@ const std::vector<testing::NamedPatch> kQueryKernelPatches = {
       "/* removed */      // every warp is done with K and dS"}},
 };
 
+constexpr const char* kWgmmaBackward = "cuda/attention_backward_wgmma.cuh";
+
+const std::vector<testing::NamedPatch> kWarpgroupKeyValuePatches = {
+    {"dS^T computed before dP^T retired",
+     {kWgmmaBackward, "wgmma_wait<1>();  // dP^T; dV may still run",
+      "wgmma_wait<2>();  // dP^T; dV may still run"}},
+    {"dQ reads dS^T before every warpgroup stored it",
+     {kWgmmaBackward, "sync_threads();  // dS^T of both warpgroups is in shared memory",
+      "/* removed */  // dS^T of both warpgroups is in shared memory"}},
+};
+
+const std::vector<testing::NamedPatch> kWarpgroupQueryPatches = {
+    {"S computed before every thread's K and V landed",
+     {kWgmmaBackward, "sync_threads();       // they landed for everyone; every warpgroup",
+      "/* removed */       // they landed for everyone; every warpgroup"}},
+    {"next K, V copied over a stage the dQ product still reads",
+     {kWgmmaBackward, "wgmma_wait<0>();  // before the barrier after which this stage",
+      "/* removed */  // before the barrier after which this stage"}},
+    {"dQ reads K from the first stage on every step",
+     {kWgmmaBackward, "issue_gradient_product<Element>(dq, gradients, score_gradients, keys);",
+      "issue_gradient_product<Element>(dq, gradients, score_gradients, Shape::kKey);"}},
+    {"P computed before S retired",
+     {kWgmmaBackward, "wgmma_wait<1>();  // S is done; dP may still run",
+      "wgmma_wait<2>();  // S is done; dP may still run"}},
+    {"every tile taken as FULL",
+     {kWgmmaBackward,
+      "const bool masked_tile = !full || columns < kTileK;  // PARTIAL, or keys short",
+      "const bool masked_tile = false;  // PARTIAL, or keys short"}},
+};
+
 std::vector<bfloat16> random_tensor(std::mt19937_64& random, size_t count,
                                     std::vector<double>& exact) {
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -90,6 +133,7 @@ class EmulatedBackwardDefects : public ::testing::Test {
       R"({"name": "defects", "layout": "dense", "dtype": "bf16", "head_dim": 128,
           "mask": "causal", "backward": true})");
   ThreadPool pool_{2};
+  CudaLoweringOptions lowering_{};  // the mma.sync kernels
 
   // Forward, then backward on random bf16 inputs: dense B = 1, S = 200 (seven 32-row query
   // tiles, two 128-key tiles for the key/value kernel; four 64-row query tiles and four 64-key
@@ -129,10 +173,11 @@ class EmulatedBackwardDefects : public ::testing::Test {
     arguments.dv = TensorRef::cpu(dv.data(), ScalarType::kBFloat16, key_shape);
     cuda::DeviceStatus status{};
     try {
-      CudaLaunchPlan forward = plan_cuda_forward(spec_, arguments);
+      CudaLaunchPlan forward =
+          plan_cuda_forward(spec_, cuda_forward_tile_shape(spec_, lowering_), arguments);
       bind_workspace(forward, nullptr, nullptr, &status);
       testing::run_emulated_plan(module, spec_, forward, pool_, seed);
-      CudaLaunchPlan backward = plan_cuda_backward(spec_, arguments, deterministic);
+      CudaLaunchPlan backward = plan_cuda_backward(spec_, arguments, deterministic, lowering_);
       const HostWorkspaces workspaces(backward.workspace);
       bind_workspace(backward, workspaces.delta(), workspaces.dq_accumulator(), &status);
       testing::run_emulated_plan(module, spec_, backward, pool_, seed);
@@ -171,6 +216,44 @@ TEST_F(EmulatedBackwardDefects, EveryQueryKernelDefectFailsOnEverySeed) {
                                      [this](const JitModule& module, uint64_t seed) {
                                        return run(module, seed, /*deterministic=*/true);
                                      });
+}
+
+// The wgmma kernels (the lowering the emulated backend picks with cuda_warpgroup_mma).
+class EmulatedWarpgroupBackwardDefects : public EmulatedBackwardDefects {
+ protected:
+  void SetUp() override {
+    lowering_ = cuda_lowering_options(spec_, WarpgroupForward::kOverlapped, true);
+    ASSERT_TRUE(lowering_.warpgroup_mma_backward);
+  }
+};
+
+TEST_F(EmulatedWarpgroupBackwardDefects, IntactKernelsMatchTheReference) {
+  for (bool deterministic : {false, true}) {
+    SCOPED_TRACE(deterministic ? "deterministic" : "atomic dQ");
+    testing::expect_intact_kernels_pass(
+        spec_, [&](const JitModule& module, uint64_t seed) {
+          return run(module, seed, deterministic);
+        },
+        lowering_);
+  }
+}
+
+TEST_F(EmulatedWarpgroupBackwardDefects, EveryKeyValueKernelDefectFailsOnEverySeed) {
+  testing::expect_every_defect_fails(
+      spec_, kWarpgroupKeyValuePatches,
+      [this](const JitModule& module, uint64_t seed) {
+        return run(module, seed, /*deterministic=*/false);
+      },
+      lowering_);
+}
+
+TEST_F(EmulatedWarpgroupBackwardDefects, EveryQueryKernelDefectFailsOnEverySeed) {
+  testing::expect_every_defect_fails(
+      spec_, kWarpgroupQueryPatches,
+      [this](const JitModule& module, uint64_t seed) {
+        return run(module, seed, /*deterministic=*/true);
+      },
+      lowering_);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-// The sm_90a kernels through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma), run on the
-// SIMT emulator against the float64 reference on the edge cases of the conformance suite: every
-// spec in specs/ in bf16 at head dims 64 and 128, forward and backward (the wgmma key/value
-// kernel, atomic dQ; softcap at d128 keeps the mma.sync backward), and the mixed head dims
-// 128/64 and 64/128 (the other instruction widths), with the overlapped forward schedule; the
-// serial one ($ATTNCC_CUDA_WGMMA=serial) on the specs whose visit lists differ most, forward
-// only; and the wgmma key/value kernel with the deterministic dQ pass. The products' emulation
-// itself is checked against matrix products in emulated_wgmma_test.
+// The sm_90a kernels through warpgroup MMAs (RuntimeOptions::cuda_warpgroup_mma), run on the SIMT
+// emulator against the float64 reference on the edge cases of the conformance suite: every spec in
+// specs/ in bf16 at head dims 64 and 128, forward and backward (the wgmma key/value kernel, atomic
+// dQ; softcap at d128 keeps the mma.sync backward), and the mixed head dims 128/64 and 64/128 (the
+// other instruction widths), with the overlapped forward schedule; the serial one
+// ($ATTNCC_CUDA_WGMMA=serial) on the specs whose visit lists differ most, forward only; and the
+// deterministic backward (the wgmma key/value kernel and the wgmma dQ pass). The products'
+// emulation itself is checked against matrix products in emulated_wgmma_test.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -70,7 +70,9 @@ TEST(EmulatedWgmmaKernels, MixedHeadDimsMatchTheReference) {
   }
 }
 
-// The wgmma key/value kernel without atomics: dQ comes from the mma.sync query kernel.
+// The deterministic backward: dK, dV from the wgmma key/value kernel without atomics, dQ from
+// the wgmma query kernel (128-row query tiles: in a document shorter than 65 rows the second
+// warpgroup's rows are all past its end).
 TEST(EmulatedWgmmaKernels, DeterministicBackwardMatchesTheReference) {
   for (const char* name : {"causal.json", "doc_packed_sentinels.json", "gqa_8to1.json"}) {
     SCOPED_TRACE(name);

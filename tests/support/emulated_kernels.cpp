@@ -86,17 +86,18 @@ void run_emulated_dense_forward(const JitModule& module, const Spec& spec, Threa
   run_emulated_plan(module, spec, plan, pool, seed);
 }
 
-void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run) {
-  std::unique_ptr<JitModule> module = compile_emulated_kernels(spec);
+void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run,
+                                const CudaLoweringOptions& lowering) {
+  std::unique_ptr<JitModule> module = compile_emulated_kernels(spec, {}, lowering);
   ASSERT_NE(module, nullptr);
   for (uint64_t seed = 1; seed <= 3; ++seed) EXPECT_EQ(run(*module, seed), "") << "seed " << seed;
 }
 
 void expect_every_defect_fails(const Spec& spec, const std::vector<NamedPatch>& patches,
-                               const EmulatedRun& run) {
+                               const EmulatedRun& run, const CudaLoweringOptions& lowering) {
   for (const NamedPatch& patch : patches) {
     SCOPED_TRACE(patch.name);
-    std::unique_ptr<JitModule> module = compile_emulated_kernels(spec, {patch.change});
+    std::unique_ptr<JitModule> module = compile_emulated_kernels(spec, {patch.change}, lowering);
     ASSERT_NE(module, nullptr);
     for (uint64_t seed = 1; seed <= 3; ++seed) {
       EXPECT_NE(run(*module, seed), "") << "the defect went unnoticed, seed " << seed;

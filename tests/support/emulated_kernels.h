@@ -71,11 +71,13 @@ struct NamedPatch {
 /// "" when the outputs match the float64 reference, else what went wrong.
 using EmulatedRun = std::function<std::string(const JitModule& module, uint64_t seed)>;
 
-/// Compiles the intact kernels of `spec` and expects `run` to pass on seeds 1-3.
-void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run);
+/// Compiles the intact kernels of `spec` (with `lowering`) and expects `run` to pass on seeds
+/// 1-3.
+void expect_intact_kernels_pass(const Spec& spec, const EmulatedRun& run,
+                                const CudaLoweringOptions& lowering = {});
 
 /// Compiles the kernels with each patch in turn and expects `run` to fail on seeds 1-3.
 void expect_every_defect_fails(const Spec& spec, const std::vector<NamedPatch>& patches,
-                               const EmulatedRun& run);
+                               const EmulatedRun& run, const CudaLoweringOptions& lowering = {});
 
 }  // namespace attncc::testing

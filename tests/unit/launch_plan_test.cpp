@@ -121,25 +121,43 @@ TEST(LaunchPlan, WarpgroupForwardSharedMemoryFollowsItsStages) {
   }
 }
 
-// The wgmma backward key/value kernel: 8 warps over 128-key tiles (the documents' longest K/V
-// side is 440 keys: 4 tiles), two query-side buffers. bf16 at d128: 2 x (Q and dO 64 x 128 x
-// 2 B = 16 KiB each, LSE and delta 2 x 64 x 4 B) + K, V 128 x 128 x 2 B = 32 KiB each + dS^T
-// 128 x 64 x 2 B = 16 KiB = 145 KiB; at d64 2 x 16.5 + 3 x 16 = 81 KiB. Softcap at d128 keeps
-// the mma.sync kernel and its shared memory.
-TEST(LaunchPlan, WarpgroupBackwardKeyValueTilesAndSharedMemory) {
-  const std::pair<int, unsigned> expected[] = {{128, 145u * 1024u}, {64, 81u * 1024u}};
-  for (const auto& [head_dim, bytes] : expected) {
-    SCOPED_TRACE(head_dim);
-    Spec spec = make_spec("varlen", "prefix($p[doc])", head_dim);
-    VarlenCall call(8, 2, head_dim);
+// The wgmma backward kernels, 8 warps each.
+// - Key/value kernel: 128-key tiles (without max_seqlen_k the 500 key rows bound a document's
+//   length: 4 tiles), key/value heads in z, two query-side buffers. bf16 at d128: 2 x (Q and dO
+//   64 x 128 x 2 B = 16 KiB each, LSE and delta 2 x 64 x 4 B) + K, V 128 x 128 x 2 B = 32 KiB
+//   each + dS^T 128 x 64 x 2 B = 16 KiB = 145 KiB; at d64 2 x 16.5 + 3 x 16 = 81 KiB.
+// - Deterministic query kernel: 128-row query tiles (the 300 query rows: 3 tiles), query heads
+//   in z. bf16 at d128: Q and dO 128 x 128 x 2 B = 32 KiB each + two stages of K and V
+//   64 x 128 x 2 B = 16 KiB each + LSE and delta 2 x 128 x 4 B = 129 KiB; at d64
+//   2 x 16 + 4 x 8 + 1 = 65 KiB.
+// Softcap at d128 keeps the mma.sync kernels and their shared memory.
+TEST(LaunchPlan, WarpgroupBackwardTilesAndSharedMemory) {
+  struct Expected {
+    int head_dim;
+    unsigned key_value_bytes, query_bytes;
+  };
+  const Expected expected[] = {{128, 145u * 1024u, 129u * 1024u}, {64, 81u * 1024u, 65u * 1024u}};
+  for (const Expected& e : expected) {
+    SCOPED_TRACE(e.head_dim);
+    Spec spec = make_spec("varlen", "prefix($p[doc])", e.head_dim);
+    VarlenCall call(8, 2, e.head_dim);
     const CudaLoweringOptions lowering =
         cuda_lowering_options(spec, WarpgroupForward::kOverlapped, true);
     ASSERT_TRUE(lowering.warpgroup_mma_backward);
-    CudaLaunchPlan plan = plan_cuda_backward(spec, call.arguments, /*deterministic=*/false,
-                                             lowering);
-    ASSERT_EQ(plan.launches.size(), 4u);
-    expect_launch(plan.launches[2], cuda::kKernelBackwardKeyValue, {4, 3, 2}, 256u, bytes);
-    EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardKeyValue, spec, lowering), bytes);
+    for (bool deterministic : {false, true}) {
+      SCOPED_TRACE(deterministic ? "deterministic" : "atomic dQ");
+      CudaLaunchPlan plan = plan_cuda_backward(spec, call.arguments, deterministic, lowering);
+      ASSERT_EQ(plan.launches.size(), deterministic ? 5u : 4u);
+      expect_launch(plan.launches[2], cuda::kKernelBackwardKeyValue, {4, 3, 2}, 256u,
+                    e.key_value_bytes);
+      if (deterministic) {
+        expect_launch(plan.launches[3], cuda::kKernelBackwardQuery, {3, 3, 8}, 256u,
+                      e.query_bytes);
+      }
+    }
+    EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardKeyValue, spec, lowering),
+              e.key_value_bytes);
+    EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardQuery, spec, lowering), e.query_bytes);
   }
   Spec softcap = make_spec("varlen", "prefix($p[doc])", 128);
   softcap.softcap = 30.0;
@@ -149,6 +167,8 @@ TEST(LaunchPlan, WarpgroupBackwardKeyValueTilesAndSharedMemory) {
   EXPECT_FALSE(lowering.warpgroup_mma_backward);
   EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardKeyValue, softcap, lowering),
             cuda::backward_key_value_shared_bytes(128, 128, /*score_mods=*/true));
+  EXPECT_EQ(dynamic_shared_bytes(cuda::kKernelBackwardQuery, softcap, lowering),
+            cuda::backward_query_shared_bytes(128, 128));
 }
 
 // max_seqlen_q/k size the per-document grids (the documents here: Lq 100, 0, 200; Lk 50, 10,
